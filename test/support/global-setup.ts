@@ -1,0 +1,35 @@
+/**
+ * Checks once per run that the real PostgreSQL and Redis answer. Under CI=true a
+ * missing store fails the run; locally the real-store suites are reported as not run.
+ */
+import net from "node:net";
+import type { TestProject } from "vitest/node";
+import { POSTGRES_ADMIN_URL, REDIS_URL } from "./services.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    realStores: boolean;
+  }
+}
+
+function reachable(url: string, defaultPort: number): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port || defaultPort) });
+    socket.setTimeout(1000);
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("timeout", () => (socket.destroy(), resolve(false)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const [postgres, redis] = await Promise.all([reachable(POSTGRES_ADMIN_URL, 5432), reachable(REDIS_URL, 6379)]);
+  project.provide("realStores", postgres && redis);
+  if (postgres && redis) return;
+  const missing = [!postgres && `PostgreSQL (${POSTGRES_ADMIN_URL})`, !redis && `Redis (${REDIS_URL})`].filter(Boolean).join(" and ");
+  if (process.env.CI === "true") {
+    throw new Error(`CI=true but ${missing} did not answer: the real-store suites must run in CI.`);
+  }
+  console.warn(`\n[tests] ${missing} did not answer: the real-store suites will not run.\n`);
+}
