@@ -1,0 +1,174 @@
+/**
+ * The composition root: configuration in, a running graph out. main.ts, the CLI,
+ * the library surface and the tests all build the service through here.
+ */
+import { hkdfSync } from "node:crypto";
+import { join } from "node:path";
+import { pino, type Logger } from "pino";
+import type { Config } from "./config.js";
+import { systemClock, type Clock } from "./core/clock.js";
+import type { CoreDeps } from "./core/deps.js";
+import { cryptoRandom, type Random } from "./core/random.js";
+import type { ExtraClaims } from "./core/tokens/claims.js";
+import { createKeyRing } from "./core/tokens/keys.js";
+import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
+import { monitorReadiness, type Readiness } from "./health.js";
+import { createClientIpResolver } from "./lib/client-ip.js";
+import { createAuthService } from "./rpc/auth-service.js";
+import { observe } from "./rpc/observe.js";
+import { createTokenService } from "./rpc/token-service.js";
+import { createSmsSender } from "./sms/index.js";
+import type { SmsSender } from "./sms/sender.js";
+import { loadOrCreateDevKey } from "./store/dev-keys.js";
+import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
+import { createMemoryStore } from "./store/kv/memory.js";
+import { createRedisStore } from "./store/kv/redis.js";
+import type { KeyValueStore } from "./store/kv/types.js";
+import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
+import { migrate } from "./store/postgres/migrate.js";
+import { createSessionRepository } from "./store/postgres/sessions.js";
+import { createUserRepository } from "./store/postgres/users.js";
+import { AuthService } from "../gen/identity/v1/auth_pb.js";
+import { TokenService } from "../gen/identity/v1/token_pb.js";
+
+/** Seams for tests and embedding applications. */
+export interface BuildOptions {
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  sms?: SmsSender;
+  extraClaims?: ExtraClaims;
+}
+
+export function createLogger(config: Pick<Config, "logLevel">): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: "identity" },
+    // Belt and braces: nothing should log these, and if something does, not in clear.
+    redact: { paths: ["authorization", "*.authorization", "token", "*.token", "refresh", "*.refresh", "access", "*.access"], censor: "[redacted]" },
+  });
+}
+
+/** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). */
+export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; release: () => Promise<void> }> {
+  const releases: (() => Promise<void>)[] = [];
+  const embedded = config.databaseUrl === undefined;
+  const inProcessKv = config.redisUrl === undefined && config.redisClusterNodes === undefined;
+  try {
+    if (embedded || inProcessKv) {
+      releases.push(embedded ? await lockDataDir(config.dataDir) : await lockSharedDatabase(config.databaseUrl!));
+    }
+    const db = embedded ? await createPgliteDatabase(join(config.dataDir, "pgdata")) : createPostgresDatabase({ url: config.databaseUrl! });
+    releases.push(() => db.close());
+    const kv = inProcessKv
+      ? createMemoryStore({ now: () => clock.now() })
+      : await createRedisStore({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix, logger: log });
+    releases.push(() => kv.close());
+    return {
+      db,
+      kv,
+      release: async () => {
+        for (const release of releases.reverse()) await release().catch(() => {});
+      },
+    };
+  } catch (error) {
+    for (const release of releases.reverse()) await release().catch(() => {});
+    throw error;
+  }
+}
+
+export interface Identity {
+  deps: CoreDeps;
+  db: Database;
+  readiness: Readiness;
+  auth: ReturnType<typeof createAuthService>;
+  token: ReturnType<typeof createTokenService>;
+  close(): Promise<void>;
+}
+
+/** Builds the whole domain on open stores, with migrations applied. */
+export async function createIdentity(config: Config, options: BuildOptions = {}): Promise<Identity> {
+  const log = options.logger ?? createLogger(config);
+  const clock = options.clock ?? systemClock;
+  const signingKey = config.tokens.signingKey ?? (await devKey(config, log));
+  const keys = await createKeyRing({ algorithm: config.tokens.algorithm, signingKey, verifyKeys: config.tokens.verifyKeys });
+  const stores = await openStores(config, log, clock);
+  try {
+    const applied = await migrate(stores.db);
+    if (applied.length > 0) log.info({ applied }, "migrations applied");
+    const deps: CoreDeps = {
+      config,
+      clock,
+      random: options.random ?? cryptoRandom,
+      keys,
+      otpKey: new Uint8Array(hkdfSync("sha256", signingKey, "identity-service", "otp-digest", 32)),
+      users: createUserRepository(stores.db),
+      sessions: createSessionRepository(stores.db),
+      kv: stores.kv,
+      sms: options.sms ?? createSmsSender(config.sms, log),
+      log,
+      extraClaims: options.extraClaims,
+    };
+    const readiness = monitorReadiness([
+      { name: "database", check: () => stores.db.ping() },
+      { name: "cache", check: () => stores.kv.ping() },
+    ]);
+    await readiness.check();
+    return {
+      deps,
+      db: stores.db,
+      readiness,
+      auth: observe(AuthService, createAuthService(deps), log),
+      token: observe(TokenService, createTokenService(deps), log),
+      async close() {
+        readiness.stop();
+        await stores.release();
+      },
+    };
+  } catch (error) {
+    await stores.release();
+    throw error;
+  }
+}
+
+async function devKey(config: Config, log: Logger): Promise<string> {
+  const { key, created } = await loadOrCreateDevKey(config.dataDir, config.tokens.algorithm);
+  if (created) log.warn({ dataDir: config.dataDir }, "generated a development signing key (set JWT_SIGNING_KEY in production)");
+  return key;
+}
+
+export interface GrpcApp extends Identity {
+  grpc: RunningGrpcServer;
+  /** Drains in-flight calls, then closes the stores. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** The identity service behind its gRPC server. */
+export async function startGrpcApp(config: Config, options: BuildOptions = {}): Promise<GrpcApp> {
+  const identity = await createIdentity(config, options);
+  try {
+    const grpc = await startGrpcServer({
+      host: config.host,
+      port: config.grpcPort,
+      defaultLocale: config.defaultLocale,
+      clientIp: createClientIpResolver(config.trustedProxies),
+      readiness: identity.readiness,
+      maxMessageBytes: 64 * 1024,
+      services: [
+        { descriptor: AuthService, handlers: identity.auth },
+        { descriptor: TokenService, handlers: identity.token },
+      ],
+    });
+    return {
+      ...identity,
+      grpc,
+      async shutdown(graceMs = 10_000) {
+        await grpc.shutdown(graceMs);
+        await identity.close();
+      },
+    };
+  } catch (error) {
+    await identity.close();
+    throw error;
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The environment, parsed once into a typed, validated configuration. This is the
+ * only module that reads `process.env`. A bad value stops start-up with one line
+ * naming the variable (ConfigError).
+ */
+import { parseDuration } from "./lib/duration.js";
+
+export type ServiceRole = "all" | "grpc" | "bridge";
+export type JwtAlgorithm = "HS256" | "ES256" | "EdDSA" | "RS256";
+export type Locale = "fa" | "en";
+
+export interface Config {
+  production: boolean;
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  redisClusterNodes: string[] | undefined;
+  redisKeyPrefix: string;
+  serviceRole: ServiceRole;
+  grpcUpstream: string | undefined;
+  tokens: {
+    accessLifetimeMs: number;
+    refreshLifetimeMs: number;
+    rotateRefreshTokens: boolean;
+    blacklistAfterRotation: boolean;
+    updateLastLogin: boolean;
+    sessionMaxLifetimeMs: number;
+    refreshReuseIntervalMs: number;
+    algorithm: JwtAlgorithm;
+    /** Secret (HS256) or private key (PEM/JWK); undefined → generated dev key. */
+    signingKey: string | undefined;
+    verifyKeys: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    leewayMs: number;
+  };
+  /** name → key of services allowed to call Introspect; empty → open in development. */
+  serviceApiKeys: Map<string, string>;
+  otp: {
+    length: number;
+    ttlMs: number;
+    maxAttempts: number;
+    resendIntervalMs: number;
+    maxPerPhonePerHour: number;
+    maxPerIpPerHour: number;
+  };
+  phoneDefaultRegion: string;
+  sms: {
+    provider: "console" | "webhook";
+    webhookUrl: string | undefined;
+    webhookSecret: string | undefined;
+  };
+  trustedProxies: string[];
+  corsOrigins: string[];
+  defaultLocale: Locale;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads one variable; empty strings count as unset. */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function duration(env: Env, name: string, fallback: string): number {
+  const text = read(env, name) ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new ConfigError(name, `"${text}" is not a duration (e.g. 90s, 30m, 1h, 14d, or seconds)`);
+  return ms;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = read(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ConfigError(name, `"${text}" must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const text = read(env, name)?.toLowerCase();
+  if (text === undefined) return fallback;
+  if (["true", "1", "yes", "on"].includes(text)) return true;
+  if (["false", "0", "no", "off"].includes(text)) return false;
+  throw new ConfigError(name, `"${text}" must be true or false`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const text = read(env, name) ?? fallback;
+  const found = choices.find((c) => c === text);
+  if (found === undefined) throw new ConfigError(name, `"${text}" must be one of ${choices.join(", ")}`);
+  return found;
+}
+
+function list(env: Env, name: string): string[] {
+  return (read(env, name) ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  return integer(env, name, fallback, 0, 65535);
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const text = read(env, name);
+  if (text === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(name, "is not a URL");
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.map((p) => p.replace(":", "://")).join(" or ")}`);
+  }
+  return text;
+}
+
+function serviceApiKeys(env: Env): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const entry of list(env, "SERVICE_API_KEYS")) {
+    const colon = entry.indexOf(":");
+    const name = entry.slice(0, colon);
+    const key = entry.slice(colon + 1);
+    if (colon <= 0 || key.length < 16) {
+      throw new ConfigError("SERVICE_API_KEYS", "each entry must be name:key with a key of at least 16 characters");
+    }
+    keys.set(name, key);
+  }
+  return keys;
+}
+
+function clusterNodes(env: Env): string[] | undefined {
+  const nodes = list(env, "REDIS_CLUSTER_NODES");
+  if (nodes.length === 0) return undefined;
+  for (const node of nodes) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(node)) throw new ConfigError("REDIS_CLUSTER_NODES", `"${node}" is not host:port`);
+  }
+  return nodes;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const production = read(env, "NODE_ENV") === "production";
+  const algorithm = oneOf(env, "JWT_ALGORITHM", ["HS256", "ES256", "EdDSA", "RS256"] as const, "ES256");
+  const signingKey = read(env, "JWT_SIGNING_KEY");
+  const smsProvider = oneOf(env, "SMS_PROVIDER", ["console", "webhook"] as const, "console");
+  const webhookUrl = url(env, "SMS_WEBHOOK_URL", ["http:", "https:"]);
+  const serviceRole = oneOf(env, "SERVICE_ROLE", ["all", "grpc", "bridge"] as const, "all");
+  const grpcUpstream = url(env, "GRPC_UPSTREAM", ["http:", "https:"]);
+
+  const config: Config = {
+    production,
+    host: read(env, "HOST") ?? "127.0.0.1",
+    grpcPort: port(env, "GRPC_PORT", 50051),
+    httpPort: port(env, "HTTP_PORT", 8080),
+    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
+    dataDir: read(env, "DATA_DIR") ?? "./.data",
+    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    redisClusterNodes: clusterNodes(env),
+    redisKeyPrefix: read(env, "REDIS_KEY_PREFIX") ?? "idn:",
+    serviceRole,
+    grpcUpstream,
+    tokens: {
+      accessLifetimeMs: duration(env, "ACCESS_TOKEN_LIFETIME", "60m"),
+      refreshLifetimeMs: duration(env, "REFRESH_TOKEN_LIFETIME", "7d"),
+      rotateRefreshTokens: boolean(env, "ROTATE_REFRESH_TOKENS", true),
+      blacklistAfterRotation: boolean(env, "BLACKLIST_AFTER_ROTATION", true),
+      updateLastLogin: boolean(env, "UPDATE_LAST_LOGIN", true),
+      sessionMaxLifetimeMs: duration(env, "SESSION_MAX_LIFETIME", "30d"),
+      refreshReuseIntervalMs: duration(env, "REFRESH_REUSE_INTERVAL", "10s"),
+      algorithm,
+      signingKey,
+      verifyKeys: read(env, "JWT_VERIFY_KEYS"),
+      issuer: read(env, "JWT_ISSUER"),
+      audience: read(env, "JWT_AUDIENCE"),
+      leewayMs: duration(env, "JWT_LEEWAY", "0s"),
+    },
+    serviceApiKeys: serviceApiKeys(env),
+    otp: {
+      length: integer(env, "OTP_LENGTH", 6, 4, 10),
+      ttlMs: duration(env, "OTP_TTL", "2m"),
+      maxAttempts: integer(env, "OTP_MAX_ATTEMPTS", 5, 1, 20),
+      resendIntervalMs: duration(env, "OTP_RESEND_INTERVAL", "60s"),
+      maxPerPhonePerHour: integer(env, "OTP_MAX_PER_PHONE_PER_HOUR", 5, 1, 1_000_000),
+      maxPerIpPerHour: integer(env, "OTP_MAX_PER_IP_PER_HOUR", 20, 1, 1_000_000),
+    },
+    phoneDefaultRegion: (read(env, "PHONE_DEFAULT_REGION") ?? "IR").toUpperCase(),
+    sms: { provider: smsProvider, webhookUrl, webhookSecret: read(env, "SMS_WEBHOOK_SECRET") },
+    trustedProxies: list(env, "TRUSTED_PROXIES"),
+    corsOrigins: list(env, "CORS_ORIGINS"),
+    defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),
+    logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+  };
+  checkCoherence(config);
+  if (production) checkProduction(config);
+  return config;
+}
+
+function checkCoherence(config: Config): void {
+  const t = config.tokens;
+  if (t.accessLifetimeMs < 1000) throw new ConfigError("ACCESS_TOKEN_LIFETIME", "must be at least 1s");
+  if (t.refreshLifetimeMs < t.accessLifetimeMs) {
+    throw new ConfigError("REFRESH_TOKEN_LIFETIME", "must not be shorter than ACCESS_TOKEN_LIFETIME");
+  }
+  if (t.sessionMaxLifetimeMs < t.accessLifetimeMs) {
+    throw new ConfigError("SESSION_MAX_LIFETIME", "must not be shorter than ACCESS_TOKEN_LIFETIME");
+  }
+  if (config.otp.ttlMs < 1000) throw new ConfigError("OTP_TTL", "must be at least 1s");
+  if (config.sms.provider === "webhook" && config.sms.webhookUrl === undefined) {
+    throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER=webhook");
+  }
+  if (config.serviceRole === "bridge" && config.grpcUpstream === undefined) {
+    throw new ConfigError("GRPC_UPSTREAM", "is required when SERVICE_ROLE=bridge");
+  }
+  if (t.algorithm === "HS256" && t.signingKey !== undefined && Buffer.byteLength(t.signingKey) < 32) {
+    throw new ConfigError("JWT_SIGNING_KEY", "an HS256 secret must be at least 32 bytes");
+  }
+  if (!/^[A-Z]{2}$/.test(config.phoneDefaultRegion)) {
+    throw new ConfigError("PHONE_DEFAULT_REGION", "must be a two-letter region code such as IR");
+  }
+}
+
+/** What production must never run with: keys anyone could have, codes in logs. */
+function checkProduction(config: Config): void {
+  if (config.tokens.signingKey === undefined) {
+    throw new ConfigError("JWT_SIGNING_KEY", "is required with NODE_ENV=production (generated keys are for development)");
+  }
+  if (config.sms.provider === "console") {
+    throw new ConfigError("SMS_PROVIDER", "console writes codes to the log; not allowed with NODE_ENV=production");
+  }
+  if (config.sms.webhookSecret === undefined) {
+    throw new ConfigError("SMS_WEBHOOK_SECRET", "is required with NODE_ENV=production");
+  }
+  if (config.serviceApiKeys.size === 0) {
+    throw new ConfigError("SERVICE_API_KEYS", "is required with NODE_ENV=production (Introspect would be open)");
+  }
+  if (config.databaseUrl === undefined && config.serviceRole !== "bridge") {
+    throw new ConfigError("DATABASE_URL", "is required with NODE_ENV=production (the embedded database is for development)");
+  }
+  if (config.redisUrl === undefined && config.redisClusterNodes === undefined && config.serviceRole !== "bridge") {
+    throw new ConfigError("REDIS_URL", "is required with NODE_ENV=production (the in-process store cannot be shared)");
+  }
+}

@@ -1,0 +1,26 @@
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import type { SmsSender } from "../sms/sender.js";
+import type { KeyValueStore } from "../store/kv/types.js";
+import type { SessionRepository } from "../store/postgres/sessions.js";
+import type { UserRepository } from "../store/postgres/users.js";
+import type { Clock } from "./clock.js";
+import type { Random } from "./random.js";
+import type { ExtraClaims } from "./tokens/claims.js";
+import type { KeyRing } from "./tokens/keys.js";
+
+/** Everything the domain needs, built once by the composition root. */
+export interface CoreDeps {
+  config: Config;
+  clock: Clock;
+  random: Random;
+  keys: KeyRing;
+  /** Keys the one-time code digests (derived from the signing key, never stored). */
+  otpKey: Uint8Array;
+  users: UserRepository;
+  sessions: SessionRepository;
+  kv: KeyValueStore;
+  sms: SmsSender;
+  log: Logger;
+  extraClaims?: ExtraClaims | undefined;
+}

@@ -1,0 +1,55 @@
+/**
+ * Sending a one-time code: refuse early what the purpose cannot use, count the
+ * send against every limit (a failed SMS counts too: SMS pumping costs money either
+ * way), store only the code's digest, and leave no usable code if the SMS fails.
+ */
+import { AppError, UnavailableError } from "../errors.js";
+import type { CoreDeps } from "../deps.js";
+import { codeDigest } from "./digest.js";
+import { assertNotLockedOut } from "./failures.js";
+import { otpKeys, type OtpPurpose } from "./keys.js";
+
+const HOUR_MS = 3_600_000;
+
+export interface SendOtpResult {
+  expiresInSeconds: number;
+  resendAfterSeconds: number;
+}
+
+export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
+  const { otp } = deps.config;
+  const registered = (await deps.users.findByPhone(phone)) !== undefined;
+  if (purpose === "register" && registered) throw new AppError("phone_already_registered");
+  if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
+  await assertNotLockedOut(deps, phone);
+
+  const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
+  if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
+  const resend = await deps.kv.setIfAbsent(otpKeys.resend(phone), "1", otp.resendIntervalMs);
+  if (!resend.set) throw rateLimited(resend.ttlMs);
+  const phoneSends = await deps.kv.hit(otpKeys.phoneSends(phone), HOUR_MS);
+  if (phoneSends.count > otp.maxPerPhonePerHour) throw rateLimited(phoneSends.resetMs);
+
+  const code = deps.random.code(otp.length);
+  const codeKey = otpKeys.code(phone, purpose);
+  await deps.kv.putCode(codeKey, codeDigest(deps.otpKey, phone, purpose, code), otp.ttlMs);
+  try {
+    await deps.sms.send({ to: phone, message: smsText(code, deps.config.defaultLocale), code, purpose });
+  } catch (error) {
+    await deps.kv.del(codeKey).catch(() => {});
+    if (error instanceof UnavailableError) {
+      deps.log.error({ err: error.message, provider: deps.sms.name }, "SMS provider failed");
+      throw new AppError("sms_unavailable", undefined, { cause: error });
+    }
+    throw error;
+  }
+  return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000) };
+}
+
+function rateLimited(retryAfterMs: number): AppError {
+  return new AppError("rate_limited", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+}
+
+function smsText(code: string, locale: "fa" | "en"): string {
+  return locale === "fa" ? `کد تأیید شما: ${code}` : `Your verification code: ${code}`;
+}

@@ -1,0 +1,74 @@
+/**
+ * Refresh-token rotation with reuse detection. The database decides who wins a
+ * race (a compare-and-swap on the session's one live refresh token); a loser that
+ * presents the token again within REFRESH_REUSE_INTERVAL gets the same successor,
+ * and anyone later is treated as a thief: the whole session is revoked.
+ */
+import { AppError } from "../errors.js";
+import type { CoreDeps } from "../deps.js";
+import { checkToken } from "../tokens/authenticate.js";
+import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
+import { verifyToken } from "../tokens/verify.js";
+import { refreshExpiry } from "./start.js";
+import { markSessionRevoked } from "./state.js";
+
+export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
+  const nowMs = deps.clock.now();
+  const { tokens } = deps.config;
+  const claims = await verifyToken(deps.keys, refreshToken, "refresh", {
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    leewayMs: tokens.leewayMs,
+    maxLifetimeMs: tokens.refreshLifetimeMs,
+    nowMs,
+  });
+
+  if (!tokens.rotateRefreshTokens) {
+    await checkToken(deps, refreshToken, "refresh");
+    const state = await deps.sessions.rotationState(claims.jti);
+    if (state === undefined || state.replacedBy !== null) throw new AppError("token_blacklisted");
+    return issueTokenPair(deps, tokenUser(state.user), { id: claims.sid, expiresAtMs: state.sessionExpiresAt.getTime() },
+      { jti: claims.jti, issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 }, nowMs);
+  }
+
+  const newJti = deps.random.id();
+  const refreshExpiresAtMs = refreshExpiry(deps.config, nowMs);
+  const rotated = await deps.sessions.rotate({
+    sessionId: claims.sid,
+    oldJti: claims.jti,
+    newJti,
+    now: new Date(nowMs),
+    refreshExpiresAt: new Date(refreshExpiresAtMs),
+    blacklistOld: tokens.blacklistAfterRotation,
+  });
+  if (rotated !== undefined) {
+    return issueTokenPair(deps, tokenUser(rotated.user), { id: claims.sid, expiresAtMs: rotated.sessionExpiresAt.getTime() },
+      { jti: newJti, issuedAtMs: nowMs, expiresAtMs: refreshExpiresAtMs }, nowMs);
+  }
+  return replayOrRefuse(deps, claims.jti, claims.sid, nowMs);
+}
+
+/** The token was not the session's live one: a retry within the grace interval, or theft. */
+async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, nowMs: number): Promise<TokenPair> {
+  const state = await deps.sessions.rotationState(jti);
+  if (state === undefined || state.sessionId !== sessionId) throw new AppError("token_not_valid", "unknown refresh token");
+  if (state.sessionRevoked) throw new AppError("session_revoked");
+  if (state.sessionExpiresAt.getTime() <= nowMs) throw new AppError("session_expired");
+
+  const { successor, rotatedAt } = state;
+  const withinGrace = rotatedAt !== null && nowMs - rotatedAt.getTime() <= deps.config.tokens.refreshReuseIntervalMs;
+  if (successor !== null && successor.isCurrent && withinGrace) {
+    return issueTokenPair(deps, tokenUser(state.user), { id: sessionId, expiresAtMs: state.sessionExpiresAt.getTime() },
+      { jti: successor.jti, issuedAtMs: successor.createdAt.getTime(), expiresAtMs: successor.expiresAt.getTime() }, nowMs);
+  }
+  if (state.replacedBy === null) {
+    // Not rotated and yet the swap failed: the session changed under us (revoked or
+    // expired between the two reads). Refuse as revoked; the client must log in.
+    throw new AppError("session_revoked");
+  }
+  // A rotated-out token presented after the grace interval: someone holds a copy.
+  deps.log.warn({ sessionId, userId: state.userId }, "refresh token reuse detected; session revoked");
+  await markSessionRevoked(deps, state.userId, sessionId);
+  await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs));
+  throw new AppError("token_blacklisted");
+}

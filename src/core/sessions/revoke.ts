@@ -1,0 +1,31 @@
+import { AppError } from "../errors.js";
+import type { CoreDeps } from "../deps.js";
+import type { Caller } from "../tokens/authenticate.js";
+import { verifyToken } from "../tokens/verify.js";
+import { markSessionRevoked, markUserSessionsRevoked } from "./state.js";
+
+/**
+ * Ends the session a refresh token belongs to. The cache learns first, so the
+ * session's access tokens are refused everywhere from the moment this returns.
+ */
+export async function logout(deps: CoreDeps, refreshToken: string): Promise<void> {
+  const nowMs = deps.clock.now();
+  const { tokens } = deps.config;
+  const claims = await verifyToken(deps.keys, refreshToken, "refresh", {
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    leewayMs: tokens.leewayMs,
+    maxLifetimeMs: tokens.refreshLifetimeMs,
+    nowMs,
+  });
+  await markSessionRevoked(deps, claims.sub, claims.sid);
+  const wasLive = await deps.sessions.revoke(claims.sid, "logout", new Date(nowMs));
+  if (!wasLive) throw new AppError("token_blacklisted");
+}
+
+/** Ends every session of the caller; returns how many were live. */
+export async function logoutAll(deps: CoreDeps, caller: Caller): Promise<number> {
+  const nowMs = deps.clock.now();
+  await markUserSessionsRevoked(deps, caller.user.id, nowMs);
+  return deps.sessions.revokeAllOfUser(caller.user.id, new Date(nowMs));
+}

@@ -1,0 +1,80 @@
+/**
+ * Is this session still live? The hot-path question behind Verify, Introspect and
+ * every authenticated call. Answered from the cache (one MGET) and read through
+ * from PostgreSQL on a miss, so a flushed Redis never brings a revoked session back.
+ *
+ * Cache writes from the read-through use set-if-absent, and revocations write
+ * unconditionally *before* they change PostgreSQL: a read that raced a revocation
+ * can never overwrite the revocation's entry with a stale "live".
+ */
+import { AppError } from "../errors.js";
+import type { CoreDeps } from "../deps.js";
+import { INACTIVE, REVOKED, liveSessionValue, sessionCacheKey, userCacheKey } from "./cache-keys.js";
+
+type StateDeps = Pick<CoreDeps, "kv" | "sessions" | "config" | "clock">;
+
+/** Entries live as long as an access token can; after that a miss re-reads the truth. */
+export function cacheTtlMs(config: CoreDeps["config"]): number {
+  return config.tokens.accessLifetimeMs + config.tokens.leewayMs + 60_000;
+}
+
+/** Resolves when the session is live; throws `session_revoked` (403) or `session_expired` (401). */
+export async function assertSessionLive(deps: StateDeps, userId: string, sessionId: string): Promise<void> {
+  const sessionKey = sessionCacheKey(userId, sessionId);
+  const userKey = userCacheKey(userId);
+  let [session, user] = await deps.kv.getMany([sessionKey, userKey]);
+  if (session == null || user == null) {
+    [session, user] = await readThrough(deps, userId, sessionId, sessionKey, userKey, session ?? null, user ?? null);
+  }
+  if (session === REVOKED || user === INACTIVE) throw new AppError("session_revoked");
+  const [, createdAt, expiresAt] = session.split(":");
+  if (Number(createdAt) <= Number(user)) throw new AppError("session_revoked");
+  if (Number(expiresAt) <= deps.clock.now()) throw new AppError("session_expired");
+}
+
+async function readThrough(
+  deps: StateDeps,
+  userId: string,
+  sessionId: string,
+  sessionKey: string,
+  userKey: string,
+  cachedSession: string | null,
+  cachedUser: string | null,
+): Promise<[string, string]> {
+  const snapshot = await deps.sessions.snapshot(sessionId);
+  const ttl = cacheTtlMs(deps.config);
+  // A session that does not exist (flushed, or never ours) or belongs to someone
+  // else is as good as revoked.
+  const session =
+    cachedSession ??
+    (snapshot === undefined || snapshot.userId !== userId || snapshot.revoked
+      ? REVOKED
+      : liveSessionValue(snapshot.createdAt.getTime(), snapshot.expiresAt.getTime()));
+  const user =
+    cachedUser ??
+    (snapshot === undefined || snapshot.userId !== userId
+      ? "0"
+      : !snapshot.userActive
+        ? INACTIVE
+        : String(snapshot.sessionsRevokedBefore?.getTime() ?? 0));
+  const writes: Promise<unknown>[] = [];
+  if (cachedSession === null) writes.push(deps.kv.setIfAbsent(sessionKey, session, ttl));
+  if (cachedUser === null && snapshot !== undefined && snapshot.userId === userId) writes.push(deps.kv.setIfAbsent(userKey, user, ttl));
+  const results = await Promise.all(writes);
+  // Another writer got there first (perhaps a revocation): re-read what won.
+  if (results.some((r) => !(r as { set: boolean }).set)) {
+    const [s, u] = await deps.kv.getMany([sessionKey, userKey]);
+    return [s ?? session, u ?? user];
+  }
+  return [session, user];
+}
+
+/** Marks a session revoked in the cache (before PostgreSQL is changed). */
+export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config">, userId: string, sessionId: string): Promise<void> {
+  await deps.kv.set(sessionCacheKey(userId, sessionId), REVOKED, cacheTtlMs(deps.config));
+}
+
+/** Records a user's logout-all instant in the cache (before PostgreSQL is changed). */
+export async function markUserSessionsRevoked(deps: Pick<CoreDeps, "kv" | "config">, userId: string, atMs: number): Promise<void> {
+  await deps.kv.set(userCacheKey(userId), String(atMs), cacheTtlMs(deps.config));
+}

@@ -1,0 +1,35 @@
+import type { CoreDeps } from "../deps.js";
+import { assertSessionLive } from "../sessions/state.js";
+import { userOfClaims, type TokenClaims, type TokenType, type TokenUser } from "./claims.js";
+import { verifyToken } from "./verify.js";
+
+/** Who is calling: a valid access token of a live session. */
+export interface Caller {
+  user: TokenUser;
+  sessionId: string;
+  claims: TokenClaims;
+  expiresAt: Date;
+}
+
+type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log">;
+
+/** Validates a token of `type` and its session; throws AppError with the reason. */
+export async function checkToken(deps: CheckDeps, token: string, type: TokenType): Promise<TokenClaims> {
+  const { tokens } = deps.config;
+  const claims = await verifyToken(deps.keys, token, type, {
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    leewayMs: tokens.leewayMs,
+    maxLifetimeMs: type === "access" ? tokens.accessLifetimeMs : tokens.refreshLifetimeMs,
+    nowMs: deps.clock.now(),
+    onRefused: deps.log.isLevelEnabled("debug") ? (why) => deps.log.debug({ why, expected: type }, "token refused") : undefined,
+  });
+  await assertSessionLive(deps, claims.sub, claims.sid);
+  return claims;
+}
+
+/** The caller behind an access token (Verify, and every authenticated RPC). */
+export async function authenticateAccess(deps: CheckDeps, token: string): Promise<Caller> {
+  const claims = await checkToken(deps, token, "access");
+  return { user: userOfClaims(claims), sessionId: claims.sid, claims, expiresAt: new Date(claims.exp * 1000) };
+}

@@ -1,0 +1,52 @@
+import type { CoreDeps } from "../deps.js";
+import type { TokenUser } from "./claims.js";
+import { signToken } from "./sign.js";
+
+export interface TokenPair {
+  access: string;
+  refresh: string;
+  accessExpiresAt: Date;
+  refreshExpiresAt: Date;
+}
+
+export interface RefreshTokenSpec {
+  jti: string;
+  issuedAtMs: number;
+  expiresAtMs: number;
+}
+
+/**
+ * Signs a fresh access token and the given refresh token of a session. The access
+ * token never outlives the session (SESSION_MAX_LIFETIME).
+ */
+export async function issueTokenPair(
+  deps: Pick<CoreDeps, "keys" | "config" | "random" | "extraClaims">,
+  user: TokenUser,
+  session: { id: string; expiresAtMs: number },
+  refresh: RefreshTokenSpec,
+  nowMs: number,
+): Promise<TokenPair> {
+  const { tokens } = deps.config;
+  const options = { issuer: tokens.issuer, audience: tokens.audience, extraClaims: deps.extraClaims };
+  const accessExpiresAtMs = Math.min(nowMs + tokens.accessLifetimeMs, session.expiresAtMs);
+  const [access, refreshToken] = await Promise.all([
+    signToken(deps.keys, { type: "access", jti: deps.random.id(), sid: session.id, user, issuedAtMs: nowMs, expiresAtMs: accessExpiresAtMs }, options),
+    signToken(deps.keys, { type: "refresh", jti: refresh.jti, sid: session.id, user, issuedAtMs: refresh.issuedAtMs, expiresAtMs: refresh.expiresAtMs }, options),
+  ]);
+  return {
+    access,
+    refresh: refreshToken,
+    accessExpiresAt: secondsPrecision(accessExpiresAtMs),
+    refreshExpiresAt: secondsPrecision(refresh.expiresAtMs),
+  };
+}
+
+/** `exp` has whole seconds; report the same instant the token carries. */
+function secondsPrecision(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
+
+/** The token-shaped view of a stored user. */
+export function tokenUser(user: { id: string; phone: string; first_name: string; last_name: string; is_staff: boolean }): TokenUser {
+  return { id: user.id, phone: user.phone, first_name: user.first_name, last_name: user.last_name, is_staff: user.is_staff };
+}

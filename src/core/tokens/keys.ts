@@ -1,0 +1,221 @@
+/**
+ * The key ring: the one key that signs, and every key that may verify (the signing
+ * key's public half plus JWT_VERIFY_KEYS, so keys can be rotated without logging
+ * anyone out). A token's `kid` only selects among these keys; nothing in a token
+ * can add one.
+ */
+import { createHash } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
+import type { JwtAlgorithm } from "../../config.js";
+
+type SigningKey = CryptoKey | Uint8Array;
+
+export interface VerificationKey {
+  kid: string;
+  alg: JwtAlgorithm;
+  key: CryptoKey | Uint8Array;
+}
+
+export interface KeyRing {
+  signing: { kid: string; alg: JwtAlgorithm; key: SigningKey };
+  /** kid → key; includes the signing key's verification half. */
+  verification: ReadonlyMap<string, VerificationKey>;
+  /** Algorithms of the verification keys (for jose's `algorithms` allow-list). */
+  algorithms: readonly JwtAlgorithm[];
+  /** Public JWKs, signing key first (empty when only HS256 keys exist). */
+  jwks: readonly PublicJwk[];
+}
+
+export interface PublicJwk extends JWK {
+  kid: string;
+  alg: JwtAlgorithm;
+  use: "sig";
+}
+
+/** A key that cannot be used; the message is safe to print (it holds no key material). */
+export class KeyError extends Error {
+  constructor(
+    readonly variable: "JWT_SIGNING_KEY" | "JWT_VERIFY_KEYS",
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = "KeyError";
+  }
+}
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"] as const;
+const MIN_HS_SECRET_BYTES = 32;
+const MIN_RSA_BITS = 2048;
+
+export async function createKeyRing(options: {
+  algorithm: JwtAlgorithm;
+  /** HS secret, or private key as PKCS#8 PEM or JWK JSON. */
+  signingKey: string;
+  verifyKeys?: string | undefined;
+}): Promise<KeyRing> {
+  const { algorithm } = options;
+  const verification = new Map<string, VerificationKey>();
+  const jwks: PublicJwk[] = [];
+  let signing: KeyRing["signing"];
+
+  if (algorithm === "HS256") {
+    const secret = hsSecret("JWT_SIGNING_KEY", options.signingKey);
+    const kid = hsKid(secret);
+    signing = { kid, alg: "HS256", key: secret };
+    verification.set(kid, { kid, alg: "HS256", key: secret });
+  } else {
+    const privateKey = await importPrivate(options.signingKey, algorithm);
+    const publicJwk = await publicJwkOf(privateKey, algorithm);
+    signing = { kid: publicJwk.kid, alg: algorithm, key: privateKey };
+    verification.set(publicJwk.kid, await verificationFromJwk(publicJwk));
+    jwks.push(publicJwk);
+  }
+
+  for (const extra of await parseVerifyKeys(options.verifyKeys, algorithm)) {
+    if (verification.has(extra.kid)) continue;
+    verification.set(extra.kid, extra.key);
+    if (extra.jwk) jwks.push(extra.jwk);
+  }
+
+  const algorithms = [...new Set([...verification.values()].map((k) => k.alg))];
+  return { signing, verification, algorithms, jwks };
+}
+
+function hsSecret(variable: KeyError["variable"], text: string): Uint8Array {
+  const secret = new TextEncoder().encode(text);
+  if (secret.byteLength < MIN_HS_SECRET_BYTES) {
+    throw new KeyError(variable, `an HS256 secret must be at least ${MIN_HS_SECRET_BYTES} bytes`);
+  }
+  return secret;
+}
+
+/** A kid for a shared secret: a hash, so the secret itself is never published. */
+function hsKid(secret: Uint8Array): string {
+  return createHash("sha256").update("identity-hs256-kid:").update(secret).digest("base64url").slice(0, 16);
+}
+
+async function importPrivate(text: string, alg: Exclude<JwtAlgorithm, "HS256">): Promise<CryptoKey> {
+  let key: CryptoKey;
+  try {
+    if (text.trimStart().startsWith("{")) {
+      const jwk = JSON.parse(text) as JWK;
+      if (typeof jwk.d !== "string") throw new Error("not a private JWK");
+      const imported = await importJWK(jwk, alg, { extractable: true });
+      if (imported instanceof Uint8Array) throw new Error("not an asymmetric key");
+      key = imported;
+    } else {
+      key = await importPKCS8(text.replace(/\\n/g, "\n"), alg, { extractable: true });
+    }
+  } catch {
+    throw new KeyError("JWT_SIGNING_KEY", `not a ${alg} private key (PKCS#8 PEM or private JWK expected)`);
+  }
+  checkStrength("JWT_SIGNING_KEY", key);
+  return key;
+}
+
+function checkStrength(variable: KeyError["variable"], key: CryptoKey): void {
+  const algorithm = key.algorithm as RsaHashedKeyAlgorithm;
+  if (algorithm.name.startsWith("RSA") && algorithm.modulusLength < MIN_RSA_BITS) {
+    throw new KeyError(variable, `RSA keys must have at least ${MIN_RSA_BITS} bits`);
+  }
+}
+
+async function publicJwkOf(privateKey: CryptoKey, alg: JwtAlgorithm): Promise<PublicJwk> {
+  const jwk = await exportJWK(privateKey);
+  for (const member of PRIVATE_MEMBERS) delete jwk[member];
+  delete jwk.key_ops;
+  delete jwk.ext;
+  const kid = await calculateJwkThumbprint(jwk);
+  return { ...jwk, kid, alg, use: "sig" };
+}
+
+async function verificationFromJwk(jwk: PublicJwk): Promise<VerificationKey> {
+  const key = await importJWK(jwk, jwk.alg);
+  return { kid: jwk.kid, alg: jwk.alg, key };
+}
+
+interface ExtraKey {
+  kid: string;
+  key: VerificationKey;
+  jwk?: PublicJwk;
+}
+
+/**
+ * JWT_VERIFY_KEYS: a JWKS document or JSON array of public JWKs, one or more PEM
+ * public keys (SPKI), or comma-separated HS256 secrets.
+ */
+async function parseVerifyKeys(text: string | undefined, signingAlg: JwtAlgorithm): Promise<ExtraKey[]> {
+  if (text === undefined) return [];
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) return parseJwks(trimmed);
+  if (trimmed.includes("-----BEGIN")) return parsePems(trimmed.replace(/\\n/g, "\n"), signingAlg);
+  return trimmed.split(",").map((s) => {
+    const secret = hsSecret("JWT_VERIFY_KEYS", s.trim());
+    const kid = hsKid(secret);
+    return { kid, key: { kid, alg: "HS256" as const, key: secret } };
+  });
+}
+
+async function parseJwks(text: string): Promise<ExtraKey[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new KeyError("JWT_VERIFY_KEYS", "is not valid JSON");
+  }
+  const list = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown }).keys;
+  if (!Array.isArray(list)) throw new KeyError("JWT_VERIFY_KEYS", "JSON must be a JWKS ({\"keys\": [...]}) or an array of JWKs");
+  const keys: ExtraKey[] = [];
+  for (const item of list as JWK[]) {
+    if (PRIVATE_MEMBERS.some((m) => m in item)) throw new KeyError("JWT_VERIFY_KEYS", "must hold public keys only");
+    const alg = algorithmOfJwk(item);
+    let imported: CryptoKey | Uint8Array;
+    try {
+      imported = await importJWK(item, alg, { extractable: true });
+    } catch {
+      throw new KeyError("JWT_VERIFY_KEYS", "holds a JWK that cannot be imported");
+    }
+    if (!(imported instanceof Uint8Array)) checkStrength("JWT_VERIFY_KEYS", imported);
+    const { kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...members } = item;
+    const kid = item.kid ?? (await calculateJwkThumbprint(members));
+    const jwk: PublicJwk = { ...members, kid, alg, use: "sig" };
+    keys.push({ kid, key: { kid, alg, key: imported }, jwk });
+  }
+  return keys;
+}
+
+function algorithmOfJwk(jwk: JWK): Exclude<JwtAlgorithm, "HS256"> {
+  const inferred = jwk.kty === "EC" && jwk.crv === "P-256" ? "ES256" : jwk.kty === "OKP" && jwk.crv === "Ed25519" ? "EdDSA" : jwk.kty === "RSA" ? "RS256" : undefined;
+  if (inferred === undefined || (jwk.alg !== undefined && jwk.alg !== inferred && !(inferred === "EdDSA" && jwk.alg === "Ed25519"))) {
+    throw new KeyError("JWT_VERIFY_KEYS", "holds a key that is not ES256 (P-256), EdDSA (Ed25519) or RS256");
+  }
+  return inferred;
+}
+
+async function parsePems(text: string, signingAlg: JwtAlgorithm): Promise<ExtraKey[]> {
+  const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+  if (blocks.length === 0) throw new KeyError("JWT_VERIFY_KEYS", "PEM keys must be SPKI public keys (BEGIN PUBLIC KEY)");
+  const keys: ExtraKey[] = [];
+  for (const pem of blocks) {
+    const key = await importSpkiAnyAlg(pem, signingAlg);
+    const jwk = await publicJwkOf(key.cryptoKey, key.alg);
+    keys.push({ kid: jwk.kid, key: { kid: jwk.kid, alg: key.alg, key: key.cryptoKey }, jwk });
+  }
+  return keys;
+}
+
+/** A PEM does not say its algorithm; try the signing algorithm first, then the others. */
+async function importSpkiAnyAlg(pem: string, signingAlg: JwtAlgorithm): Promise<{ alg: Exclude<JwtAlgorithm, "HS256">; cryptoKey: CryptoKey }> {
+  const candidates: Exclude<JwtAlgorithm, "HS256">[] = ["ES256", "EdDSA", "RS256"];
+  if (signingAlg !== "HS256") candidates.sort((a) => (a === signingAlg ? -1 : 0));
+  for (const alg of candidates) {
+    try {
+      const cryptoKey = await importSPKI(pem, alg, { extractable: true });
+      checkStrength("JWT_VERIFY_KEYS", cryptoKey);
+      return { alg, cryptoKey };
+    } catch (error) {
+      if (error instanceof KeyError) throw error;
+    }
+  }
+  throw new KeyError("JWT_VERIFY_KEYS", "holds a PEM key that is not ES256, EdDSA or RS256");
+}

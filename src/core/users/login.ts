@@ -1,0 +1,18 @@
+import { AppError } from "../errors.js";
+import type { CoreDeps } from "../deps.js";
+import { verifyOtp } from "../otp/verify.js";
+import { newSession } from "../sessions/start.js";
+import { issueTokenPair, tokenUser } from "../tokens/issue.js";
+import type { SignedIn } from "./register.js";
+
+/** Starts a session for a registered phone with a verified login code. */
+export async function login(deps: CoreDeps, input: { phone: string; code: string }): Promise<SignedIn> {
+  await verifyOtp(deps, input.phone, "login", input.code);
+  const nowMs = deps.clock.now();
+  const session = newSession(deps, nowMs);
+  const user = await deps.sessions.login(input.phone, session, deps.config.tokens.updateLastLogin);
+  if (user === undefined) throw new AppError("phone_not_registered");
+  const tokens = await issueTokenPair(deps, tokenUser(user), { id: session.id, expiresAtMs: session.expiresAt.getTime() },
+    { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
+  return { user, tokens };
+}

@@ -1,0 +1,47 @@
+import { BlockList, isIP } from "node:net";
+
+/**
+ * The client's address: the peer's, unless the peer is a trusted proxy, in which
+ * case the right-most X-Forwarded-For entry that is not itself a trusted proxy.
+ * Anyone else's X-Forwarded-For is ignored, so it cannot dodge per-IP limits.
+ */
+export function createClientIpResolver(trustedProxies: readonly string[]): (peer: string, forwardedFor: string | undefined) => string {
+  const trusted = new BlockList();
+  for (const entry of trustedProxies) {
+    const [address, bits] = entry.split("/");
+    const family = isIP(address ?? "");
+    if (family === 0) throw new Error(`TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR range`);
+    const type = family === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) trusted.addAddress(address!, type);
+    else trusted.addSubnet(address!, Number(bits), type);
+  }
+  const isTrusted = (ip: string) => {
+    const family = isIP(ip);
+    return family !== 0 && trusted.check(ip, family === 6 ? "ipv6" : "ipv4");
+  };
+  return (peer, forwardedFor) => {
+    const peerIp = normalizeIp(peer);
+    if (trustedProxies.length === 0 || forwardedFor === undefined || !isTrusted(peerIp)) return peerIp;
+    const hops = forwardedFor.split(",").map((h) => normalizeIp(h.trim()));
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!;
+      if (isIP(hop) === 0) return peerIp;
+      if (!isTrusted(hop)) return hop;
+    }
+    return hops[0] ?? peerIp;
+  };
+}
+
+/** `::ffff:1.2.3.4` → `1.2.3.4`, so one client is one rate bucket. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/** grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000` or `ipv4:…`. */
+export function ipOfGrpcPeer(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, "");
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(bare);
+  if (bracketed) return normalizeIp(bracketed[1]!);
+  const colon = bare.lastIndexOf(":");
+  return normalizeIp(colon > 0 && bare.indexOf(":") === colon ? bare.slice(0, colon) : bare);
+}

@@ -1,0 +1,36 @@
+/** Domain values → protobuf message shapes. */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { TokenPair } from "../core/tokens/issue.js";
+import type { TokenUser } from "../core/tokens/claims.js";
+import type { UserRecord } from "../store/postgres/users.js";
+import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
+
+export function timestamp(date: Date): Timestamp {
+  return timestampFromMs(date.getTime());
+}
+
+export function userMessage(user: UserRecord): MessageInitShape<typeof UserSchema> {
+  return {
+    id: user.id,
+    phone: user.phone,
+    firstName: user.first_name,
+    lastName: user.last_name,
+    isStaff: user.is_staff,
+    dateJoined: timestamp(user.date_joined),
+    lastLogin: user.last_login === null ? undefined : timestamp(user.last_login),
+  };
+}
+
+export function claimsUserMessage(user: TokenUser): MessageInitShape<typeof ClaimsUserSchema> {
+  return { id: user.id, phone: user.phone, firstName: user.first_name, lastName: user.last_name, isStaff: user.is_staff };
+}
+
+export function tokenPairMessage(tokens: TokenPair): MessageInitShape<typeof TokenPairSchema> {
+  return {
+    access: tokens.access,
+    refresh: tokens.refresh,
+    accessExpiresAt: timestamp(tokens.accessExpiresAt),
+    refreshExpiresAt: timestamp(tokens.refreshExpiresAt),
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Any error an implementation throws, turned into what a caller may see: a reason
+ * from the one list, and nothing of the internals. The gRPC status of each reason
+ * is defined here, once (Connect codes are the gRPC codes).
+ */
+import { Code } from "@connectrpc/connect";
+import { AppError, UnavailableError, type Reason } from "../core/errors.js";
+
+export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
+  validation_error: Code.InvalidArgument,
+  invalid_json: Code.InvalidArgument,
+  invalid_phone: Code.InvalidArgument,
+  otp_invalid: Code.InvalidArgument,
+  otp_expired: Code.InvalidArgument,
+  phone_already_registered: Code.FailedPrecondition,
+  phone_not_registered: Code.FailedPrecondition,
+  not_authenticated: Code.Unauthenticated,
+  token_not_valid: Code.Unauthenticated,
+  token_expired: Code.Unauthenticated,
+  token_wrong_type: Code.Unauthenticated,
+  session_expired: Code.Unauthenticated,
+  token_blacklisted: Code.PermissionDenied,
+  session_revoked: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  method_not_allowed: Code.Unimplemented,
+  payload_too_large: Code.ResourceExhausted,
+  unsupported_media_type: Code.InvalidArgument,
+  rate_limited: Code.ResourceExhausted,
+  otp_attempts_exceeded: Code.ResourceExhausted,
+  service_unavailable: Code.Unavailable,
+  sms_unavailable: Code.Unavailable,
+  internal_error: Code.Internal,
+};
+
+export const ERROR_DOMAIN = "identity.v1";
+
+export interface PublicError {
+  reason: Reason;
+  code: Code;
+  retryAfterSeconds?: number | undefined;
+  field?: string | undefined;
+  /** True when the cause was a bug or an unknown failure (log it with its stack). */
+  unexpected: boolean;
+}
+
+export function toPublicError(error: unknown): PublicError {
+  if (error instanceof AppError) {
+    return { reason: error.reason, code: GRPC_CODE_OF_REASON[error.reason], retryAfterSeconds: error.retryAfterSeconds, field: error.field, unexpected: false };
+  }
+  if (error instanceof UnavailableError) {
+    return { reason: "service_unavailable", code: Code.Unavailable, unexpected: false };
+  }
+  return { reason: "internal_error", code: Code.Internal, unexpected: true };
+}

@@ -1,0 +1,26 @@
+import { createConsoleSender, type SmsLogger } from "./console.js";
+import type { SmsSender } from "./sender.js";
+import { createWebhookSender } from "./webhook.js";
+
+export type { SmsMessage, SmsSender } from "./sender.js";
+export type { SmsLogger } from "./console.js";
+export { createConsoleSender } from "./console.js";
+export { createWebhookSender, type WebhookSenderOptions } from "./webhook.js";
+
+export interface SmsConfig {
+  provider: "console" | "webhook";
+  webhookUrl?: string;
+  webhookSecret?: string;
+  timeoutMs?: number;
+}
+
+/** Builds the sender `SMS_PROVIDER` names. */
+export function createSmsSender(config: SmsConfig, logger: SmsLogger): SmsSender {
+  switch (config.provider) {
+    case "console":
+      return createConsoleSender(logger);
+    case "webhook":
+      if (!config.webhookUrl) throw new Error("SMS_PROVIDER=webhook needs SMS_WEBHOOK_URL");
+      return createWebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, timeoutMs: config.timeoutMs });
+  }
+}

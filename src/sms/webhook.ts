@@ -1,0 +1,97 @@
+import { createHmac } from "node:crypto";
+import { UnavailableError } from "../core/errors.js";
+import type { SmsMessage, SmsSender } from "./sender.js";
+
+export interface WebhookSenderOptions {
+  /** The http(s) endpoint that receives each message as a JSON POST. */
+  url: string;
+  /** When set (non-empty), every request is signed with it; see {@link createWebhookSender}. */
+  secret?: string;
+  /** How long one request may take, answer included. Default 5000. */
+  timeoutMs?: number;
+  fetchImpl?: typeof fetch;
+  /** Epoch milliseconds; injected so tests can pin the signature timestamp. */
+  now?: () => number;
+}
+
+/**
+ * An SMS provider that POSTs `{"to","message","code","purpose"}` as JSON to `url`
+ * and lets the gateway behind it do the sending. Any 2xx answer is success.
+ *
+ * With a `secret`, two headers let the receiver check the request came from us:
+ * - `x-signature-timestamp: <unix seconds>`
+ * - `x-signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`
+ *
+ * The timestamp is inside the signed bytes (joined to the exact body bytes by a
+ * `.`) so a captured request cannot be replayed later: receivers recompute the HMAC
+ * over `${timestamp}.${rawBody}`, compare in constant time, and refuse timestamps
+ * older than a few minutes.
+ *
+ * A non-2xx answer (redirects included), a network error or the time-out rejects
+ * with `UnavailableError("sms", ...)`.
+ */
+export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
+  const url = parseWebhookUrl(options.url);
+  // Errors name only the origin: a path or query may carry the gateway's credentials.
+  const target = url.origin;
+  const { secret, timeoutMs = 5000, fetchImpl = fetch, now = Date.now } = options;
+
+  return {
+    name: "webhook",
+    async send(sms: SmsMessage): Promise<void> {
+      const body = JSON.stringify({ to: sms.to, message: sms.message, code: sms.code, purpose: sms.purpose });
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (secret) {
+        const timestamp = String(Math.floor(now() / 1000));
+        headers["x-signature-timestamp"] = timestamp;
+        headers["x-signature"] = `sha256=${sign(secret, timestamp, body)}`;
+      }
+
+      let response: Response;
+      try {
+        response = await fetchImpl(url, {
+          method: "POST",
+          headers,
+          body,
+          // A redirect would resend the code and signature to wherever it points.
+          redirect: "manual",
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (error) {
+        throw new UnavailableError("sms", describeFailure(error, target, timeoutMs), { cause: error });
+      }
+
+      // Nothing in the answer is used; cancelling the body releases the socket
+      // instead of leaving it waiting for a reader.
+      await response.body?.cancel().catch(() => undefined);
+      if (!response.ok) {
+        throw new UnavailableError("sms", `SMS webhook ${target} answered HTTP ${response.status}`);
+      }
+    },
+  };
+}
+
+/** The signature of one request: HMAC-SHA256 over `${timestamp}.${body}`, in hex. */
+function sign(secret: string, timestamp: string, body: string): string {
+  return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
+}
+
+function parseWebhookUrl(raw: string): URL {
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    // Fail at start-up, not at the first sign-up; the value is not echoed (it may hold credentials).
+    throw new Error("SMS webhook URL must be an absolute http(s) URL");
+  }
+  return url;
+}
+
+/** A log-safe description of a failed request: never the body, headers or full URL. */
+function describeFailure(error: unknown, target: string, timeoutMs: number): string {
+  if (error instanceof Error && error.name === "TimeoutError") {
+    return `SMS webhook ${target} did not answer within ${timeoutMs} ms`;
+  }
+  // undici reports "fetch failed" with the system error (ECONNREFUSED, ...) as the cause.
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined;
+  return `SMS webhook ${target} unreachable${code ? ` (${code})` : ""}`;
+}

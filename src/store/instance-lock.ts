@@ -1,0 +1,58 @@
+/**
+ * The in-process store is this process's memory: a second instance beside it would
+ * keep its own revocations and rate counters, and a logout on one would not be seen
+ * by the other. So an instance on it holds an exclusive lock and refuses to start
+ * when another holds it: a lock file for the embedded database's data directory,
+ * and a PostgreSQL advisory lock (held on its own connection) for a shared database.
+ */
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import pg from "pg";
+
+export class InstanceLockError extends Error {
+  override name = "InstanceLockError";
+}
+
+export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true });
+  const file = join(dataDir, "instance.lock");
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      const handle = await open(file, "wx");
+      await handle.write(String(process.pid));
+      await handle.close();
+      return () => rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number(await readFile(file, "utf8").catch(() => "0"));
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new InstanceLockError(`DATA_DIR ${dataDir} is in use by process ${pid}; the embedded database and in-process store serve one process (set DATABASE_URL and REDIS_URL to run several)`);
+      }
+      await rm(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new InstanceLockError(`could not lock DATA_DIR ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const MEMORY_STORE_LOCK_ID = 7_301_004_222;
+
+export async function lockSharedDatabase(databaseUrl: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: "identity-service-lock" });
+  client.on("error", () => {});
+  await client.connect();
+  const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [MEMORY_STORE_LOCK_ID]);
+  if (!rows[0]?.locked) {
+    await client.end();
+    throw new InstanceLockError("another instance runs on this database with the in-process store; set REDIS_URL so instances share state");
+  }
+  return () => client.end();
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from "node:crypto";
+import { UnavailableError } from "../../core/errors.js";
+import type { CodeAttempt, Counter, KeyValueStore } from "./types.js";
+
+export interface MemoryStoreOptions {
+  /** Epoch milliseconds; injected so tests can expire entries without sleeping. */
+  now?: () => number;
+}
+
+type Entry =
+  | { kind: "string"; value: string; expiresAt: number }
+  | { kind: "code"; digest: string; version: string; attempts: number; expiresAt: number };
+
+/** How often, at most, writes sweep out expired entries nobody reads again. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * A {@link KeyValueStore} in a `Map`, for the embedded single-process default. Same
+ * semantics as the Redis store: no method awaits, so each one runs to completion
+ * before any other call starts and is atomic, as the Redis scripts are.
+ *
+ * Expired entries read as absent and are deleted when met; writes also sweep the
+ * whole map at most once a minute, so keys that are never read again (one counter
+ * per client IP, say) do not pile up. There is no timer to stop.
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  let nextSweepAt = now() + SWEEP_INTERVAL_MS;
+  let closed = false;
+
+  /** The live entry at `key`, deleting it when it has expired. */
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (entry && entry.expiresAt <= now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function write(key: string, entry: Entry): void {
+    entries.set(key, entry);
+    const at = now();
+    if (at < nextSweepAt) return;
+    nextSweepAt = at + SWEEP_INTERVAL_MS;
+    for (const [k, e] of entries) if (e.expiresAt <= at) entries.delete(k);
+  }
+
+  /** Reads `key` as a string, failing like Redis does on a code record (WRONGTYPE). */
+  function liveString(key: string): Extract<Entry, { kind: "string" }> | undefined {
+    const entry = live(key);
+    if (entry && entry.kind !== "string") throw new TypeError(`key ${key} holds a code, not a string`);
+    return entry;
+  }
+
+  function liveCode(key: string): Extract<Entry, { kind: "code" }> | undefined {
+    const entry = live(key);
+    if (entry && entry.kind !== "code") throw new TypeError(`key ${key} holds a string, not a code`);
+    return entry;
+  }
+
+  function open(): void {
+    if (closed) throw new UnavailableError("cache", "the in-process store is closed");
+  }
+
+  return {
+    async putCode(key, digest, ttlMs) {
+      open();
+      assertTtl(ttlMs);
+      const version = randomBytes(16).toString("hex");
+      write(key, { kind: "code", digest, version, attempts: 0, expiresAt: now() + ttlMs });
+    },
+
+    async takeCodeAttempt(key, maxAttempts): Promise<CodeAttempt> {
+      open();
+      const code = liveCode(key);
+      if (!code) return { state: "missing" };
+      if (code.attempts >= maxAttempts) return { state: "exhausted", ttlMs: code.expiresAt - now() };
+      code.attempts += 1;
+      return { state: "live", digest: code.digest, version: code.version, attempt: code.attempts };
+    },
+
+    async consumeCode(key, version) {
+      open();
+      if (liveCode(key)?.version !== version) return false;
+      entries.delete(key);
+      return true;
+    },
+
+    async hit(key, windowMs): Promise<Counter> {
+      open();
+      assertTtl(windowMs);
+      const counter = liveString(key);
+      if (!counter) {
+        write(key, { kind: "string", value: "1", expiresAt: now() + windowMs });
+        return { count: 1, resetMs: windowMs };
+      }
+      // Later hits keep the window's end: it is fixed at the first hit.
+      const count = Number(counter.value) + 1;
+      counter.value = String(count);
+      return { count, resetMs: counter.expiresAt - now() };
+    },
+
+    async peek(key): Promise<Counter> {
+      open();
+      const counter = liveString(key);
+      if (!counter) return { count: 0, resetMs: 0 };
+      return { count: Number(counter.value), resetMs: counter.expiresAt - now() };
+    },
+
+    async setIfAbsent(key, value, ttlMs) {
+      open();
+      assertTtl(ttlMs);
+      const existing = live(key);
+      if (existing) return { set: false, ttlMs: existing.expiresAt - now() };
+      write(key, { kind: "string", value, expiresAt: now() + ttlMs });
+      return { set: true, ttlMs };
+    },
+
+    async set(key, value, ttlMs) {
+      open();
+      assertTtl(ttlMs);
+      write(key, { kind: "string", value, expiresAt: now() + ttlMs });
+    },
+
+    async getMany(keys) {
+      open();
+      // Like MGET: anything that is not a live string reads as null.
+      return keys.map((key) => {
+        const entry = live(key);
+        return entry?.kind === "string" ? entry.value : null;
+      });
+    },
+
+    async del(...keys) {
+      open();
+      for (const key of keys) entries.delete(key);
+    },
+
+    async ping() {
+      open();
+    },
+
+    async close() {
+      closed = true;
+      entries.clear();
+    },
+  };
+}
+
+function assertTtl(ms: number): void {
+  // The same rule as the Redis store, so both refuse the same arguments.
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`ttl must be a positive whole number of ms, got ${ms}`);
+}

@@ -1,0 +1,293 @@
+import { randomBytes } from "node:crypto";
+import { Cluster, Redis } from "ioredis";
+import { UnavailableError } from "../../core/errors.js";
+import type { CodeAttempt, Counter, KeyValueStore } from "./types.js";
+
+export interface RedisStoreOptions {
+  /** `redis://` or `rediss://` URL of a standalone Redis. */
+  url?: string;
+  /** `host:port` of some Redis Cluster nodes; used instead of `url` when given. */
+  clusterNodes?: string[];
+  /** Prepended to every key, scripts' keys included (several deployments may share a Redis). */
+  keyPrefix: string;
+  /** How long one command may wait for its answer. Default 500. */
+  commandTimeoutMs?: number;
+  logger?: { warn(obj: object, msg: string): void };
+}
+
+/** How long the factory keeps trying to reach Redis before giving up. */
+const CONNECT_WAIT_MS = 3000;
+const WARN_EVERY_MS = 30_000;
+/** Reconnect back-off: quick at first, never more than a second apart, forever. */
+const reconnectDelay = (attempt: number): number => Math.min(50 * 2 ** attempt, 1000);
+
+// Each script touches one key (KEYS[1]), so it is atomic and Cluster-safe, and
+// ioredis applies the key prefix to it.
+const SCRIPTS = {
+  kvPutCode: `
+    redis.call("DEL", KEYS[1])
+    redis.call("HSET", KEYS[1], "digest", ARGV[1], "version", ARGV[2], "attempts", 0)
+    redis.call("PEXPIRE", KEYS[1], ARGV[3])
+    return 1`,
+  kvTakeCodeAttempt: `
+    local code = redis.call("HMGET", KEYS[1], "digest", "version", "attempts")
+    if not code[1] then return {"missing"} end
+    if tonumber(code[3]) >= tonumber(ARGV[1]) then
+      return {"exhausted", redis.call("PTTL", KEYS[1])}
+    end
+    return {"live", redis.call("HINCRBY", KEYS[1], "attempts", 1), code[1], code[2]}`,
+  kvConsumeCode: `
+    if redis.call("HGET", KEYS[1], "version") == ARGV[1] then
+      redis.call("DEL", KEYS[1])
+      return 1
+    end
+    return 0`,
+  // The expiry is set only on a key that has none, i.e. on the window's first hit,
+  // so later hits do not extend the window.
+  kvHit: `
+    local count = redis.call("INCR", KEYS[1])
+    local ttl = redis.call("PTTL", KEYS[1])
+    if ttl < 0 then
+      redis.call("PEXPIRE", KEYS[1], ARGV[1])
+      ttl = tonumber(ARGV[1])
+    end
+    return {count, ttl}`,
+  kvPeek: `
+    return {redis.call("GET", KEYS[1]), redis.call("PTTL", KEYS[1])}`,
+  kvSetIfAbsent: `
+    if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+      return {1, tonumber(ARGV[2])}
+    end
+    return {0, redis.call("PTTL", KEYS[1])}`,
+} as const;
+
+/** The methods `defineCommand` adds at run time (ioredis cannot type them). */
+interface Scripts {
+  kvPutCode(key: string, digest: string, version: string, ttlMs: number): Promise<unknown>;
+  kvTakeCodeAttempt(key: string, maxAttempts: number): Promise<unknown>;
+  kvConsumeCode(key: string, version: string): Promise<unknown>;
+  kvHit(key: string, windowMs: number): Promise<unknown>;
+  kvPeek(key: string): Promise<unknown>;
+  kvSetIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown>;
+}
+
+/**
+ * A {@link KeyValueStore} on Redis (standalone, or Redis Cluster with `clusterNodes`).
+ * Resolves once connected; rejects with `UnavailableError` when Redis does not answer
+ * within a few seconds.
+ *
+ * It fails fast instead of queueing: while Redis is unreachable every call rejects
+ * with `UnavailableError("cache", ...)` within about a second (nothing is held for
+ * later), and the client reconnects in the background by itself.
+ */
+export async function createRedisStore(options: RedisStoreOptions): Promise<KeyValueStore> {
+  const { keyPrefix, commandTimeoutMs = 500, logger } = options;
+  // commandTimeout bounds a standalone command; Cluster retries (failover, MOVED)
+  // can add to it, so every call also gets an overall deadline.
+  const deadlineMs = 2 * commandTimeoutMs;
+  const client = createClient(options, commandTimeoutMs);
+
+  // The client retries every second while Redis is down: log an outage once, and
+  // again only every half minute (a Cluster may never report "ready" in between).
+  let down = false;
+  let warnedAt = 0;
+  const onError = (error: unknown): void => {
+    down = true;
+    if (Date.now() - warnedAt < WARN_EVERY_MS) return;
+    warnedAt = Date.now();
+    logger?.warn({ err: error }, "Redis unreachable; failing calls fast and reconnecting in the background");
+  };
+  client.on("error", onError);
+  client.on("node error", onError);
+  client.on("ready", () => {
+    if (!down) return;
+    down = false;
+    warnedAt = 0;
+    logger?.warn({}, "Redis answers again");
+  });
+
+  try {
+    await waitUntilReady(client, CONNECT_WAIT_MS);
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
+  // Commands sent while disconnected reject at once from now on, instead of
+  // waiting in the offline queue for a reconnect.
+  client.options.enableOfflineQueue = false;
+
+  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua, numberOfKeys: 1 });
+  const scripts = client as unknown as Scripts;
+
+  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(run(), deadlineMs);
+    } catch (error) {
+      throw new UnavailableError("cache", `Redis ${what} failed: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  let closed = false;
+  return {
+    async putCode(key, digest, ttlMs) {
+      assertTtl(ttlMs);
+      const version = randomBytes(16).toString("hex");
+      await call("putCode", () => scripts.kvPutCode(key, digest, version, ttlMs));
+    },
+
+    async takeCodeAttempt(key, maxAttempts): Promise<CodeAttempt> {
+      const reply = list(await call("takeCodeAttempt", () => scripts.kvTakeCodeAttempt(key, maxAttempts)));
+      switch (reply[0]) {
+        case "missing":
+          return { state: "missing" };
+        case "exhausted":
+          return { state: "exhausted", ttlMs: Math.max(0, int(reply[1])) };
+        case "live":
+          return { state: "live", attempt: int(reply[1]), digest: str(reply[2]), version: str(reply[3]) };
+        default:
+          throw new TypeError(`unexpected takeCodeAttempt reply ${String(reply[0])}`);
+      }
+    },
+
+    async consumeCode(key, version) {
+      return int(await call("consumeCode", () => scripts.kvConsumeCode(key, version))) === 1;
+    },
+
+    async hit(key, windowMs): Promise<Counter> {
+      assertTtl(windowMs);
+      const [count, ttl] = list(await call("hit", () => scripts.kvHit(key, windowMs)));
+      return { count: int(count), resetMs: Math.max(0, int(ttl)) };
+    },
+
+    async peek(key): Promise<Counter> {
+      const [value, ttl] = list(await call("peek", () => scripts.kvPeek(key)));
+      if (value === null || value === undefined) return { count: 0, resetMs: 0 };
+      return { count: Number(str(value)), resetMs: Math.max(0, int(ttl)) };
+    },
+
+    async setIfAbsent(key, value, ttlMs) {
+      assertTtl(ttlMs);
+      const [set, ttl] = list(await call("setIfAbsent", () => scripts.kvSetIfAbsent(key, value, ttlMs)));
+      return { set: int(set) === 1, ttlMs: Math.max(0, int(ttl)) };
+    },
+
+    async set(key, value, ttlMs) {
+      assertTtl(ttlMs);
+      await call("set", () => client.set(key, value, "PX", ttlMs));
+    },
+
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      return call("getMany", () => client.mget(...keys));
+    },
+
+    async del(...keys) {
+      if (keys.length === 0) return;
+      // One DEL per key: a multi-key DEL fails in Cluster when keys span slots.
+      await call("del", () => Promise.all(keys.map((key) => client.del(key))));
+    },
+
+    async ping() {
+      await call("ping", () => client.ping());
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await withDeadline(client.quit(), deadlineMs);
+      } catch {
+        // Not connected, or Redis did not answer: drop the sockets instead.
+        client.disconnect();
+      }
+    },
+  };
+}
+
+function createClient({ url, clusterNodes, keyPrefix }: RedisStoreOptions, commandTimeout: number): Redis | Cluster {
+  const perConnection = {
+    commandTimeout,
+    connectTimeout: CONNECT_WAIT_MS,
+    // 0: commands caught by a dropped connection are rejected at once, not retried.
+    maxRetriesPerRequest: 0,
+    // A command whose caller was already told "unavailable" must not run later.
+    autoResendUnfulfilledCommands: false,
+  };
+  if (clusterNodes && clusterNodes.length > 0) {
+    return new Cluster(clusterNodes.map(parseNode), {
+      keyPrefix,
+      redisOptions: perConnection,
+      // A lost node is left to slot refreshes (the ioredis 6 default) rather than
+      // reconnected in place: calls for it then fail at once instead of being
+      // retried by failover handling until the deadline.
+      clusterRetryStrategy: reconnectDelay,
+      slotsRefreshTimeout: commandTimeout,
+    });
+  }
+  if (!url) throw new TypeError("createRedisStore needs a url or clusterNodes");
+  return new Redis(url, { ...perConnection, keyPrefix, retryStrategy: reconnectDelay });
+}
+
+function parseNode(node: string): { host: string; port: number } {
+  const colon = node.lastIndexOf(":");
+  const port = Number(node.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0) throw new TypeError(`Redis cluster node "${node}" is not host:port`);
+  return { host: node.slice(0, colon), port };
+}
+
+function waitUntilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let lastError: unknown;
+    const remember = (error: unknown): void => {
+      lastError = error;
+    };
+    const settle = (): void => {
+      clearTimeout(timer);
+      client.off("ready", onReady);
+      client.off("error", remember);
+    };
+    const onReady = (): void => {
+      settle();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      settle();
+      const why = lastError === undefined ? "" : `: ${messageOf(lastError)}`;
+      reject(new UnavailableError("cache", `Redis not reachable within ${timeoutMs} ms${why}`, { cause: lastError }));
+    }, timeoutMs);
+    client.on("ready", onReady);
+    client.on("error", remember);
+  });
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function assertTtl(ms: number): void {
+  // Redis refuses PX 0, negative and fractional values; refuse them here, plainly.
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`ttl must be a positive whole number of ms, got ${ms}`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function list(reply: unknown): unknown[] {
+  if (!Array.isArray(reply)) throw new TypeError(`expected an array reply, got ${typeof reply}`);
+  return reply;
+}
+
+function int(value: unknown): number {
+  if (typeof value !== "number") throw new TypeError(`expected an integer reply, got ${typeof value}`);
+  return value;
+}
+
+function str(value: unknown): string {
+  if (typeof value !== "string") throw new TypeError(`expected a string reply, got ${typeof value}`);
+  return value;
+}

@@ -1,0 +1,156 @@
+/**
+ * One small database interface over `pg` (a pool, for real PostgreSQL) and PGlite
+ * (the embedded default). Every write the service makes is a single statement, so
+ * nothing here needs a multi-statement transaction; `exclusive` gives one
+ * connection for the few things that need session state (the migration lock).
+ */
+import { mkdir } from "node:fs/promises";
+import pg from "pg";
+import { UnavailableError } from "../../core/errors.js";
+
+export interface Queryable {
+  query<R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a script of several statements (no parameters). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: "postgres" | "pglite";
+  /** Runs `fn` on one connection held for its whole duration. */
+  exclusive<T>(fn: (connection: Queryable) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** SQLSTATE classes and driver codes that mean "the database is not reachable now". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-4])/;
+const UNAVAILABLE_NODE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH"]);
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NODE_CODES.has(code))) return true;
+  return /timeout|terminat|Connection|not queryable|closed/i.test(error.message);
+}
+
+/** Driver errors become UnavailableError when the database is unreachable; other
+ * errors (constraint violations, bugs) pass through unchanged. */
+function translate(error: unknown): never {
+  if (isUnavailable(error)) {
+    throw new UnavailableError("database", error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  throw error;
+}
+
+export interface PostgresOptions {
+  url: string;
+  maxConnections?: number;
+  /** Per statement, enforced by the server. */
+  statementTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+export function createPostgresDatabase(options: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
+    statement_timeout: options.statementTimeoutMs ?? 5000,
+    query_timeout: (options.statementTimeoutMs ?? 5000) + 1000,
+    idleTimeoutMillis: 30_000,
+    application_name: "identity-service",
+  });
+  // A pooled connection that dies while idle emits here; without a listener it
+  // would crash the process. The next query reconnects.
+  pool.on("error", () => {});
+
+  const query = async <R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]> => {
+    try {
+      const result = await pool.query<R>(sql, params as unknown[] | undefined);
+      return result.rows;
+    } catch (error) {
+      return translate(error);
+    }
+  };
+
+  const exec = async (sql: string): Promise<void> => {
+    try {
+      await pool.query(sql);
+    } catch (error) {
+      translate(error);
+    }
+  };
+
+  return {
+    kind: "postgres",
+    query,
+    exec,
+    async exclusive(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        return translate(error);
+      }
+      try {
+        return await fn({
+          query: async <R extends object>(sql: string, params?: readonly unknown[]) => {
+            try {
+              return (await client.query<R>(sql, params as unknown[] | undefined)).rows;
+            } catch (error) {
+              return translate(error);
+            }
+          },
+          exec: async (sql: string) => {
+            try {
+              await client.query(sql);
+            } catch (error) {
+              translate(error);
+            }
+          },
+        });
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await query("SELECT 1");
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** The embedded database: PostgreSQL compiled to WASM, one connection, in-process. */
+export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir === undefined ? undefined : { dataDir });
+  const query = async <R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]> => {
+    try {
+      return (await db.query<R>(sql, params as unknown[] | undefined)).rows;
+    } catch (error) {
+      return translate(error);
+    }
+  };
+  const exec = async (sql: string): Promise<void> => {
+    try {
+      await db.exec(sql);
+    } catch (error) {
+      translate(error);
+    }
+  };
+  return {
+    kind: "pglite",
+    query,
+    exec,
+    exclusive: (fn) => fn({ query, exec }),
+    async ping() {
+      await query("SELECT 1");
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}

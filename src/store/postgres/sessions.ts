@@ -1,0 +1,233 @@
+/**
+ * Sessions and their refresh-token history. Each command is one SQL statement, so
+ * it is atomic without an explicit transaction and costs one round trip.
+ */
+import type { Queryable } from "./db.js";
+import { USER_COLUMNS, type UserRecord } from "./users.js";
+
+export interface NewSession {
+  id: string;
+  refreshJti: string;
+  createdAt: Date;
+  expiresAt: Date;
+  refreshExpiresAt: Date;
+}
+
+export interface RotationState {
+  sessionId: string;
+  userId: string;
+  replacedBy: string | null;
+  rotatedAt: Date | null;
+  /** Revoked by logout, reuse detection, logout-all or a deactivated user. */
+  sessionRevoked: boolean;
+  sessionExpiresAt: Date;
+  successor: { jti: string; createdAt: Date; expiresAt: Date; isCurrent: boolean } | null;
+  user: UserRecord;
+}
+
+/** What the hot path caches about a session. */
+export interface SessionSnapshot {
+  userId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revoked: boolean;
+  /** Logout-all instant of the user (null: never), and whether the user is active. */
+  sessionsRevokedBefore: Date | null;
+  userActive: boolean;
+}
+
+export interface SessionRepository {
+  /** Creates the user with a first session; undefined when the phone is taken. */
+  register(user: { id: string; phone: string; first_name: string; last_name: string }, session: NewSession, updateLastLogin: boolean): Promise<UserRecord | undefined>;
+  /** Starts a session for an active user; undefined when no active user has that phone. */
+  login(phone: string, session: NewSession, updateLastLogin: boolean): Promise<UserRecord | undefined>;
+  /** Compare-and-swap of the session's live refresh token; undefined when `oldJti`
+   * is not the live token of a live session (the caller then reads `rotationState`). */
+  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date; blacklistOld: boolean }): Promise<{ user: UserRecord; sessionExpiresAt: Date } | undefined>;
+  rotationState(jti: string): Promise<RotationState | undefined>;
+  /** Revokes one session; true when it was live. */
+  revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  /** Revokes every session of a user created at or before `now`; returns how many were live. */
+  revokeAllOfUser(userId: string, now: Date): Promise<number>;
+  snapshot(sessionId: string): Promise<SessionSnapshot | undefined>;
+  /** Deletes up to `limit` expired sessions (their tokens go with them); returns how many. */
+  deleteExpired(now: Date, limit: number): Promise<number>;
+  /** Deletes up to `limit` expired refresh-token rows (and their blacklist rows). */
+  deleteExpiredTokens(now: Date, limit: number): Promise<number>;
+}
+
+/** A session is dead when revoked, when logout-all came after it, or when its user is inactive. */
+const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.created_at <= COALESCE(u.sessions_revoked_before, '-infinity'))`;
+
+export function createSessionRepository(db: Queryable): SessionRepository {
+  return {
+    async register(user, session, updateLastLogin) {
+      const rows = await db.query<UserRecord>(
+        `WITH u AS (
+           INSERT INTO users (id, phone, first_name, last_name, date_joined, last_login)
+           VALUES ($1, $2, $3, $4, $5, CASE WHEN $10::boolean THEN $5::timestamptz END)
+           ON CONFLICT (phone) DO NOTHING
+           RETURNING ${USER_COLUMNS}
+         ), s AS (
+           INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
+           SELECT $6, u.id, $5, $7, $8 FROM u RETURNING id, user_id
+         ), t AS (
+           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
+           SELECT $8, s.id, s.user_id, $5, $9 FROM s
+         )
+         SELECT * FROM u`,
+        [user.id, user.phone, user.first_name, user.last_name, session.createdAt, session.id, session.expiresAt, session.refreshJti, session.refreshExpiresAt, updateLastLogin],
+      );
+      return rows[0];
+    },
+
+    async login(phone, session, updateLastLogin) {
+      const rows = await db.query<UserRecord>(
+        `WITH u AS (
+           UPDATE users SET last_login = CASE WHEN $6::boolean THEN $2::timestamptz ELSE last_login END
+           WHERE phone = $1 AND is_active
+           RETURNING ${USER_COLUMNS}
+         ), s AS (
+           INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
+           SELECT $3, u.id, $2, $4, $5 FROM u RETURNING id, user_id
+         ), t AS (
+           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
+           SELECT $5, s.id, s.user_id, $2, $7 FROM s
+         )
+         SELECT * FROM u`,
+        [phone, session.createdAt, session.id, session.expiresAt, session.refreshJti, updateLastLogin, session.refreshExpiresAt],
+      );
+      return rows[0];
+    },
+
+    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt, blacklistOld }) {
+      // The UPDATE of the session row is the compare-and-swap: concurrent rotations
+      // of one token queue on its row lock and all but the first match nothing.
+      const rows = await db.query<UserRecord & { session_expires_at: Date }>(
+        `WITH s AS (
+           UPDATE sessions s SET current_refresh_jti = $3
+           FROM users u
+           WHERE s.id = $1 AND s.current_refresh_jti = $2 AND u.id = s.user_id
+             AND s.expires_at > $4 AND NOT ${SESSION_REVOKED_SQL}
+           RETURNING s.id, s.user_id, s.expires_at
+         ), old AS (
+           UPDATE outstanding_tokens SET replaced_by = $3, rotated_at = $4
+           WHERE jti = $2 AND EXISTS (SELECT 1 FROM s)
+           RETURNING jti
+         ), t AS (
+           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
+           SELECT $3, s.id, s.user_id, $4, $5 FROM s
+         ), b AS (
+           INSERT INTO blacklisted_tokens (jti, blacklisted_at)
+           SELECT jti, $4 FROM old WHERE $6::boolean
+         )
+         SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")}, s.expires_at AS session_expires_at
+         FROM s JOIN users u ON u.id = s.user_id`,
+        [sessionId, oldJti, newJti, now, refreshExpiresAt, blacklistOld],
+      );
+      const row = rows[0];
+      if (row === undefined) return undefined;
+      const { session_expires_at, ...user } = row;
+      return { user, sessionExpiresAt: session_expires_at };
+    },
+
+    async rotationState(jti) {
+      const rows = await db.query<UserRecord & {
+        session_id: string; replaced_by: string | null; rotated_at: Date | null; session_revoked: boolean;
+        session_expires_at: Date; current_refresh_jti: string; next_created_at: Date | null; next_expires_at: Date | null;
+      }>(
+        `SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")},
+                t.session_id, t.replaced_by, t.rotated_at, ${SESSION_REVOKED_SQL} AS session_revoked,
+                s.expires_at AS session_expires_at, s.current_refresh_jti,
+                n.created_at AS next_created_at, n.expires_at AS next_expires_at
+         FROM outstanding_tokens t
+         JOIN sessions s ON s.id = t.session_id
+         JOIN users u ON u.id = s.user_id
+         LEFT JOIN outstanding_tokens n ON n.jti = t.replaced_by
+         WHERE t.jti = $1`,
+        [jti],
+      );
+      const row = rows[0];
+      if (row === undefined) return undefined;
+      const { session_id, replaced_by, rotated_at, session_revoked, session_expires_at, current_refresh_jti, next_created_at, next_expires_at, ...user } = row;
+      return {
+        sessionId: session_id,
+        userId: user.id,
+        replacedBy: replaced_by,
+        rotatedAt: rotated_at,
+        sessionRevoked: session_revoked,
+        sessionExpiresAt: session_expires_at,
+        successor:
+          replaced_by !== null && next_created_at !== null && next_expires_at !== null
+            ? { jti: replaced_by, createdAt: next_created_at, expiresAt: next_expires_at, isCurrent: current_refresh_jti === replaced_by }
+            : null,
+        user,
+      };
+    },
+
+    async revoke(sessionId, reason, now) {
+      const rows = await db.query(
+        `UPDATE sessions SET revoked_at = $3, revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
+        [sessionId, reason, now],
+      );
+      return rows.length > 0;
+    },
+
+    async revokeAllOfUser(userId, now) {
+      const rows = await db.query<{ revoked: string }>(
+        `WITH u AS (
+           UPDATE users SET sessions_revoked_before = GREATEST(COALESCE(sessions_revoked_before, '-infinity'), $2)
+           WHERE id = $1 RETURNING id
+         ), s AS (
+           UPDATE sessions s SET revoked_at = $2, revoked_reason = 'logout_all'
+           FROM users usr
+           WHERE s.user_id = $1 AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > $2
+             AND s.created_at <= $2
+             AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
+           RETURNING s.id
+         )
+         SELECT count(*) AS revoked FROM s`,
+        [userId, now],
+      );
+      return Number(rows[0]?.revoked ?? 0);
+    },
+
+    async snapshot(sessionId) {
+      const rows = await db.query<{ user_id: string; created_at: Date; expires_at: Date; revoked: boolean; sessions_revoked_before: Date | null; is_active: boolean }>(
+        `SELECT s.user_id, s.created_at, s.expires_at, s.revoked_at IS NOT NULL AS revoked, u.sessions_revoked_before, u.is_active
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`,
+        [sessionId],
+      );
+      const row = rows[0];
+      if (row === undefined) return undefined;
+      return {
+        userId: row.user_id,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        revoked: row.revoked,
+        sessionsRevokedBefore: row.sessions_revoked_before,
+        userActive: row.is_active,
+      };
+    },
+
+    async deleteExpired(now, limit) {
+      const rows = await db.query(
+        `DELETE FROM sessions WHERE id IN (
+           SELECT id FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+         ) RETURNING id`,
+        [now, limit],
+      );
+      return rows.length;
+    },
+
+    async deleteExpiredTokens(now, limit) {
+      const rows = await db.query(
+        `DELETE FROM outstanding_tokens WHERE jti IN (
+           SELECT jti FROM outstanding_tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+         ) RETURNING jti`,
+        [now, limit],
+      );
+      return rows.length;
+    },
+  };
+}

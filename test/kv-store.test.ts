@@ -1,0 +1,367 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { UnavailableError } from "../src/core/errors.js";
+import { createMemoryStore } from "../src/store/kv/memory.js";
+import { createRedisStore } from "../src/store/kv/redis.js";
+import type { KeyValueStore } from "../src/store/kv/types.js";
+import { REDIS_URL, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
+
+interface StoreHarness {
+  store: KeyValueStore;
+  /** Lets `ms` pass for the store: a fake clock's tick, or a real wait. */
+  elapse(ms: number): Promise<void>;
+}
+
+/** The contract of `KeyValueStore`, the same sentences for every implementation. */
+function describeStoreContract(name: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`${name} store`, () => {
+    let store: KeyValueStore;
+    let elapse: (ms: number) => Promise<void>;
+    const opened: KeyValueStore[] = [];
+
+    async function fresh(): Promise<void> {
+      ({ store, elapse } = await makeStore());
+      opened.push(store);
+    }
+
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    describe("one-time codes", () => {
+      it("numbers attempts from 1 and reports exhaustion at the maximum with the time left", async () => {
+        await fresh();
+        await store.putCode("otp:a", "digest-a", 60_000);
+        const first = await store.takeCodeAttempt("otp:a", 3);
+        expect(first).toMatchObject({ state: "live", digest: "digest-a", attempt: 1 });
+        expect(await store.takeCodeAttempt("otp:a", 3)).toMatchObject({ state: "live", attempt: 2 });
+        expect(await store.takeCodeAttempt("otp:a", 3)).toMatchObject({ state: "live", attempt: 3 });
+
+        const exhausted = await store.takeCodeAttempt("otp:a", 3);
+        expect(exhausted.state).toBe("exhausted");
+        if (exhausted.state !== "exhausted") return;
+        expect(exhausted.ttlMs).toBeGreaterThan(50_000);
+        expect(exhausted.ttlMs).toBeLessThanOrEqual(60_000);
+        // Exhaustion does not count further attempts or revive the code.
+        expect((await store.takeCodeAttempt("otp:a", 3)).state).toBe("exhausted");
+      });
+
+      it("reports a code that was never sent as missing", async () => {
+        await fresh();
+        expect(await store.takeCodeAttempt("otp:none", 5)).toEqual({ state: "missing" });
+        expect(await store.consumeCode("otp:none", "whatever")).toBe(false);
+      });
+
+      it("gives a replaced code fresh attempts and a new version", async () => {
+        await fresh();
+        await store.putCode("otp:b", "old", 60_000);
+        const old = await store.takeCodeAttempt("otp:b", 2);
+        await store.takeCodeAttempt("otp:b", 2);
+        expect((await store.takeCodeAttempt("otp:b", 2)).state).toBe("exhausted");
+
+        await store.putCode("otp:b", "new", 60_000);
+        const replaced = await store.takeCodeAttempt("otp:b", 2);
+        expect(replaced).toMatchObject({ state: "live", digest: "new", attempt: 1 });
+        if (old.state !== "live" || replaced.state !== "live") throw new Error("expected live codes");
+        expect(replaced.version).toMatch(/^[0-9a-f]{32}$/);
+        expect(replaced.version).not.toBe(old.version);
+        // The old code's version no longer consumes the new code.
+        expect(await store.consumeCode("otp:b", old.version)).toBe(false);
+        expect(await store.consumeCode("otp:b", replaced.version)).toBe(true);
+      });
+
+      it("consumes a code exactly once, even under 20 parallel callers", async () => {
+        await fresh();
+        await store.putCode("otp:c", "digest-c", 60_000);
+        const attempt = await store.takeCodeAttempt("otp:c", 5);
+        if (attempt.state !== "live") throw new Error("expected a live code");
+
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.consumeCode("otp:c", attempt.version)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.takeCodeAttempt("otp:c", 5)).toEqual({ state: "missing" });
+      });
+
+      it("refuses to consume with a stale version", async () => {
+        await fresh();
+        await store.putCode("otp:d", "digest-d", 60_000);
+        expect(await store.consumeCode("otp:d", "0".repeat(32))).toBe(false);
+        expect((await store.takeCodeAttempt("otp:d", 5)).state).toBe("live");
+      });
+
+      it("forgets a code when its ttl has passed", async () => {
+        await fresh();
+        await store.putCode("otp:e", "digest-e", 100);
+        expect((await store.takeCodeAttempt("otp:e", 5)).state).toBe("live");
+        await elapse(150);
+        expect(await store.takeCodeAttempt("otp:e", 5)).toEqual({ state: "missing" });
+      });
+    });
+
+    describe("fixed-window counters", () => {
+      it("counts hits in a window fixed at the first hit", async () => {
+        await fresh();
+        expect(await store.peek("rl:a")).toEqual({ count: 0, resetMs: 0 });
+
+        const first = await store.hit("rl:a", 150);
+        expect(first.count).toBe(1);
+        expect(first.resetMs).toBeGreaterThan(100);
+        expect(first.resetMs).toBeLessThanOrEqual(150);
+
+        await elapse(60);
+        const second = await store.hit("rl:a", 150);
+        expect(second.count).toBe(2);
+        // A later hit does not push the window's end out.
+        expect(second.resetMs).toBeLessThanOrEqual(150 - 60);
+
+        const peeked = await store.peek("rl:a");
+        expect(peeked.count).toBe(2);
+        expect(peeked.resetMs).toBeGreaterThan(0);
+        expect(peeked.resetMs).toBeLessThanOrEqual(second.resetMs);
+        expect((await store.peek("rl:a")).count).toBe(2);
+
+        await elapse(150);
+        expect(await store.peek("rl:a")).toEqual({ count: 0, resetMs: 0 });
+        expect((await store.hit("rl:a", 150)).count).toBe(1);
+      });
+
+      it("counts every one of many parallel hits", async () => {
+        await fresh();
+        const counts = await Promise.all(Array.from({ length: 20 }, () => store.hit("rl:b", 60_000)));
+        expect(counts.map((c) => c.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      });
+    });
+
+    describe("plain values", () => {
+      it("sets only an absent key and says how long the existing one still lives", async () => {
+        await fresh();
+        expect(await store.setIfAbsent("lock:a", "one", 60_000)).toEqual({ set: true, ttlMs: 60_000 });
+        const again = await store.setIfAbsent("lock:a", "two", 60_000);
+        expect(again.set).toBe(false);
+        expect(again.ttlMs).toBeGreaterThan(50_000);
+        expect(again.ttlMs).toBeLessThanOrEqual(60_000);
+        expect(await store.getMany(["lock:a"])).toEqual(["one"]);
+      });
+
+      it("sets an expired key again", async () => {
+        await fresh();
+        await store.setIfAbsent("lock:b", "one", 100);
+        await elapse(150);
+        expect((await store.setIfAbsent("lock:b", "two", 100)).set).toBe(true);
+        expect(await store.getMany(["lock:b"])).toEqual(["two"]);
+      });
+
+      it("reads several keys at once, null for absent ones, and deletes them", async () => {
+        await fresh();
+        await store.set("{s1}:state", "active", 60_000);
+        await store.set("{s1}:epoch", "3", 60_000);
+        await store.set("{s1}:state", "revoked", 60_000);
+        expect(await store.getMany(["{s1}:state", "{s1}:missing", "{s1}:epoch"])).toEqual(["revoked", null, "3"]);
+        expect(await store.getMany([])).toEqual([]);
+
+        await store.del("{s1}:state", "{s1}:absent", "other");
+        await store.del();
+        expect(await store.getMany(["{s1}:state", "{s1}:epoch"])).toEqual([null, "3"]);
+      });
+
+      it("forgets a value when its ttl has passed", async () => {
+        await fresh();
+        await store.set("v:a", "x", 100);
+        await elapse(150);
+        expect(await store.getMany(["v:a"])).toEqual([null]);
+      });
+
+      it("refuses a ttl that is not a positive whole number of milliseconds", async () => {
+        await fresh();
+        await expect(store.set("v:b", "x", 0)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.putCode("v:b", "x", 1.5)).rejects.toBeInstanceOf(RangeError);
+      });
+    });
+
+    describe("lifecycle", () => {
+      it("answers ping and fails with UnavailableError once closed", async () => {
+        await fresh();
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.close();
+        await store.close();
+        await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+        await expect(store.getMany(["k"])).rejects.toBeInstanceOf(UnavailableError);
+      });
+    });
+  });
+}
+
+describeStoreContract("in-process", async () => {
+  let t = 1_700_000_000_000;
+  return {
+    store: createMemoryStore({ now: () => t }),
+    elapse: async (ms) => {
+      t += ms;
+    },
+  };
+});
+
+describe("in-process store", () => {
+  it("drops expired entries that are never read again", async () => {
+    let t = 0;
+    const store = createMemoryStore({ now: () => t });
+    await store.set("old", "x", 1000);
+    t += 120_000;
+    // A write after the sweep interval sweeps out the old key without reading it;
+    // turning the clock back shows it was deleted, not merely expired.
+    await store.set("new", "y", 1000);
+    t -= 120_000;
+    expect(await store.getMany(["old"])).toEqual([null]);
+  });
+});
+
+describe.runIf(realStoresAvailable())("Redis", () => {
+  describeStoreContract("Redis", async () => ({
+    store: await createRedisStore({ url: REDIS_URL, keyPrefix: freshKeyPrefix() }),
+    elapse: (ms) => sleep(ms),
+  }));
+
+  it("keeps stores with different prefixes apart", async () => {
+    const a = await createRedisStore({ url: REDIS_URL, keyPrefix: freshKeyPrefix() });
+    const b = await createRedisStore({ url: REDIS_URL, keyPrefix: freshKeyPrefix() });
+    try {
+      await a.set("shared", "from-a", 60_000);
+      await a.putCode("otp", "digest", 60_000);
+      await a.hit("rl", 60_000);
+      expect(await b.getMany(["shared"])).toEqual([null]);
+      expect(await b.takeCodeAttempt("otp", 5)).toEqual({ state: "missing" });
+      expect(await b.peek("rl")).toEqual({ count: 0, resetMs: 0 });
+      expect((await b.setIfAbsent("shared", "from-b", 60_000)).set).toBe(true);
+      expect(await a.getMany(["shared"])).toEqual(["from-a"]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe("Redis store when Redis is unreachable", () => {
+  it("refuses to start with UnavailableError when nothing listens", async () => {
+    const port = await freePort();
+    await expect(createRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: "t:" })).rejects.toBeInstanceOf(
+      UnavailableError,
+    );
+  });
+});
+
+describe.runIf(realStoresAvailable())("Redis store when its own Redis goes away", () => {
+  let port: number;
+  let server: ChildProcess | undefined;
+  let store: KeyValueStore;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    port = await freePort();
+    server = await startRedis(port);
+    store = await createRedisStore({
+      url: `redis://127.0.0.1:${port}`,
+      keyPrefix: freshKeyPrefix(),
+      logger: { warn: (_obj, msg) => warnings.push(msg) },
+    });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    if (server) await stopRedis(server);
+  });
+
+  it("fails every call fast while Redis is down and recovers by itself once it is back", async () => {
+    await store.set("k", "v", 60_000);
+
+    await stopRedis(server!);
+    server = undefined;
+    // Any call, over a couple of seconds of outage, rejects within about a second.
+    const outageEnds = Date.now() + 2000;
+    while (Date.now() < outageEnds) {
+      for (const call of [() => store.getMany(["k"]), () => store.hit("rl", 1000), () => store.takeCodeAttempt("otp", 5)]) {
+        const started = Date.now();
+        await expect(call()).rejects.toBeInstanceOf(UnavailableError);
+        expect(Date.now() - started).toBeLessThan(1100);
+      }
+      await sleep(100);
+    }
+    expect(warnings).toHaveLength(1);
+
+    server = await startRedis(port);
+    await eventually(() => store.ping(), 5000);
+    await store.set("k", "back", 60_000);
+    expect(await store.getMany(["k"])).toEqual(["back"]);
+    expect(warnings.at(-1)).toBe("Redis answers again");
+  });
+
+  it("fails a call within about a second when Redis stops answering, and recovers when it resumes", async () => {
+    await store.ping();
+    server!.kill("SIGSTOP");
+    try {
+      const started = Date.now();
+      await expect(store.getMany(["k"])).rejects.toBeInstanceOf(UnavailableError);
+      expect(Date.now() - started).toBeLessThan(1100);
+    } finally {
+      server!.kill("SIGCONT");
+    }
+    await eventually(() => store.ping(), 5000);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  try {
+    await eventually(() => canConnect(port), 5000);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  return child;
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  // SIGKILL: a crash, not a polite shutdown (it also ends a SIGSTOPped process).
+  child.kill("SIGKILL");
+  await exited;
+}
+
+function canConnect(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => (socket.destroy(), resolve()));
+    socket.once("error", reject);
+  });
+}
+
+/** Retries `attempt` until it resolves, for up to `withinMs`. */
+async function eventually(attempt: () => Promise<unknown>, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      await attempt();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(50);
+    }
+  }
+}
