@@ -25,8 +25,10 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
 
   const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
   if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
-  const resend = await deps.kv.setIfAbsent(otpKeys.resend(phone), "1", otp.resendIntervalMs);
-  if (!resend.set) throw rateLimited(resend.ttlMs);
+  if (otp.resendIntervalMs > 0) {
+    const resend = await deps.kv.setIfAbsent(otpKeys.resend(phone, purpose), "1", otp.resendIntervalMs);
+    if (!resend.set) throw rateLimited(resend.ttlMs);
+  }
   const phoneSends = await deps.kv.hit(otpKeys.phoneSends(phone), HOUR_MS);
   if (phoneSends.count > otp.maxPerPhonePerHour) throw rateLimited(phoneSends.resetMs);
 
