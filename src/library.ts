@@ -1,0 +1,46 @@
+/**
+ * The service as a library, for TypeScript backends that embed it (the seed
+ * system's Python helpers): the same domain, no server.
+ */
+import { createIdentity, type BuildOptions } from "./app.js";
+import { loadConfig, type Config } from "./config.js";
+import { AppError, type Reason } from "./core/errors.js";
+import { refreshSession } from "./core/sessions/refresh.js";
+import { startSessionForUser } from "./core/sessions/for-user.js";
+import { authenticateAccess } from "./core/tokens/authenticate.js";
+import type { TokenClaims, TokenUser } from "./core/tokens/claims.js";
+import type { TokenPair } from "./core/tokens/issue.js";
+
+export type VerifyResult = { valid: true; user: TokenUser; claims: TokenClaims } | { valid: false; error: Reason };
+
+export interface IdentityLibrary {
+  /** A new session (and token pair) for an existing, active user. */
+  createTokensForUser(user: { id: string }): Promise<TokenPair>;
+  /** Validates an access token and its session; a bad token is an answer, not a throw. */
+  verifyToken(token: string): Promise<VerifyResult>;
+  /** Rotates a refresh token (reuse detection included). Throws AppError when refused. */
+  refreshAccessToken(refresh: string): Promise<TokenPair>;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+export async function openIdentity(options: BuildOptions & { config?: Config } = {}): Promise<IdentityLibrary> {
+  const config = options.config ?? loadConfig();
+  const identity = await createIdentity(config, options);
+  const { deps } = identity;
+  return {
+    config,
+    createTokensForUser: (user) => startSessionForUser(deps, user.id),
+    async verifyToken(token) {
+      try {
+        const caller = await authenticateAccess(deps, token);
+        return { valid: true, user: caller.user, claims: caller.claims };
+      } catch (error) {
+        if (error instanceof AppError) return { valid: false, error: error.reason };
+        throw error;
+      }
+    },
+    refreshAccessToken: (refresh) => refreshSession(deps, refresh),
+    close: () => identity.close(),
+  };
+}
