@@ -6,22 +6,15 @@
  */
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
-import { checkToken } from "../tokens/authenticate.js";
+import { checkToken, readToken } from "../tokens/authenticate.js";
 import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
-import { verifyToken } from "../tokens/verify.js";
 import { refreshExpiry } from "./start.js";
 import { markSessionRevoked } from "./state.js";
 
 export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
   const nowMs = deps.clock.now();
   const { tokens } = deps.config;
-  const claims = await verifyToken(deps.keys, refreshToken, "refresh", {
-    issuer: tokens.issuer,
-    audience: tokens.audience,
-    leewayMs: tokens.leewayMs,
-    maxLifetimeMs: tokens.refreshLifetimeMs,
-    nowMs,
-  });
+  const claims = await readToken(deps, refreshToken, "refresh");
 
   if (!tokens.rotateRefreshTokens) {
     await checkToken(deps, refreshToken, "refresh");

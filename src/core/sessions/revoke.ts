@@ -1,7 +1,6 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
-import type { Caller } from "../tokens/authenticate.js";
-import { verifyToken } from "../tokens/verify.js";
+import { readToken, type Caller } from "../tokens/authenticate.js";
 import { markSessionRevoked, markUserSessionsRevoked } from "./state.js";
 
 /**
@@ -10,14 +9,7 @@ import { markSessionRevoked, markUserSessionsRevoked } from "./state.js";
  */
 export async function logout(deps: CoreDeps, refreshToken: string): Promise<void> {
   const nowMs = deps.clock.now();
-  const { tokens } = deps.config;
-  const claims = await verifyToken(deps.keys, refreshToken, "refresh", {
-    issuer: tokens.issuer,
-    audience: tokens.audience,
-    leewayMs: tokens.leewayMs,
-    maxLifetimeMs: tokens.refreshLifetimeMs,
-    nowMs,
-  });
+  const claims = await readToken(deps, refreshToken, "refresh");
   await markSessionRevoked(deps, claims.sub, claims.sid);
   const wasLive = await deps.sessions.revoke(claims.sid, "logout", new Date(nowMs));
   if (!wasLive) throw new AppError("token_blacklisted");

@@ -13,10 +13,10 @@ export interface Caller {
 
 type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log">;
 
-/** Validates a token of `type` and its session; throws AppError with the reason. */
-export async function checkToken(deps: CheckDeps, token: string, type: TokenType): Promise<TokenClaims> {
+/** Validates a token's form, signature and claims as configured (not its session). */
+export function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock" | "log">, token: string, type: TokenType): Promise<TokenClaims> {
   const { tokens } = deps.config;
-  const claims = await verifyToken(deps.keys, token, type, {
+  return verifyToken(deps.keys, token, type, {
     issuer: tokens.issuer,
     audience: tokens.audience,
     leewayMs: tokens.leewayMs,
@@ -24,6 +24,11 @@ export async function checkToken(deps: CheckDeps, token: string, type: TokenType
     nowMs: deps.clock.now(),
     onRefused: deps.log.isLevelEnabled("debug") ? (why) => deps.log.debug({ why, expected: type }, "token refused") : undefined,
   });
+}
+
+/** Validates a token of `type` and its session; throws AppError with the reason. */
+export async function checkToken(deps: CheckDeps, token: string, type: TokenType): Promise<TokenClaims> {
+  const claims = await readToken(deps, token, type);
   await assertSessionLive(deps, claims.sub, claims.sid);
   return claims;
 }
