@@ -6,10 +6,10 @@
  */
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
-import { checkToken, readToken } from "../tokens/authenticate.js";
+import { readToken } from "../tokens/authenticate.js";
 import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
 import { refreshExpiry } from "./start.js";
-import { markSessionRevoked } from "./state.js";
+import { assertSessionLive, markSessionRevoked } from "./state.js";
 
 export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
   const nowMs = deps.clock.now();
@@ -17,7 +17,7 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
   const claims = await readToken(deps, refreshToken, "refresh");
 
   if (!tokens.rotateRefreshTokens) {
-    await checkToken(deps, refreshToken, "refresh");
+    await assertSessionLive(deps, claims.sub, claims.sid);
     const state = await deps.sessions.rotationState(claims.jti);
     if (state === undefined || state.replacedBy !== null) throw new AppError("token_blacklisted");
     return issueTokenPair(deps, tokenUser(state.user), { id: claims.sid, expiresAtMs: state.sessionExpiresAt.getTime() },

@@ -26,11 +26,16 @@ export async function assertSessionLive(deps: StateDeps, userId: string, session
   if (session == null || user == null) {
     [session, user] = await readThrough(deps, userId, sessionId, sessionKey, userKey, session ?? null, user ?? null);
   }
-  if (session === REVOKED || user === INACTIVE) throw new AppError("session_revoked");
-  const [, createdAt, expiresAt] = session.split(":");
-  if (Number(createdAt) <= Number(user)) throw new AppError("session_revoked");
-  if (Number(expiresAt) <= deps.clock.now()) throw new AppError("session_expired");
+  const live = LIVE_VALUE.exec(session);
+  const revokedBefore = Number(user);
+  // Anything but a well-formed live entry (a revocation, or a value this version
+  // does not understand) refuses: fail closed.
+  if (live === null || !Number.isSafeInteger(revokedBefore)) throw new AppError("session_revoked");
+  if (Number(live[1]) <= revokedBefore) throw new AppError("session_revoked");
+  if (Number(live[2]) <= deps.clock.now()) throw new AppError("session_expired");
 }
+
+const LIVE_VALUE = /^L:(\d+):(\d+)$/;
 
 async function readThrough(
   deps: StateDeps,
