@@ -3,6 +3,7 @@
  * only module that reads `process.env`. A bad value stops start-up with one line
  * naming the variable (ConfigError).
  */
+import { isIP } from "node:net";
 import { parseDuration } from "./lib/duration.js";
 
 export type ServiceRole = "all" | "grpc" | "bridge";
@@ -116,6 +117,19 @@ function list(env: Env, name: string): string[] {
     .filter((s) => s !== "");
 }
 
+/** Addresses or CIDR ranges (TRUSTED_PROXIES), checked here so a typo stops start-up
+ * with one line instead of failing later inside the server. */
+function addresses(env: Env, name: string): string[] {
+  const entries = list(env, name);
+  for (const entry of entries) {
+    const [address = "", bits, ...rest] = entry.split("/");
+    const family = isIP(address);
+    const ok = family !== 0 && rest.length === 0 && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)));
+    if (!ok) throw new ConfigError(name, `"${entry}" is not an IP address or CIDR range`);
+  }
+  return entries;
+}
+
 function port(env: Env, name: string, fallback: number): number {
   return integer(env, name, fallback, 0, 65535);
 }
@@ -205,7 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     phoneDefaultRegion: (read(env, "PHONE_DEFAULT_REGION") ?? "IR").toUpperCase(),
     sms: { provider: smsProvider, webhookUrl, webhookSecret: read(env, "SMS_WEBHOOK_SECRET") },
-    trustedProxies: list(env, "TRUSTED_PROXIES"),
+    trustedProxies: addresses(env, "TRUSTED_PROXIES"),
     corsOrigins: list(env, "CORS_ORIGINS"),
     defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),
     logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),

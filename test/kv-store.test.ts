@@ -32,71 +32,70 @@ function describeStoreContract(name: string, makeStore: () => Promise<StoreHarne
     });
 
     describe("one-time codes", () => {
-      it("numbers attempts from 1 and reports exhaustion at the maximum with the time left", async () => {
+      it("counts mismatches and reports the code dead at the maximum, with the time left", async () => {
         await fresh();
         await store.putCode("otp:a", "digest-a", 60_000);
-        const first = await store.takeCodeAttempt("otp:a", 3);
-        expect(first).toMatchObject({ state: "live", digest: "digest-a", attempt: 1 });
-        expect(await store.takeCodeAttempt("otp:a", 3)).toMatchObject({ state: "live", attempt: 2 });
-        expect(await store.takeCodeAttempt("otp:a", 3)).toMatchObject({ state: "live", attempt: 3 });
+        expect(await store.checkCode("otp:a", "wrong", 3)).toMatchObject({ state: "mismatch", failures: 1 });
+        expect(await store.checkCode("otp:a", "wrong", 3)).toMatchObject({ state: "mismatch", failures: 2 });
+        const third = await store.checkCode("otp:a", "wrong", 3);
+        expect(third).toMatchObject({ state: "mismatch", failures: 3 });
 
-        const exhausted = await store.takeCodeAttempt("otp:a", 3);
+        const exhausted = await store.checkCode("otp:a", "digest-a", 3);
         expect(exhausted.state).toBe("exhausted");
         if (exhausted.state !== "exhausted") return;
         expect(exhausted.ttlMs).toBeGreaterThan(50_000);
         expect(exhausted.ttlMs).toBeLessThanOrEqual(60_000);
-        // Exhaustion does not count further attempts or revive the code.
-        expect((await store.takeCodeAttempt("otp:a", 3)).state).toBe("exhausted");
+        // Even the right digest does not revive a dead code.
+        expect((await store.checkCode("otp:a", "digest-a", 3)).state).toBe("exhausted");
       });
 
       it("reports a code that was never sent as missing", async () => {
         await fresh();
-        expect(await store.takeCodeAttempt("otp:none", 5)).toEqual({ state: "missing" });
-        expect(await store.consumeCode("otp:none", "whatever")).toBe(false);
+        expect(await store.checkCode("otp:none", "whatever", 5)).toEqual({ state: "missing" });
       });
 
-      it("gives a replaced code fresh attempts and a new version", async () => {
+      it("matches once and then forgets the code", async () => {
+        await fresh();
+        await store.putCode("otp:m", "digest-m", 60_000);
+        expect(await store.checkCode("otp:m", "wrong", 5)).toMatchObject({ state: "mismatch", failures: 1 });
+        expect(await store.checkCode("otp:m", "digest-m", 5)).toEqual({ state: "match" });
+        expect(await store.checkCode("otp:m", "digest-m", 5)).toEqual({ state: "missing" });
+      });
+
+      it("gives a replacing code a fresh failure count, and the old digest no longer matches", async () => {
         await fresh();
         await store.putCode("otp:b", "old", 60_000);
-        const old = await store.takeCodeAttempt("otp:b", 2);
-        await store.takeCodeAttempt("otp:b", 2);
-        expect((await store.takeCodeAttempt("otp:b", 2)).state).toBe("exhausted");
+        await store.checkCode("otp:b", "wrong", 2);
+        await store.checkCode("otp:b", "wrong", 2);
+        expect((await store.checkCode("otp:b", "old", 2)).state).toBe("exhausted");
 
         await store.putCode("otp:b", "new", 60_000);
-        const replaced = await store.takeCodeAttempt("otp:b", 2);
-        expect(replaced).toMatchObject({ state: "live", digest: "new", attempt: 1 });
-        if (old.state !== "live" || replaced.state !== "live") throw new Error("expected live codes");
-        expect(replaced.version).toMatch(/^[0-9a-f]{32}$/);
-        expect(replaced.version).not.toBe(old.version);
-        // The old code's version no longer consumes the new code.
-        expect(await store.consumeCode("otp:b", old.version)).toBe(false);
-        expect(await store.consumeCode("otp:b", replaced.version)).toBe(true);
+        expect(await store.checkCode("otp:b", "old", 2)).toMatchObject({ state: "mismatch", failures: 1 });
+        expect(await store.checkCode("otp:b", "new", 2)).toEqual({ state: "match" });
       });
 
-      it("consumes a code exactly once, even under 20 parallel callers", async () => {
+      it("matches exactly once under 20 parallel callers with the right digest", async () => {
         await fresh();
         await store.putCode("otp:c", "digest-c", 60_000);
-        const attempt = await store.takeCodeAttempt("otp:c", 5);
-        if (attempt.state !== "live") throw new Error("expected a live code");
-
-        const results = await Promise.all(Array.from({ length: 20 }, () => store.consumeCode("otp:c", attempt.version)));
-        expect(results.filter(Boolean)).toHaveLength(1);
-        expect(await store.takeCodeAttempt("otp:c", 5)).toEqual({ state: "missing" });
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.checkCode("otp:c", "digest-c", 5)));
+        expect(results.filter((r) => r.state === "match")).toHaveLength(1);
+        expect(results.filter((r) => r.state === "missing")).toHaveLength(19);
       });
 
-      it("refuses to consume with a stale version", async () => {
+      it("never evaluates more than the maximum of parallel wrong guesses", async () => {
         await fresh();
-        await store.putCode("otp:d", "digest-d", 60_000);
-        expect(await store.consumeCode("otp:d", "0".repeat(32))).toBe(false);
-        expect((await store.takeCodeAttempt("otp:d", 5)).state).toBe("live");
+        await store.putCode("otp:p", "digest-p", 60_000);
+        const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.checkCode("otp:p", `guess-${i}`, 5)));
+        expect(results.filter((r) => r.state === "mismatch")).toHaveLength(5);
+        expect(results.filter((r) => r.state === "exhausted")).toHaveLength(25);
       });
 
       it("forgets a code when its ttl has passed", async () => {
         await fresh();
         await store.putCode("otp:e", "digest-e", 100);
-        expect((await store.takeCodeAttempt("otp:e", 5)).state).toBe("live");
+        expect((await store.checkCode("otp:e", "wrong", 5)).state).toBe("mismatch");
         await elapse(150);
-        expect(await store.takeCodeAttempt("otp:e", 5)).toEqual({ state: "missing" });
+        expect(await store.checkCode("otp:e", "digest-e", 5)).toEqual({ state: "missing" });
       });
     });
 
@@ -231,7 +230,7 @@ describe.runIf(realStoresAvailable())("Redis", () => {
       await a.putCode("otp", "digest", 60_000);
       await a.hit("rl", 60_000);
       expect(await b.getMany(["shared"])).toEqual([null]);
-      expect(await b.takeCodeAttempt("otp", 5)).toEqual({ state: "missing" });
+      expect(await b.checkCode("otp", "digest", 5)).toEqual({ state: "missing" });
       expect(await b.peek("rl")).toEqual({ count: 0, resetMs: 0 });
       expect((await b.setIfAbsent("shared", "from-b", 60_000)).set).toBe(true);
       expect(await a.getMany(["shared"])).toEqual(["from-a"]);
@@ -279,7 +278,7 @@ describe.runIf(realStoresAvailable())("Redis store when its own Redis goes away"
     // Any call, over a couple of seconds of outage, rejects within about a second.
     const outageEnds = Date.now() + 2000;
     while (Date.now() < outageEnds) {
-      for (const call of [() => store.getMany(["k"]), () => store.hit("rl", 1000), () => store.takeCodeAttempt("otp", 5)]) {
+      for (const call of [() => store.getMany(["k"]), () => store.hit("rl", 1000), () => store.checkCode("otp", "d", 5)]) {
         const started = Date.now();
         await expect(call()).rejects.toBeInstanceOf(UnavailableError);
         expect(Date.now() - started).toBeLessThan(1100);

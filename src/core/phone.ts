@@ -1,10 +1,7 @@
 import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/max";
+import { asciiDigits } from "../lib/digits.js";
 import { AppError } from "./errors.js";
 
-/** Persian (U+06F0..) and Arabic-Indic (U+0660..) digits, as people type them. */
-function asciiDigits(text: string): string {
-  return text.replace(/[\u06F0-\u06F9\u0660-\u0669]/g, (d) => String((d.codePointAt(0)! & 0xf) % 10));
-}
 
 const MAX_PHONE_INPUT = 64;
 

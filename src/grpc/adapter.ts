@@ -7,6 +7,7 @@ import { fromBinary, toBinary, create, type DescService, type DescMessage } from
 import { Metadata, status as Status, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
+import { ipOfGrpcPeer } from "../lib/client-ip.js";
 import type { CallContext } from "../rpc/context.js";
 import { localeOf } from "../rpc/context.js";
 import { grpcStatusOf } from "./status.js";
@@ -47,7 +48,8 @@ export function addService(server: Server, service: DescService, handlers: Recor
       let responseHeaders: Metadata | undefined;
       const ctx: CallContext = {
         header,
-        clientIp: options.clientIp(call.getPeer(), header("x-forwarded-for")),
+        // getPeer() is `address:port`; limits and trusted proxies go by the address.
+        clientIp: options.clientIp(ipOfGrpcPeer(call.getPeer()), header("x-forwarded-for")),
         setResponseHeader(name, value) {
           (responseHeaders ??= new Metadata()).set(name, value);
         },

@@ -37,11 +37,16 @@ export function normalizeIp(ip: string): string {
   return ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
-/** grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000` or `ipv4:…`. */
+/**
+ * grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`, or (grpc-js's
+ * own `${remoteAddress}:${remotePort}`) `::1:5000`, an IPv6 address with the port
+ * glued on. The port goes: one client is one rate bucket however it reconnects.
+ */
 export function ipOfGrpcPeer(peer: string): string {
   const bare = peer.replace(/^ipv[46]:/, "");
   const bracketed = /^\[([^\]]+)\]:\d+$/.exec(bare);
   if (bracketed) return normalizeIp(bracketed[1]!);
-  const colon = bare.lastIndexOf(":");
-  return normalizeIp(colon > 0 && bare.indexOf(":") === colon ? bare.slice(0, colon) : bare);
+  const withPort = /^(.+):\d+$/.exec(bare);
+  if (withPort && isIP(withPort[1]!) !== 0) return normalizeIp(withPort[1]!);
+  return normalizeIp(bare);
 }

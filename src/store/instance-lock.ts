@@ -6,22 +6,36 @@
  * and a PostgreSQL advisory lock (held on its own connection) for a shared database.
  */
 import { mkdir, open, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import pg from "pg";
 
 export class InstanceLockError extends Error {
   override name = "InstanceLockError";
 }
 
+/**
+ * Lock files held by this process. A lock file naming our own pid is otherwise taken
+ * for a stale one (a previous process that had our pid, as PID 1 in a container
+ * does); this set tells that apart from a second instance started in this process.
+ */
+const heldByThisProcess = new Set<string>();
+
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true });
-  const file = join(dataDir, "instance.lock");
+  const file = resolve(dataDir, "instance.lock");
+  if (heldByThisProcess.has(file)) {
+    throw new InstanceLockError(`DATA_DIR ${dataDir} is in use by another instance in this process (process ${process.pid}); the embedded database and in-process store serve one instance`);
+  }
   for (let tries = 0; tries < 2; tries++) {
     try {
       const handle = await open(file, "wx");
       await handle.write(String(process.pid));
       await handle.close();
-      return () => rm(file, { force: true });
+      heldByThisProcess.add(file);
+      return async () => {
+        heldByThisProcess.delete(file);
+        await rm(file, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const pid = Number(await readFile(file, "utf8").catch(() => "0"));

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { OtpPurpose } from "./keys.js";
 
 /** Codes are kept only as a keyed hash bound to phone and purpose, so a stolen
@@ -7,8 +7,3 @@ export function codeDigest(key: Uint8Array, phone: string, purpose: OtpPurpose, 
   return createHmac("sha256", key).update(`${purpose}\0${phone}\0${code}`).digest("base64url");
 }
 
-export function digestsEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}

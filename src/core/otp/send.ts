@@ -18,13 +18,15 @@ export interface SendOtpResult {
 
 export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
   const { otp } = deps.config;
+  // The client's budget is spent first, so probing which numbers are registered
+  // costs it as much as sending does.
+  const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
+  if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
   const registered = (await deps.users.findByPhone(phone)) !== undefined;
   if (purpose === "register" && registered) throw new AppError("phone_already_registered");
   if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
   await assertNotLockedOut(deps, phone);
 
-  const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
-  if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
   if (otp.resendIntervalMs > 0) {
     const resend = await deps.kv.setIfAbsent(otpKeys.resend(phone, purpose), "1", otp.resendIntervalMs);
     if (!resend.set) throw rateLimited(resend.ttlMs);

@@ -15,13 +15,18 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
   const nowMs = deps.clock.now();
   const { tokens } = deps.config;
   const claims = await readToken(deps, refreshToken, "refresh");
+  // The cache has the final say on revocation (logout writes it first), and a
+  // cache that does not answer fails the refresh closed.
+  await assertSessionLive(deps, claims.sub, claims.sid);
 
   if (!tokens.rotateRefreshTokens) {
-    await assertSessionLive(deps, claims.sub, claims.sid);
     const state = await deps.sessions.rotationState(claims.jti);
     if (state === undefined || state.replacedBy !== null) throw new AppError("token_blacklisted");
-    return issueTokenPair(deps, tokenUser(state.user), { id: claims.sid, expiresAtMs: state.sessionExpiresAt.getTime() },
+    const pair = await issueTokenPair(deps, tokenUser(state.user), { id: claims.sid, expiresAtMs: state.sessionExpiresAt.getTime() },
       { jti: claims.jti, issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 }, nowMs);
+    // The very token presented: re-signing it would change its bytes (ES256/EdDSA
+    // signatures are randomized), and clients compare refresh tokens as strings.
+    return { ...pair, refresh: refreshToken };
   }
 
   const newJti = deps.random.id();
@@ -49,7 +54,9 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   if (state.sessionExpiresAt.getTime() <= nowMs) throw new AppError("session_expired");
 
   const { successor, rotatedAt } = state;
-  const withinGrace = rotatedAt !== null && nowMs - rotatedAt.getTime() <= deps.config.tokens.refreshReuseIntervalMs;
+  const graceMs = deps.config.tokens.refreshReuseIntervalMs;
+  // `graceMs > 0`: with 0s even a reuse in the very instant of the rotation is theft.
+  const withinGrace = graceMs > 0 && rotatedAt !== null && nowMs - rotatedAt.getTime() <= graceMs;
   if (successor !== null && successor.isCurrent && withinGrace) {
     return issueTokenPair(deps, tokenUser(state.user), { id: sessionId, expiresAtMs: state.sessionExpiresAt.getTime() },
       { jti: successor.jti, issuedAtMs: successor.createdAt.getTime(), expiresAtMs: successor.expiresAt.getTime() }, nowMs);

@@ -41,7 +41,6 @@ export async function verifyToken(keys: KeyRing, token: string, expected: TokenT
       issuer: options.issuer,
       audience: options.audience,
       clockTolerance: Math.floor(options.leewayMs / 1000),
-      maxTokenAge: Math.ceil(options.maxLifetimeMs / 1000),
       requiredClaims: ["exp", "iat", "jti", "token_type"],
       currentDate: new Date(options.nowMs),
     });
@@ -54,6 +53,14 @@ export async function verifyToken(keys: KeyRing, token: string, expected: TokenT
   if (payload.token_type !== expected) {
     return refuse(payload.token_type === "access" || payload.token_type === "refresh" ? "token_wrong_type" : "token_not_valid", `token_type is not ${expected}`);
   }
+  // The bound on `iat` depends on the type, so it is checked once the type is known
+  // (else a refresh token older than an access token may live reads as not valid,
+  // not as the wrong type, and Introspect would not try it as a refresh token).
+  // Whole seconds and tolerance, as jose's maxTokenAge counts them.
+  const age = Math.floor(options.nowMs / 1000) - (payload.iat as number);
+  const tolerance = Math.floor(options.leewayMs / 1000);
+  if (age < -tolerance) refuse("token_not_valid", "iat is in the future");
+  if (age - tolerance > Math.ceil(options.maxLifetimeMs / 1000)) refuse("token_not_valid", "iat is further back than a token of this type lives");
   for (const claim of STRING_CLAIMS) {
     if (typeof payload[claim] !== "string") refuse("token_not_valid", `claim ${claim} missing or not a string`);
   }

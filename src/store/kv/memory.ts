@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { UnavailableError } from "../../core/errors.js";
-import type { CodeAttempt, Counter, KeyValueStore } from "./types.js";
+import { constantTimeEqual } from "../../lib/constant-time.js";
+import type { CodeCheck, Counter, KeyValueStore } from "./types.js";
 
 export interface MemoryStoreOptions {
   /** Epoch milliseconds; injected so tests can expire entries without sleeping. */
@@ -9,7 +9,7 @@ export interface MemoryStoreOptions {
 
 type Entry =
   | { kind: "string"; value: string; expiresAt: number }
-  | { kind: "code"; digest: string; version: string; attempts: number; expiresAt: number };
+  | { kind: "code"; digest: string; failures: number; expiresAt: number };
 
 /** How often, at most, writes sweep out expired entries nobody reads again. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -68,24 +68,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
     async putCode(key, digest, ttlMs) {
       open();
       assertTtl(ttlMs);
-      const version = randomBytes(16).toString("hex");
-      write(key, { kind: "code", digest, version, attempts: 0, expiresAt: now() + ttlMs });
+      write(key, { kind: "code", digest, failures: 0, expiresAt: now() + ttlMs });
     },
 
-    async takeCodeAttempt(key, maxAttempts): Promise<CodeAttempt> {
+    async checkCode(key, digest, maxAttempts): Promise<CodeCheck> {
       open();
       const code = liveCode(key);
       if (!code) return { state: "missing" };
-      if (code.attempts >= maxAttempts) return { state: "exhausted", ttlMs: code.expiresAt - now() };
-      code.attempts += 1;
-      return { state: "live", digest: code.digest, version: code.version, attempt: code.attempts };
-    },
-
-    async consumeCode(key, version) {
-      open();
-      if (liveCode(key)?.version !== version) return false;
-      entries.delete(key);
-      return true;
+      if (code.failures >= maxAttempts) return { state: "exhausted", ttlMs: code.expiresAt - now() };
+      if (constantTimeEqual(code.digest, digest)) {
+        entries.delete(key);
+        return { state: "match" };
+      }
+      code.failures += 1;
+      return { state: "mismatch", failures: code.failures, ttlMs: code.expiresAt - now() };
     },
 
     async hit(key, windowMs): Promise<Counter> {
@@ -153,3 +149,4 @@ function assertTtl(ms: number): void {
   // The same rule as the Redis store, so both refuse the same arguments.
   if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`ttl must be a positive whole number of ms, got ${ms}`);
 }
+

@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
-import type { CodeAttempt, Counter, KeyValueStore } from "./types.js";
+import type { CodeCheck, Counter, KeyValueStore } from "./types.js";
 
 export interface RedisStoreOptions {
   /** `redis://` or `rediss://` URL of a standalone Redis. */
@@ -26,22 +25,23 @@ const reconnectDelay = (attempt: number): number => Math.min(50 * 2 ** attempt, 
 const SCRIPTS = {
   kvPutCode: `
     redis.call("DEL", KEYS[1])
-    redis.call("HSET", KEYS[1], "digest", ARGV[1], "version", ARGV[2], "attempts", 0)
-    redis.call("PEXPIRE", KEYS[1], ARGV[3])
+    redis.call("HSET", KEYS[1], "digest", ARGV[1], "failures", 0)
+    redis.call("PEXPIRE", KEYS[1], ARGV[2])
     return 1`,
-  kvTakeCodeAttempt: `
-    local code = redis.call("HMGET", KEYS[1], "digest", "version", "attempts")
+  // Digests are HMACs under a server key, so comparing them here leaks nothing an
+  // attacker can steer (they cannot choose digest bytes); doing it inside the
+  // script is what makes match-and-delete and mismatch-and-count atomic.
+  kvCheckCode: `
+    local code = redis.call("HMGET", KEYS[1], "digest", "failures")
     if not code[1] then return {"missing"} end
-    if tonumber(code[3]) >= tonumber(ARGV[1]) then
+    if tonumber(code[2]) >= tonumber(ARGV[2]) then
       return {"exhausted", redis.call("PTTL", KEYS[1])}
     end
-    return {"live", redis.call("HINCRBY", KEYS[1], "attempts", 1), code[1], code[2]}`,
-  kvConsumeCode: `
-    if redis.call("HGET", KEYS[1], "version") == ARGV[1] then
+    if code[1] == ARGV[1] then
       redis.call("DEL", KEYS[1])
-      return 1
+      return {"match"}
     end
-    return 0`,
+    return {"mismatch", redis.call("HINCRBY", KEYS[1], "failures", 1), redis.call("PTTL", KEYS[1])}`,
   // The expiry is set only on a key that has none, i.e. on the window's first hit,
   // so later hits do not extend the window.
   kvHit: `
@@ -63,9 +63,8 @@ const SCRIPTS = {
 
 /** The methods `defineCommand` adds at run time (ioredis cannot type them). */
 interface Scripts {
-  kvPutCode(key: string, digest: string, version: string, ttlMs: number): Promise<unknown>;
-  kvTakeCodeAttempt(key: string, maxAttempts: number): Promise<unknown>;
-  kvConsumeCode(key: string, version: string): Promise<unknown>;
+  kvPutCode(key: string, digest: string, ttlMs: number): Promise<unknown>;
+  kvCheckCode(key: string, digest: string, maxAttempts: number): Promise<unknown>;
   kvHit(key: string, windowMs: number): Promise<unknown>;
   kvPeek(key: string): Promise<unknown>;
   kvSetIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown>;
@@ -131,26 +130,23 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
   return {
     async putCode(key, digest, ttlMs) {
       assertTtl(ttlMs);
-      const version = randomBytes(16).toString("hex");
-      await call("putCode", () => scripts.kvPutCode(key, digest, version, ttlMs));
+      await call("putCode", () => scripts.kvPutCode(key, digest, ttlMs));
     },
 
-    async takeCodeAttempt(key, maxAttempts): Promise<CodeAttempt> {
-      const reply = list(await call("takeCodeAttempt", () => scripts.kvTakeCodeAttempt(key, maxAttempts)));
+    async checkCode(key, digest, maxAttempts): Promise<CodeCheck> {
+      const reply = list(await call("checkCode", () => scripts.kvCheckCode(key, digest, maxAttempts)));
       switch (reply[0]) {
         case "missing":
           return { state: "missing" };
         case "exhausted":
           return { state: "exhausted", ttlMs: Math.max(0, int(reply[1])) };
-        case "live":
-          return { state: "live", attempt: int(reply[1]), digest: str(reply[2]), version: str(reply[3]) };
+        case "match":
+          return { state: "match" };
+        case "mismatch":
+          return { state: "mismatch", failures: int(reply[1]), ttlMs: Math.max(0, int(reply[2])) };
         default:
-          throw new TypeError(`unexpected takeCodeAttempt reply ${String(reply[0])}`);
+          throw new TypeError(`unexpected checkCode reply ${String(reply[0])}`);
       }
-    },
-
-    async consumeCode(key, version) {
-      return int(await call("consumeCode", () => scripts.kvConsumeCode(key, version))) === 1;
     },
 
     async hit(key, windowMs): Promise<Counter> {

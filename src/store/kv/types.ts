@@ -10,13 +10,12 @@
  */
 export interface KeyValueStore {
   /** Stores a one-time code's digest at `key`, replacing any earlier code there
-   * (its attempt count too), living `ttlMs`. */
+   * (its failure count too), living `ttlMs`. */
   putCode(key: string, digest: string, ttlMs: number): Promise<void>;
-  /** Atomically takes one verification attempt on the code at `key`. */
-  takeCodeAttempt(key: string, maxAttempts: number): Promise<CodeAttempt>;
-  /** Deletes the code at `key` if it is still the code `version` names. Under any
-   * number of parallel callers with the same version, exactly one gets `true`. */
-  consumeCode(key: string, version: string): Promise<boolean>;
+  /** Atomically checks `digest` against the code at `key`: a match deletes the code
+   * (so under any number of parallel callers exactly one matches), a mismatch counts
+   * one failure, and a code with `maxAttempts` failures is dead until it expires. */
+  checkCode(key: string, digest: string, maxAttempts: number): Promise<CodeCheck>;
 
   /** Counts one hit in the fixed window at `key` (the window starts at the first
    * hit and lasts `windowMs`). */
@@ -40,13 +39,15 @@ export interface KeyValueStore {
   close(): Promise<void>;
 }
 
-export type CodeAttempt =
-  /** No code at that key: expired, consumed, replaced by nothing, or never sent. */
+export type CodeCheck =
+  /** No code at that key: expired, used, or never sent. */
   | { state: "missing" }
-  /** The code has had `maxAttempts` attempts already; it is dead until it expires. */
+  /** The code already had `maxAttempts` failures; it is dead until it expires. */
   | { state: "exhausted"; ttlMs: number }
-  /** An attempt was taken: `attempt` is its 1-based number (≤ maxAttempts). */
-  | { state: "live"; digest: string; version: string; attempt: number };
+  /** The digest matched; the code is gone. */
+  | { state: "match" }
+  /** The digest did not match; `failures` counts this one (≤ maxAttempts). */
+  | { state: "mismatch"; failures: number; ttlMs: number };
 
 export interface Counter {
   count: number;

@@ -1,0 +1,235 @@
+/**
+ * The environment → configuration contract: DESIGN.md's defaults, its duration
+ * forms, and one clear ConfigError naming the variable for every bad value.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { parseDuration } from "../src/lib/duration.js";
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** The ConfigError `loadConfig(env)` throws (fails the test when it throws none). */
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+function expectRefused(env: Record<string, string>, variable: string): void {
+  const error = refusal(env);
+  expect(error.variable).toBe(variable);
+  expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  expect(error.message).not.toContain("\n");
+}
+
+describe("loadConfig defaults", () => {
+  const config = loadConfig({});
+
+  it("binds 127.0.0.1 on gRPC 50051 and HTTP 8080, role all", () => {
+    expect(config).toMatchObject({ host: "127.0.0.1", grpcPort: 50051, httpPort: 8080, serviceRole: "all", grpcUpstream: undefined, production: false });
+  });
+
+  it("uses the embedded database under ./.data and the in-process store, with key prefix idn:", () => {
+    expect(config).toMatchObject({ databaseUrl: undefined, dataDir: "./.data", redisUrl: undefined, redisClusterNodes: undefined, redisKeyPrefix: "idn:" });
+  });
+
+  it("issues 60m access and 7d refresh tokens, rotates and blacklists, caps sessions at 30d, with a 10s reuse grace", () => {
+    expect(config.tokens).toMatchObject({
+      accessLifetimeMs: 60 * MINUTE,
+      refreshLifetimeMs: 7 * DAY,
+      rotateRefreshTokens: true,
+      blacklistAfterRotation: true,
+      updateLastLogin: true,
+      sessionMaxLifetimeMs: 30 * DAY,
+      refreshReuseIntervalMs: 10 * SECOND,
+      algorithm: "ES256",
+      signingKey: undefined,
+      verifyKeys: undefined,
+      issuer: undefined,
+      audience: undefined,
+      leewayMs: 0,
+    });
+    expect(config.serviceApiKeys.size).toBe(0);
+  });
+
+  it("sends 6-digit codes living 2m, 5 attempts, 60s between sends, 5 per phone and 20 per IP an hour, region IR", () => {
+    expect(config.otp).toEqual({ length: 6, ttlMs: 2 * MINUTE, maxAttempts: 5, resendIntervalMs: 60 * SECOND, maxPerPhonePerHour: 5, maxPerIpPerHour: 20 });
+    expect(config.phoneDefaultRegion).toBe("IR");
+  });
+
+  it("logs SMS codes (console), trusts no proxy, allows no other origin, speaks Persian, logs at info", () => {
+    expect(config.sms).toEqual({ provider: "console", webhookUrl: undefined, webhookSecret: undefined });
+    expect(config).toMatchObject({ trustedProxies: [], corsOrigins: [], defaultLocale: "fa", logLevel: "info" });
+  });
+
+  it("treats an empty variable as unset", () => {
+    expect(loadConfig({ ACCESS_TOKEN_LIFETIME: "", GRPC_PORT: " ", REDIS_URL: "" })).toMatchObject({ grpcPort: 50051, redisUrl: undefined, tokens: { accessLifetimeMs: 60 * MINUTE } });
+  });
+});
+
+describe("loadConfig values", () => {
+  it("reads durations as 90s, 30m, 1h, 14d or bare seconds", () => {
+    expect(parseDuration("90s")).toBe(90 * SECOND);
+    expect(parseDuration("30m")).toBe(30 * MINUTE);
+    expect(parseDuration("1h")).toBe(HOUR);
+    expect(parseDuration("14d")).toBe(14 * DAY);
+    expect(parseDuration("3600")).toBe(HOUR);
+    expect(parseDuration("0s")).toBe(0);
+    const config = loadConfig({ ACCESS_TOKEN_LIFETIME: "90s", REFRESH_TOKEN_LIFETIME: "14d", SESSION_MAX_LIFETIME: "30m", REFRESH_REUSE_INTERVAL: "0s", OTP_TTL: "300", OTP_RESEND_INTERVAL: "1h", JWT_LEEWAY: "5s" });
+    expect(config.tokens).toMatchObject({ accessLifetimeMs: 90 * SECOND, refreshLifetimeMs: 14 * DAY, sessionMaxLifetimeMs: 30 * MINUTE, refreshReuseIntervalMs: 0, leewayMs: 5 * SECOND });
+    expect(config.otp).toMatchObject({ ttlMs: 5 * MINUTE, resendIntervalMs: HOUR });
+  });
+
+  it("reads booleans, lists, service keys and the stores", () => {
+    const config = loadConfig({
+      ROTATE_REFRESH_TOKENS: "false",
+      BLACKLIST_AFTER_ROTATION: "0",
+      UPDATE_LAST_LOGIN: "no",
+      SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef, search:fedcba9876543210fedcba9876543210",
+      TRUSTED_PROXIES: "10.0.0.0/8, 127.0.0.1,::1",
+      CORS_ORIGINS: "https://a.example,https://b.example",
+      DATABASE_URL: "postgres://u@db:5432/identity",
+      REDIS_URL: "redis://cache:6379",
+      REDIS_KEY_PREFIX: "prod:",
+      JWT_ALGORITHM: "EdDSA",
+      PHONE_DEFAULT_REGION: "de",
+      DEFAULT_LOCALE: "en",
+      SERVICE_ROLE: "bridge",
+      GRPC_UPSTREAM: "http://identity-grpc.internal:50051",
+    });
+    expect(config.tokens).toMatchObject({ rotateRefreshTokens: false, blacklistAfterRotation: false, updateLastLogin: false, algorithm: "EdDSA" });
+    expect([...config.serviceApiKeys]).toEqual([["billing", "0123456789abcdef0123456789abcdef"], ["search", "fedcba9876543210fedcba9876543210"]]);
+    expect(config).toMatchObject({
+      trustedProxies: ["10.0.0.0/8", "127.0.0.1", "::1"],
+      corsOrigins: ["https://a.example", "https://b.example"],
+      databaseUrl: "postgres://u@db:5432/identity",
+      redisUrl: "redis://cache:6379",
+      redisKeyPrefix: "prod:",
+      phoneDefaultRegion: "DE",
+      defaultLocale: "en",
+      serviceRole: "bridge",
+      grpcUpstream: "http://identity-grpc.internal:50051",
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "r1:7000,r2:7001" }).redisClusterNodes).toEqual(["r1:7000", "r2:7001"]);
+  });
+});
+
+describe("loadConfig refusals name the variable", () => {
+  it.each([
+    ["a bad duration", { ACCESS_TOKEN_LIFETIME: "banana" }, "ACCESS_TOKEN_LIFETIME"],
+    ["a negative duration", { OTP_TTL: "-5s" }, "OTP_TTL"],
+    ["a duration with an unknown unit", { REFRESH_REUSE_INTERVAL: "10w" }, "REFRESH_REUSE_INTERVAL"],
+    ["a port above 65535", { GRPC_PORT: "70000" }, "GRPC_PORT"],
+    ["a port that is not a number", { HTTP_PORT: "http" }, "HTTP_PORT"],
+    ["a fractional port", { GRPC_PORT: "80.5" }, "GRPC_PORT"],
+    ["a bad boolean", { ROTATE_REFRESH_TOKENS: "maybe" }, "ROTATE_REFRESH_TOKENS"],
+    ["an unknown JWT_ALGORITHM", { JWT_ALGORITHM: "RS512" }, "JWT_ALGORITHM"],
+    ["JWT_ALGORITHM=none", { JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
+    ["SMS_PROVIDER=webhook without a URL", { SMS_PROVIDER: "webhook" }, "SMS_WEBHOOK_URL"],
+    ["an unknown SMS provider", { SMS_PROVIDER: "carrier-pigeon" }, "SMS_PROVIDER"],
+    ["a webhook URL that is not http(s)", { SMS_PROVIDER: "webhook", SMS_WEBHOOK_URL: "ftp://sms.example/send" }, "SMS_WEBHOOK_URL"],
+    ["SERVICE_ROLE=bridge without GRPC_UPSTREAM", { SERVICE_ROLE: "bridge" }, "GRPC_UPSTREAM"],
+    ["an unknown SERVICE_ROLE", { SERVICE_ROLE: "worker" }, "SERVICE_ROLE"],
+    ["an HS256 secret under 32 bytes", { JWT_ALGORITHM: "HS256", JWT_SIGNING_KEY: "x".repeat(31) }, "JWT_SIGNING_KEY"],
+    ["a DATABASE_URL that is not PostgreSQL", { DATABASE_URL: "mysql://db/identity" }, "DATABASE_URL"],
+    ["a REDIS_URL that is not Redis", { REDIS_URL: "http://cache:6379" }, "REDIS_URL"],
+    ["a cluster node without a port", { REDIS_CLUSTER_NODES: "r1:7000,r2" }, "REDIS_CLUSTER_NODES"],
+    ["a service key without a name", { SERVICE_API_KEYS: "0123456789abcdef0123456789abcdef" }, "SERVICE_API_KEYS"],
+    ["a short service key", { SERVICE_API_KEYS: "billing:short" }, "SERVICE_API_KEYS"],
+    ["an OTP length under 4", { OTP_LENGTH: "3" }, "OTP_LENGTH"],
+    ["zero attempts", { OTP_MAX_ATTEMPTS: "0" }, "OTP_MAX_ATTEMPTS"],
+    ["an OTP_TTL under a second", { OTP_TTL: "0s" }, "OTP_TTL"],
+    ["an access lifetime under a second", { ACCESS_TOKEN_LIFETIME: "0" }, "ACCESS_TOKEN_LIFETIME"],
+    ["a refresh lifetime shorter than the access lifetime", { ACCESS_TOKEN_LIFETIME: "2h", REFRESH_TOKEN_LIFETIME: "1h" }, "REFRESH_TOKEN_LIFETIME"],
+    ["a session cap shorter than the access lifetime", { SESSION_MAX_LIFETIME: "30m" }, "SESSION_MAX_LIFETIME"],
+    ["a region that is not two letters", { PHONE_DEFAULT_REGION: "IRN" }, "PHONE_DEFAULT_REGION"],
+    ["an unknown locale", { DEFAULT_LOCALE: "de" }, "DEFAULT_LOCALE"],
+    ["an unknown log level", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    ["a trusted proxy that is not an address", { TRUSTED_PROXIES: "10.0.0.1,proxy.internal" }, "TRUSTED_PROXIES"],
+    ["a trusted proxy range with a bad prefix length", { TRUSTED_PROXIES: "10.0.0.0/33" }, "TRUSTED_PROXIES"],
+  ])("refuses %s", (_what, env, variable) => {
+    expectRefused(env, variable);
+  });
+});
+
+describe("loadConfig with NODE_ENV=production", () => {
+  const production = {
+    NODE_ENV: "production",
+    JWT_SIGNING_KEY: "-----BEGIN PRIVATE KEY-----\nnot parsed here\n-----END PRIVATE KEY-----",
+    SMS_PROVIDER: "webhook",
+    SMS_WEBHOOK_URL: "https://sms.example/send",
+    SMS_WEBHOOK_SECRET: "a-webhook-secret",
+    SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef",
+    DATABASE_URL: "postgres://identity@db/identity",
+    REDIS_URL: "redis://cache:6379",
+  };
+
+  it("accepts a complete production configuration", () => {
+    expect(loadConfig(production).production).toBe(true);
+  });
+
+  it.each([
+    ["a generated key (no JWT_SIGNING_KEY)", { JWT_SIGNING_KEY: "" }, "JWT_SIGNING_KEY"],
+    ["console SMS", { SMS_PROVIDER: "console" }, "SMS_PROVIDER"],
+    ["a webhook without its secret", { SMS_WEBHOOK_SECRET: "" }, "SMS_WEBHOOK_SECRET"],
+    ["an open Introspect (no SERVICE_API_KEYS)", { SERVICE_API_KEYS: "" }, "SERVICE_API_KEYS"],
+    ["the embedded database", { DATABASE_URL: "" }, "DATABASE_URL"],
+    ["the in-process store", { REDIS_URL: "" }, "REDIS_URL"],
+    ["a weak HS256 secret", { JWT_ALGORITHM: "HS256", JWT_SIGNING_KEY: "short-secret" }, "JWT_SIGNING_KEY"],
+  ])("refuses %s", (_what, change, variable) => {
+    expectRefused({ ...production, ...change }, variable);
+  });
+});
+
+describe("npm start with a bad value", () => {
+  /** Runs src/main.ts as `npm start` does, with `env` added; resolves when it exits. */
+  async function start(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const dataDir = await mkdtemp(join(tmpdir(), "identity-config-"));
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        cwd: process.cwd(),
+        env: { ...process.env, NODE_ENV: "", DATA_DIR: dataDir, GRPC_PORT: "0", HTTP_PORT: "0", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+      const [code] = (await once(child, "exit")) as [number | null];
+      clearTimeout(timer);
+      return { code, stdout, stderr };
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it.each([
+    ["ACCESS_TOKEN_LIFETIME", "banana"],
+    ["TRUSTED_PROXIES", "proxy.internal"],
+    ["JWT_SIGNING_KEY", "s3cr3t-k3y-m4t3r14l"],
+  ])("exits non-zero with one line naming %s", async (variable, value) => {
+    const { code, stdout, stderr } = await start({ [variable]: value });
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(stdout).toBe("");
+    const lines = stderr.split("\n").filter((l) => l.trim() !== "");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(variable);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    // A key is never echoed, even a broken one.
+    if (variable === "JWT_SIGNING_KEY") expect(stderr).not.toContain(value);
+  }, 60_000); // a child process compiling src/main.ts is slow on a busy machine
+});
