@@ -1,25 +1,62 @@
-/** `npm start`: configuration from the environment, servers up, drain on signals. */
-import { ConfigError, loadConfig } from "./config.js";
+/**
+ * `npm start`: configuration from the environment, servers up, drain on signals.
+ * SERVICE_ROLE picks what runs: `all` (gRPC and the HTTP bridge in one process, on
+ * one identity), `grpc`, or `bridge` (the HTTP bridge calling GRPC_UPSTREAM).
+ */
+import type { Logger } from "pino";
+import { inProcess, startBridge } from "../bridge/index.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger, startGrpcApp } from "./app.js";
 import { KeyError } from "./core/tokens/keys.js";
 import { InstanceLockError } from "./store/instance-lock.js";
+
+interface Running {
+  /** What the start-up log line says (ports as numbers, so tools can read them). */
+  listening: Record<string, string | number>;
+  stop(graceMs: number): Promise<void>;
+}
+
+async function startGrpc(config: Config, log: Logger, withBridge: boolean): Promise<Running> {
+  const app = await startGrpcApp(config, { logger: log });
+  const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.redisUrl || config.redisClusterNodes ? "redis" : "in-process" };
+  if (!withBridge) return { listening: grpc, stop: (graceMs) => app.shutdown(graceMs) };
+  try {
+    const bridge = await startBridge({ config, log, upstream: inProcess(app) });
+    return {
+      listening: { ...grpc, http: bridge.url, httpPort: bridge.port },
+      async stop(graceMs) {
+        await Promise.all([bridge.close(graceMs), app.grpc.shutdown(graceMs)]);
+        await app.close();
+      },
+    };
+  } catch (error) {
+    await app.shutdown(0);
+    throw error;
+  }
+}
+
+async function startBridgeOnly(config: Config, log: Logger): Promise<Running> {
+  // loadConfig refuses SERVICE_ROLE=bridge without GRPC_UPSTREAM.
+  const upstream = config.grpcUpstream!;
+  const bridge = await startBridge({ config, log, upstream: { kind: "grpc", baseUrl: upstream } });
+  return { listening: { http: bridge.url, httpPort: bridge.port, upstream }, stop: (graceMs) => bridge.close(graceMs) };
+}
 
 async function main(): Promise<void> {
   const started = performance.now();
   const config = loadConfig();
   const log = createLogger(config);
-  const app = await startGrpcApp(config, { logger: log });
-  log.info(
-    { grpc: `${config.host}:${app.grpc.port}`, database: app.db.kind, cache: config.redisUrl || config.redisClusterNodes ? "redis" : "in-process", startupMs: Math.round(performance.now() - started) },
-    `identity gRPC listening on ${config.host}:${app.grpc.port}`,
-  );
+  const running =
+    config.serviceRole === "bridge" ? await startBridgeOnly(config, log) : await startGrpc(config, log, config.serviceRole === "all");
+  const where = [running.listening.grpc && `gRPC on ${running.listening.grpc}`, running.listening.http && `HTTP on ${running.listening.http}`].filter(Boolean).join(", ");
+  log.info({ role: config.serviceRole, ...running.listening, startupMs: Math.round(performance.now() - started) }, `identity listening: ${where}`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "draining in-flight calls");
-    app.shutdown(10_000).then(
+    running.stop(10_000).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -1,0 +1,50 @@
+/** Protobuf messages → the JSON shapes of DESIGN.md (snake_case, ISO 8601 times). */
+import type { MessageShape } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { GetJwksResponseSchema } from "../../gen/identity/v1/token_pb.js";
+import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
+
+export function iso(timestamp: Timestamp | undefined): string | null {
+  return timestamp === undefined ? null : timestampDate(timestamp).toISOString();
+}
+
+export function userJson(user: MessageShape<typeof UserSchema> | undefined) {
+  if (user === undefined) return null;
+  return {
+    id: user.id,
+    phone: user.phone,
+    first_name: user.firstName,
+    last_name: user.lastName,
+    is_staff: user.isStaff,
+    date_joined: iso(user.dateJoined),
+    last_login: iso(user.lastLogin),
+  };
+}
+
+export function claimsUserJson(user: MessageShape<typeof ClaimsUserSchema> | undefined) {
+  if (user === undefined) return null;
+  return { id: user.id, phone: user.phone, first_name: user.firstName, last_name: user.lastName, is_staff: user.isStaff };
+}
+
+export function tokensJson(tokens: MessageShape<typeof TokenPairSchema> | undefined) {
+  if (tokens === undefined) return null;
+  return {
+    access: tokens.access,
+    refresh: tokens.refresh,
+    access_expires_at: iso(tokens.accessExpiresAt),
+    refresh_expires_at: iso(tokens.refreshExpiresAt),
+  };
+}
+
+/** A JWKS document: each key with only the members its type has. */
+export function jwksJson(response: MessageShape<typeof GetJwksResponseSchema>) {
+  return {
+    keys: response.keys.map((key) => {
+      const jwk: Record<string, string> = {};
+      for (const name of ["kty", "kid", "use", "alg", "crv", "x", "y", "n", "e"] as const) {
+        if (key[name] !== "") jwk[name] = key[name];
+      }
+      return jwk;
+    }),
+  };
+}

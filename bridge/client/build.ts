@@ -1,0 +1,114 @@
+/**
+ * Builds the browser files the bridge serves under /static/js/ with esbuild:
+ * `jwt-client.js` (plain script, sets window.jwtClient), `jwt-client.mjs` (ES
+ * module), `demo.js` (the demo page), and, from the CLI, `jwt-client.d.ts`.
+ *
+ * `npm run build:client` (also run by `npm install`, as `prepare`) writes them to
+ * bridge/dist/static/js/; the bridge rebuilds them at start when they are missing
+ * or older than their sources, so a checkout never serves a stale client.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { BRIDGE_DIR, STATIC_JS_DIR } from "../paths.js";
+
+const SOURCE_DIRS = [join(BRIDGE_DIR, "client"), join(BRIDGE_DIR, "demo")];
+
+interface Bundle {
+  entry: string;
+  file: string;
+  format: "iife" | "esm";
+}
+
+const BUNDLES: readonly Bundle[] = [
+  { entry: "client/global.ts", file: "jwt-client.js", format: "iife" },
+  { entry: "client/jwt-client.ts", file: "jwt-client.mjs", format: "esm" },
+  { entry: "demo/demo.ts", file: "demo.js", format: "iife" },
+];
+
+/** Bundles every file in memory: file name → code. */
+export async function bundleClient(): Promise<Map<string, string>> {
+  // Imported here so the server loads esbuild only when it has to build.
+  const { build } = await import("esbuild");
+  const out = new Map<string, string>();
+  await Promise.all(
+    BUNDLES.map(async (bundle) => {
+      const result = await build({
+        entryPoints: [join(BRIDGE_DIR, bundle.entry)],
+        bundle: true,
+        format: bundle.format,
+        target: ["es2020"],
+        platform: "browser",
+        write: false,
+        legalComments: "none",
+        banner: { js: "/* identity service browser client: see /static/js/jwt-client.d.ts for its API */" },
+        logLevel: "silent",
+      });
+      out.set(bundle.file, result.outputFiles[0]!.text);
+    }),
+  );
+  return out;
+}
+
+/** Writes each file atomically (parallel test workers may build at once). */
+export async function writeFiles(files: ReadonlyMap<string, string>, dir = STATIC_JS_DIR): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const [name, text] of files) {
+    const temp = join(dir, `.${name}.${process.pid}.tmp`);
+    await writeFile(temp, text);
+    await rename(temp, join(dir, name));
+  }
+}
+
+/** The newest modification time of the client and demo sources. */
+async function newestSourceMs(): Promise<number> {
+  let newest = 0;
+  for (const dir of SOURCE_DIRS) {
+    for (const name of await readdir(dir)) {
+      if (name.endsWith(".ts")) newest = Math.max(newest, (await stat(join(dir, name))).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** The built files, built first when any is missing or older than the sources. */
+export async function loadClientFiles(): Promise<Map<string, string>> {
+  const newest = await newestSourceMs();
+  const files = new Map<string, string>();
+  try {
+    for (const { file } of BUNDLES) {
+      const path = join(STATIC_JS_DIR, file);
+      if ((await stat(path)).mtimeMs < newest) throw new Error("stale");
+      files.set(file, await readFile(path, "utf8"));
+    }
+    return files;
+  } catch {
+    const built = await bundleClient();
+    // Serve from memory even where the tree is read-only.
+    await writeFiles(built).catch(() => undefined);
+    return built;
+  }
+}
+
+/** `jwt-client.d.ts`, from the TypeScript source by tsc. */
+async function writeDeclarations(): Promise<void> {
+  const temp = join(BRIDGE_DIR, "dist", ".types");
+  await rm(temp, { recursive: true, force: true });
+  const tsc = join(BRIDGE_DIR, "..", "node_modules", ".bin", "tsc");
+  await promisify(execFile)(tsc, [
+    "--ignoreConfig", "--declaration", "--emitDeclarationOnly", "--skipLibCheck", "--strict",
+    "--target", "ES2022", "--module", "ESNext", "--moduleResolution", "Bundler", "--lib", "ES2022,DOM",
+    "--types", "", "--outDir", temp, join(BRIDGE_DIR, "client", "jwt-client.ts"),
+  ]);
+  await writeFiles(new Map([["jwt-client.d.ts", await readFile(join(temp, "jwt-client.d.ts"), "utf8")]]));
+  await rm(temp, { recursive: true, force: true });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const started = performance.now();
+  await writeFiles(await bundleClient());
+  await writeDeclarations();
+  process.stdout.write(`browser client built in ${Math.round(performance.now() - started)} ms → ${STATIC_JS_DIR}\n`);
+}

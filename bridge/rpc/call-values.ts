@@ -1,0 +1,30 @@
+/**
+ * What travels with an RPC besides its headers. The client IP is resolved once by
+ * the bridge; the in-process transport hands it to the CallContext, the gRPC
+ * upstream transport sends it as `x-forwarded-for`.
+ */
+import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
+
+export const clientIpKey = createContextKey<string>("", { description: "client IP" });
+
+export function callValues(clientIp: string): ContextValues {
+  return createContextValues().set(clientIpKey, clientIp);
+}
+
+/** Request headers an `/api` call passes on to its RPC. */
+export const API_REQUEST_HEADERS = ["authorization", "accept-language"] as const;
+/** Request headers a Connect-protocol call passes on (Introspect needs its key). */
+export const CONNECT_REQUEST_HEADERS = ["authorization", "accept-language", "x-api-key"] as const;
+/** RPC response headers passed back to HTTP callers, errors' `retry-after` included. */
+export const RESPONSE_HEADERS = ["x-authenticated", "x-token-expires-at", "retry-after"] as const;
+
+/** Copies the named headers (lower-case) that are present. */
+export function pickHeaders(from: { get(name: string): string | null } | ((name: string) => string | undefined), names: readonly string[]): Headers {
+  const get = typeof from === "function" ? from : (name: string) => from.get(name) ?? undefined;
+  const picked = new Headers();
+  for (const name of names) {
+    const value = get(name);
+    if (value !== undefined) picked.set(name, value);
+  }
+  return picked;
+}

@@ -1,0 +1,27 @@
+/**
+ * The remote side of SERVICE_ROLE=bridge: Connect's gRPC transport over HTTP/2 to
+ * GRPC_UPSTREAM. The client IP the bridge resolved goes along as
+ * `x-forwarded-for`, which the gRPC instance believes only from addresses in its
+ * TRUSTED_PROXIES: list the bridge there, or every sign-up counts against the
+ * bridge's own address.
+ */
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { clientIpKey } from "./call-values.js";
+
+const forwardClientIp: Interceptor = (next) => (request) => {
+  const ip = request.contextValues.get(clientIpKey);
+  if (ip !== "") request.header.set("x-forwarded-for", ip);
+  return next(request);
+};
+
+export function createGrpcUpstream(baseUrl: string): Transport {
+  return createGrpcTransport({
+    baseUrl,
+    interceptors: [forwardClientIp],
+    defaultTimeoutMs: 10_000,
+    // Notice a dead upstream connection between requests, not on a user's request.
+    pingIntervalMs: 30_000,
+    idleConnectionTimeoutMs: 5 * 60_000,
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * The bridge, assembled: where its RPCs go (the service implementations in this
+ * process, or a gRPC upstream), the `/api` routes, health, static files, the
+ * Connect protocol, CORS, and one port for HTTP/1.1 and h2c.
+ */
+import { createClient, type Transport } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import type { Config } from "../src/config.js";
+import type { Readiness } from "../src/health.js";
+import type { ServiceHandlers } from "../src/rpc/context.js";
+import { AuthService } from "../gen/identity/v1/auth_pb.js";
+import { TokenService } from "../gen/identity/v1/token_pb.js";
+import { addApiRoutes } from "./api/routes.js";
+import { loadStaticFiles } from "./assets.js";
+import { createRequestHandler, notFoundHandler } from "./handler.js";
+import { addHealthRoutes, type ReadinessReport } from "./health.js";
+import { DEFAULT_MAX_BODY_BYTES } from "./http/body.js";
+import { createRequestIp } from "./http/client-ip.js";
+import { createCors } from "./http/cors.js";
+import { listenHttp } from "./http/listen.js";
+import { addStaticRoutes } from "./http/static.js";
+import { createRouter } from "./http/router.js";
+import { callValues } from "./rpc/call-values.js";
+import { connectRoutes } from "./rpc/connect-services.js";
+import { createGrpcUpstream } from "./rpc/grpc-upstream.js";
+import { createInProcessTransport } from "./rpc/in-process-transport.js";
+import { upstreamServing } from "./rpc/upstream-health.js";
+
+/** Where the bridge's RPCs go. */
+export type Upstream =
+  | {
+      kind: "in-process";
+      auth: ServiceHandlers<typeof AuthService>;
+      token: ServiceHandlers<typeof TokenService>;
+      readiness: Pick<Readiness, "ready" | "failing">;
+    }
+  | { kind: "grpc"; baseUrl: string };
+
+/** The service implementations of an identity built in this process (`createIdentity`). */
+export function inProcess(identity: { auth: ServiceHandlers<typeof AuthService>; token: ServiceHandlers<typeof TokenService>; readiness: Readiness }): Upstream {
+  return { kind: "in-process", auth: identity.auth, token: identity.token, readiness: identity.readiness };
+}
+
+export interface BridgeOptions {
+  config: Pick<Config, "host" | "httpPort" | "corsOrigins" | "trustedProxies" | "defaultLocale">;
+  log: Logger;
+  upstream: Upstream;
+  /** Largest request body accepted (413 past it). Default 64 KiB. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningBridge {
+  port: number;
+  /** `http://host:port` */
+  url: string;
+  /** Stops taking requests, lets in-flight ones finish for up to `graceMs`. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startBridge(options: BridgeOptions): Promise<RunningBridge> {
+  const { config, log, upstream } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { transport, readiness } = wireUpstream(upstream, config.defaultLocale);
+  const clientIp = createRequestIp(config.trustedProxies);
+
+  const router = createRouter();
+  addApiRoutes(router, { auth: createClient(AuthService, transport), token: createClient(TokenService, transport) }, maxBodyBytes);
+  addHealthRoutes(router, readiness);
+  addStaticRoutes(router, await loadStaticFiles());
+
+  const connect = connectNodeAdapter({
+    routes: connectRoutes([AuthService, TokenService], transport, config.defaultLocale),
+    readMaxBytes: maxBodyBytes,
+    contextValues: (req) => callValues(clientIp(req)),
+    fallback: notFoundHandler(config.defaultLocale, clientIp),
+  });
+
+  const listening = await listenHttp({
+    host: config.host,
+    port: config.httpPort,
+    handler: createRequestHandler({ router, connect, cors: createCors(config.corsOrigins), clientIp, defaultLocale: config.defaultLocale, log }),
+  });
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return { port: listening.port, url: `http://${host}:${listening.port}`, close: (graceMs) => listening.close(graceMs) };
+}
+
+function wireUpstream(upstream: Upstream, defaultLocale: Config["defaultLocale"]): { transport: Transport; readiness: () => Promise<ReadinessReport> } {
+  if (upstream.kind === "grpc") {
+    const transport = createGrpcUpstream(upstream.baseUrl);
+    return { transport, readiness: async () => ({ ready: await upstreamServing(transport) }) };
+  }
+  const transport = createInProcessTransport(
+    [
+      { descriptor: AuthService, handlers: upstream.auth },
+      { descriptor: TokenService, handlers: upstream.token },
+    ],
+    defaultLocale,
+  );
+  return { transport, readiness: async () => ({ ready: upstream.readiness.ready, failing: upstream.readiness.failing }) };
+}

@@ -1,0 +1,297 @@
+/**
+ * `npm run bench`: the service on real PostgreSQL + Redis (and on the embedded
+ * default), driven from a separate load generator on the other core. Prints one
+ * table and writes BENCHMARKS.md. Numbers live here, never in tests.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { HealthCheckRequestSchema } from "../../gen/grpc/health/v1/health_pb.js";
+import { AuthService, OtpPurpose } from "../../gen/identity/v1/auth_pb.js";
+import { IntrospectRequestSchema, TokenService, VerifyRequestSchema } from "../../gen/identity/v1/token_pb.js";
+import { freshDatabase, POSTGRES_ADMIN_URL, REDIS_URL } from "../support/services.js";
+import { startSmsInbox, type SmsInbox } from "../support/sms-inbox.js";
+import { grpcFrame, h2load, wrk, type LoadResult } from "./load.js";
+import { startServer, type ServerProcess } from "./server.js";
+import { closedLoop, openLoop, type Throughput } from "./workers.js";
+
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+const API_KEY = randomBytes(24).toString("hex");
+
+interface Row {
+  store: string;
+  what: string;
+  value: string;
+  target?: string;
+}
+const rows: Row[] = [];
+const record = (row: Row) => {
+  rows.push(row);
+  console.log(`${row.store.padEnd(9)} ${row.what.padEnd(58)} ${row.value.padEnd(36)} ${row.target ?? ""}`);
+};
+const rate = (r: LoadResult | Throughput) => `${Math.round(r.perSecond).toLocaleString("en")}/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? ` (${r.errors} errors)` : ""}`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+interface Running {
+  server: ServerProcess;
+  auth: Client<typeof AuthService>;
+  token: Client<typeof TokenService>;
+  sms: SmsInbox;
+  grpcUrl: string;
+  httpUrl: string;
+}
+
+async function start(storeEnv: Record<string, string>, sms: SmsInbox): Promise<Running> {
+  const server = await startServer(
+    {
+      ...storeEnv,
+      SMS_PROVIDER: "webhook",
+      SMS_WEBHOOK_URL: sms.url,
+      OTP_RESEND_INTERVAL: "0s",
+      OTP_MAX_PER_IP_PER_HOUR: "1000000",
+      OTP_MAX_PER_PHONE_PER_HOUR: "1000000",
+      SERVICE_API_KEYS: `bench:${API_KEY}`,
+    },
+    SERVER_CPU,
+  );
+  const grpcUrl = `http://127.0.0.1:${server.grpcPort}`;
+  const transport = createGrpcTransport({ baseUrl: grpcUrl });
+  return { server, auth: createClient(AuthService, transport), token: createClient(TokenService, transport), sms, grpcUrl, httpUrl: `http://127.0.0.1:${server.httpPort}` };
+}
+
+let phoneSeq = 0;
+function benchPhone(): string {
+  phoneSeq += 1;
+  return `+98935${String(phoneSeq).padStart(7, "0")}`;
+}
+
+async function signUp(app: Running) {
+  const phone = benchPhone();
+  await app.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
+  const { tokens, user } = await app.auth.register({ phone, code: app.sms.codeFor(phone, "register"), firstName: "Bench", lastName: "User" });
+  return { phone, tokens: tokens!, user: user! };
+}
+
+/** gRPC Verify and Introspect against a no-op RPC of the same server (Health/Check). */
+async function grpcHotPath(app: Running, store: string, label = ""): Promise<number> {
+  const { tokens } = await signUp(app);
+  const check = await app.token.verify({ token: tokens.access });
+  if (!check.valid) throw new Error("seeded token does not verify");
+  const noop = await h2load({ url: `${app.grpcUrl}/grpc.health.v1.Health/Check`, body: grpcFrame(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))), durationS: DURATION_S, cpu: LOAD_CPU });
+  const verify = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), durationS: DURATION_S, cpu: LOAD_CPU });
+  record({ store, what: `no-op gRPC (Health/Check), h2load -c1 -m100${label}`, value: rate(noop) });
+  record({ store, what: `gRPC Verify, h2load -c1 -m100${label}`, value: rate(verify), target: `${ratio(verify.perSecond, noop.perSecond)} of no-op (target ≥ 0.8×)` });
+  if (label === "") {
+    const introspect = await h2load({
+      url: `${app.grpcUrl}/identity.v1.TokenService/Introspect`,
+      body: grpcFrame(toBinary(IntrospectRequestSchema, create(IntrospectRequestSchema, { token: tokens.access }))),
+      headers: { "x-api-key": API_KEY },
+      durationS: DURATION_S,
+      cpu: LOAD_CPU,
+    });
+    record({ store, what: "gRPC Introspect (access token), h2load -c1 -m100", value: rate(introspect), target: `${ratio(introspect.perSecond, noop.perSecond)} of no-op` });
+    // Latency at half the peak rate, offered at a fixed pace (open loop) by a Node
+    // client (h2load cannot pace requests); its own overhead is in the figure.
+    const half = Math.max(1, Math.floor(verify.perSecond / 2));
+    const paced = await openLoop(half, DURATION_S * 1000, () => app.token.verify({ token: tokens.access }));
+    record({ store, what: `gRPC Verify at half the peak (${half.toLocaleString("en")}/s offered, Node client)`, value: rate(paced), target: "p99 ≤ 2 ms" });
+  }
+  return verify.perSecond;
+}
+
+async function httpHotPath(app: Running, store: string): Promise<void> {
+  const { tokens } = await signUp(app);
+  const noop = await wrk({ url: `${app.httpUrl}/healthz`, durationS: DURATION_S, cpu: LOAD_CPU });
+  const verify = await wrk({ url: `${app.httpUrl}/api/token/verify/`, method: "POST", body: JSON.stringify({ token: tokens.access }), headers: { "content-type": "application/json" }, durationS: DURATION_S, cpu: LOAD_CPU });
+  const dashboard = await wrk({ url: `${app.httpUrl}/api/dashboard/`, headers: { authorization: `Bearer ${tokens.access}` }, durationS: DURATION_S, cpu: LOAD_CPU });
+  record({ store, what: "no-op JSON route of the bridge (GET /healthz), wrk -c50", value: rate(noop) });
+  record({ store, what: "POST /api/token/verify/, wrk -c50", value: rate(verify), target: `${ratio(verify.perSecond, noop.perSecond)} of no-op (target ≥ 0.5× of bare node:http)` });
+  record({ store, what: "GET /api/dashboard/ (Bearer), wrk -c50", value: rate(dashboard), target: `${ratio(dashboard.perSecond, noop.perSecond)} of no-op` });
+}
+
+async function refreshRate(app: Running, store: string, label = ""): Promise<number> {
+  const chains = await Promise.all(Array.from({ length: 64 }, async () => (await signUp(app)).tokens.refresh));
+  const result = await closedLoop(64, DURATION_S * 1000, async (worker) => {
+    const { tokens } = await app.token.refresh({ refresh: chains[worker]! });
+    chains[worker] = tokens!.refresh;
+    return true;
+  });
+  record({ store, what: `Refresh (rotation), 64 concurrent chains, Node gRPC client${label}`, value: rate(result), target: label === "" ? "≥ 4,400/s" : undefined });
+  return result.perSecond;
+}
+
+async function loginRates(app: Running, store: string): Promise<void> {
+  const phones = await Promise.all(Array.from({ length: 64 }, async () => (await signUp(app)).phone));
+  const full = await closedLoop(64, DURATION_S * 1000, async (worker) => {
+    const phone = phones[worker]!;
+    await app.auth.sendOtp({ phone, purpose: OtpPurpose.LOGIN });
+    await app.auth.login({ phone, code: app.sms.codeFor(phone, "login") });
+    return true;
+  });
+  record({ store, what: "full OTP login (send + verify + issue), 64 concurrent", value: rate(full) });
+  // Codes sent beforehand: one per phone, many phones (a code works once).
+  const batch = 4000;
+  const ready: { phone: string; code: string }[] = [];
+  const sent: string[] = Array.from({ length: batch }, () => benchPhone());
+  await closedLoop(64, 120_000, async () => {
+    const phone = sent.pop();
+    if (phone === undefined) return false;
+    await app.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
+    const { tokens } = await app.auth.register({ phone, code: app.sms.codeFor(phone, "register"), firstName: "", lastName: "" });
+    void tokens;
+    await app.auth.sendOtp({ phone, purpose: OtpPurpose.LOGIN });
+    ready.push({ phone, code: app.sms.codeFor(phone, "login") });
+    return true;
+  });
+  const logins = await closedLoop(64, 120_000, async () => {
+    const next = ready.pop();
+    if (next === undefined) return false;
+    await app.auth.login(next);
+    return true;
+  });
+  record({ store, what: `Login with an already-sent code (${batch.toLocaleString("en")} codes), 64 concurrent`, value: rate(logins), target: "≥ 5,000/s" });
+}
+
+/** 100,000 users and 1,000,000 revoked sessions (and their refresh-token rows), in PostgreSQL and Redis. */
+async function seedMillion(databaseUrl: string, keyPrefix: string): Promise<void> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query(`INSERT INTO users (id, phone, date_joined) SELECT gen_random_uuid(), '+98936' || lpad(g::text, 7, '0'), now() FROM generate_series(1, 100000) g`);
+    await db.query(`INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti, revoked_at, revoked_reason)
+      SELECT 'seed-s-' || g, u.id, now() - interval '1 day', now() + interval '29 days', 'seed-t-' || g, now(), 'logout'
+      FROM generate_series(0, 999999) g JOIN (SELECT id, (row_number() OVER ()) - 1 AS n FROM users WHERE phone LIKE '+98936%') u ON u.n = g % 100000`);
+    await db.query(`INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
+      SELECT current_refresh_jti, id, user_id, created_at, now() + interval '6 days' FROM sessions WHERE id LIKE 'seed-s-%'`);
+    await db.query("ANALYZE");
+    const redis = new Redis(REDIS_URL, { keyPrefix });
+    const { rows } = await db.query<{ id: string; user_id: string }>(`SELECT id, user_id FROM sessions WHERE id LIKE 'seed-s-%'`);
+    for (let i = 0; i < rows.length; i += 10_000) {
+      const pipeline = redis.pipeline();
+      for (const r of rows.slice(i, i + 10_000)) pipeline.set(`{u:${r.user_id}}:s:${r.id}`, "R", "PX", 3_600_000);
+      await pipeline.exec();
+    }
+    await redis.quit();
+  } finally {
+    await db.end();
+  }
+}
+
+async function realStores(): Promise<void> {
+  const store = "postgres";
+  const database = await freshDatabase();
+  const keyPrefix = `bench:${randomBytes(4).toString("hex")}:`;
+  const sms = await startSmsInbox();
+  const env = { DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: keyPrefix };
+  let app = await start(env, sms);
+  try {
+    const emptyVerify = await grpcHotPath(app, store);
+    await httpHotPath(app, store);
+    const emptyRefresh = await refreshRate(app, store);
+    await loginRates(app, store);
+
+    const rssBefore = await app.server.rssKiB();
+    const { tokens } = await signUp(app);
+    const million = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), requests: 1_000_000, cpu: LOAD_CPU });
+    const rssAfter = await app.server.rssKiB();
+    record({ store, what: "RSS before → after 1,000,000 Verify calls", value: `${Math.round(rssBefore / 1024)} → ${Math.round(rssAfter / 1024)} MiB (${million.errors} errors)`, target: `${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)}% (target ≤ 10%)` });
+
+    await app.server.stop();
+    const seedStarted = performance.now();
+    await seedMillion(database.url, keyPrefix);
+    record({ store, what: "seeded 100,000 users, 1,000,000 revoked sessions + token rows", value: `${((performance.now() - seedStarted) / 1000).toFixed(1)} s` });
+    app = await start(env, sms);
+    const fullVerify = await grpcHotPath(app, store, " (1M revoked sessions)");
+    record({ store, what: "Verify with 1M revoked sessions vs empty", value: ratio(fullVerify, emptyVerify), target: "within 5%" });
+    const fullRefresh = await refreshRate(app, store, " (1M token rows)");
+    record({ store, what: "Refresh with 1M outstanding-token rows vs empty", value: ratio(fullRefresh, emptyRefresh), target: "within 20%" });
+  } finally {
+    await app.server.stop();
+    await sms.close();
+    await database.drop();
+  }
+}
+
+async function embedded(): Promise<void> {
+  const store = "embedded";
+  const dataDir = await mkdtemp(join(os.tmpdir(), "bench-embedded-"));
+  const sms = await startSmsInbox();
+  try {
+    let app = await start({ DATA_DIR: dataDir }, sms);
+    record({ store, what: "first start to ready (creates the database)", value: `${Math.round(app.server.readyMs)} ms` });
+    await app.server.stop();
+    app = await start({ DATA_DIR: dataDir }, sms);
+    record({ store, what: "start to ready (existing DATA_DIR)", value: `${Math.round(app.server.readyMs)} ms`, target: "≤ 2,000 ms" });
+    try {
+      await grpcHotPath(app, store);
+      await httpHotPath(app, store);
+      await refreshRate(app, store);
+    } finally {
+      await app.server.stop();
+    }
+  } finally {
+    await sms.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function versions(): Record<string, string> {
+  const version = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: "utf8" }).split("\n")[0]!.trim();
+    } catch {
+      return "not found";
+    }
+  };
+  return {
+    cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    node: process.version,
+    postgres: version("psql", ["--version"]),
+    redis: version("redis-server", ["--version"]),
+    h2load: version("h2load", ["--version"]),
+    wrk: version("wrk", ["--version"]) || "wrk 4",
+  };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(`server pinned to CPU ${SERVER_CPU}, load generators to CPU ${LOAD_CPU}; ${DURATION_S} s per measurement\n`);
+  await realStores();
+  await embedded();
+  const machine = versions();
+  const table = ["| stores | measurement | result | vs target |", "|---|---|---|---|", ...rows.map((r) => `| ${r.store} | ${r.what} | ${r.value} | ${r.target ?? ""} |`)].join("\n");
+  const markdown = `# Benchmarks
+
+Measured by \`npm run bench\` (test/bench/) on ${new Date().toISOString().slice(0, 10)}, in ${Math.round((performance.now() - started) / 1000)} s.
+The server runs as its own process pinned to CPU ${SERVER_CPU} (\`taskset\`), with LOG_LEVEL=warn; the load
+generators run on CPU ${LOAD_CPU}: h2load for gRPC (a prepared length-prefixed frame,
+\`content-type: application/grpc\`), wrk for HTTP, and a Node gRPC client in closed loops
+for refresh and login (each consumes what it sends). Durability is PostgreSQL's default
+(\`synchronous_commit=on\`, fsync on). Each timed run lasts ${DURATION_S} s after a 2 s warm-up.
+
+Machine: ${Object.entries(machine).map(([k, v]) => `${k} ${v}`).join("; ")}.
+
+${table}
+`;
+  await writeFile("BENCHMARKS.md", markdown);
+  console.log(`\nwrote BENCHMARKS.md (${Math.round((performance.now() - started) / 1000)} s)`);
+}
+
+void POSTGRES_ADMIN_URL;
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

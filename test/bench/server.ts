@@ -1,0 +1,75 @@
+/**
+ * Starts the service as its own process (`node src/main.ts` under tsx), pinned to
+ * one core with taskset, on free ports, and waits until gRPC health says SERVING.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+
+export interface ServerProcess {
+  child: ChildProcess;
+  grpcPort: number;
+  httpPort: number;
+  /** Milliseconds from spawn until health answered SERVING. */
+  readyMs: number;
+  /** Resident set size in KiB, from /proc. */
+  rssKiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(env: Record<string, string>, cpu: number | undefined): Promise<ServerProcess> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const command = [process.execPath, "--import", "tsx", "src/main.ts"];
+  const [file, ...args] = cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command];
+  const started = performance.now();
+  const child = spawn(file!, args, {
+    env: { ...process.env, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
+    if (performance.now() - started > 60_000) throw new Error(`server not ready in 60 s: ${stderr}`);
+    try {
+      const { status } = await health.check({}, { timeoutMs: 200 });
+      if (status === HealthCheckResponse_ServingStatus.SERVING) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const readyMs = performance.now() - started;
+  return {
+    child,
+    grpcPort,
+    httpPort,
+    readyMs,
+    async rssKiB() {
+      // taskset execs node, so the child's pid is node's.
+      const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}

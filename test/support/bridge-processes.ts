@@ -1,0 +1,70 @@
+/**
+ * `src/main.ts` run as its own process with a SERVICE_ROLE, the way it is
+ * deployed. Ports are 0 and read back from the JSON start-up log line.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface ServiceProcess {
+  /** The start-up line: `grpcPort`, `httpPort`, `http`, … */
+  listening: Record<string, unknown>;
+  /** Every log line so far (JSON, parsed). */
+  log: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `tsx src/main.ts` (as `node --import tsx`, one process, so a signal reaches
+ * the service itself) with only `env` and what a process needs to run.
+ */
+export async function startServiceProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TMPDIR: process.env.TMPDIR ?? "/tmp", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${env.SERVICE_ROLE} did not start in ${timeoutMs} ms\n${stderr}`)), timeoutMs);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      log.push(entry);
+      if (typeof entry.msg === "string" && entry.msg.startsWith("identity listening")) {
+        clearTimeout(timer);
+        resolve(entry);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${env.SERVICE_ROLE} exited with ${code}\n${stderr}`));
+    });
+  }).catch(async (error: unknown) => {
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
+  });
+
+  return {
+    listening,
+    log,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
