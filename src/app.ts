@@ -11,6 +11,7 @@ import type { CoreDeps } from "./core/deps.js";
 import { cryptoRandom, type Random } from "./core/random.js";
 import type { ExtraClaims } from "./core/tokens/claims.js";
 import { createKeyRing } from "./core/tokens/keys.js";
+import { createVerifiedTokenCache } from "./core/tokens/verified-cache.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createClientIpResolver } from "./lib/client-ip.js";
@@ -108,6 +109,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       sms: options.sms ?? createSmsSender(config.sms, log),
       log,
       extraClaims: options.extraClaims,
+      verifiedTokens: createVerifiedTokenCache(),
     };
     const readiness = monitorReadiness([
       { name: "database", check: () => stores.db.ping() },

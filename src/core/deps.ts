@@ -8,6 +8,7 @@ import type { Clock } from "./clock.js";
 import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
+import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
 
 /** Everything the domain needs, built once by the composition root. */
 export interface CoreDeps {
@@ -23,4 +24,6 @@ export interface CoreDeps {
   sms: SmsSender;
   log: Logger;
   extraClaims?: ExtraClaims | undefined;
+  /** Access tokens whose signature and claims were already checked (in-process). */
+  verifiedTokens: VerifiedTokenCache;
 }

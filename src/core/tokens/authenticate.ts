@@ -11,19 +11,29 @@ export interface Caller {
   expiresAt: Date;
 }
 
-type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log">;
+type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log" | "verifiedTokens">;
 
 /** Validates a token's form, signature and claims as configured (not its session). */
-export function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock" | "log">, token: string, type: TokenType): Promise<TokenClaims> {
+export async function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock" | "log" | "verifiedTokens">, token: string, type: TokenType): Promise<TokenClaims> {
+  const nowMs = deps.clock.now();
+  // Only access tokens are asked about again and again; refresh tokens are spent.
+  const cached = type === "access" ? deps.verifiedTokens.get(token, nowMs) : undefined;
+  if (cached !== undefined) return cached;
+  const claims = await verifyToken(deps.keys, token, type, options(deps, type, nowMs));
+  if (type === "access") deps.verifiedTokens.set(token, claims);
+  return claims;
+}
+
+function options(deps: Pick<CoreDeps, "config" | "log">, type: TokenType, nowMs: number) {
   const { tokens } = deps.config;
-  return verifyToken(deps.keys, token, type, {
+  return {
     issuer: tokens.issuer,
     audience: tokens.audience,
     leewayMs: tokens.leewayMs,
     maxLifetimeMs: type === "access" ? tokens.accessLifetimeMs : tokens.refreshLifetimeMs,
-    nowMs: deps.clock.now(),
-    onRefused: deps.log.isLevelEnabled("debug") ? (why) => deps.log.debug({ why, expected: type }, "token refused") : undefined,
-  });
+    nowMs,
+    onRefused: deps.log.isLevelEnabled("debug") ? (why: string) => deps.log.debug({ why, expected: type }, "token refused") : undefined,
+  };
 }
 
 /** Validates a token of `type` and its session; throws AppError with the reason. */

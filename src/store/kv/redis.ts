@@ -118,9 +118,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
   for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua, numberOfKeys: 1 });
   const scripts = client as unknown as Scripts;
 
+  // A standalone client's commandTimeout already bounds every call; only a Cluster
+  // (whose redirects and retries add up) needs the extra per-call timer.
+  const bounded = client instanceof Cluster ? <T>(p: Promise<T>) => withDeadline(p, deadlineMs) : <T>(p: Promise<T>) => p;
   async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(run(), deadlineMs);
+      return await bounded(run());
     } catch (error) {
       throw new UnavailableError("cache", `Redis ${what} failed: ${messageOf(error)}`, { cause: error });
     }
@@ -208,11 +211,14 @@ function createClient({ url, clusterNodes, keyPrefix }: RedisStoreOptions, comma
     maxRetriesPerRequest: 0,
     // A command whose caller was already told "unavailable" must not run later.
     autoResendUnfulfilledCommands: false,
+    // Concurrent calls (the Verify hot path) share one write and one read.
+    enableAutoPipelining: true,
   };
   if (clusterNodes && clusterNodes.length > 0) {
     return new Cluster(clusterNodes.map(parseNode), {
       keyPrefix,
       redisOptions: perConnection,
+      enableAutoPipelining: true,
       // A lost node is left to slot refreshes (the ioredis 6 default) rather than
       // reconnected in place: calls for it then fail at once instead of being
       // retried by failover handling until the deadline.
