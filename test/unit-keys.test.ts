@@ -73,7 +73,7 @@ beforeAll(async () => {
 describe("each JWT_ALGORITHM", () => {
   it.each(["HS256", ...ASYMMETRIC] as JwtAlgorithm[])("%s signs tokens that verify, with alg and kid in the header", async (alg) => {
     const keys = await createKeyRing({ algorithm: alg, signingKey: alg === "HS256" ? HS_SECRET : pairs[alg].privatePem });
-    const token = await signToken(keys, spec(), {});
+    const token = signToken(keys, spec(), {});
     expect(jwtHeader(token)).toEqual({ alg, kid: keys.signing.kid, typ: "JWT" });
     const claims = await verifyToken(keys, token, "access", options());
     expect(claims).toMatchObject({ token_type: "access", jti: "jti-1", sid: "sid-1", sub: user.id, user_id: user.id, phone: user.phone, is_staff: false });
@@ -104,7 +104,7 @@ describe("each JWT_ALGORITHM", () => {
     const fromJwk = await createKeyRing({ algorithm: alg, signingKey: JSON.stringify(pairs[alg].privateJwk) });
     const fromPem = await createKeyRing({ algorithm: alg, signingKey: pairs[alg].privatePem });
     expect(fromJwk.signing.kid).toBe(fromPem.signing.kid);
-    const token = await signToken(fromJwk, spec(), {});
+    const token = signToken(fromJwk, spec(), {});
     await verifyToken(fromPem, token, "access", options());
   });
 
@@ -141,13 +141,13 @@ describe("keys refused at start", () => {
 describe("key rotation with JWT_VERIFY_KEYS", () => {
   it.each(ASYMMETRIC)("%s: a token of the old key verifies while its public key is listed (PEM, JWKS or JWK array), and not after", async (alg) => {
     const old = await createKeyRing({ algorithm: alg, signingKey: pairs[alg].privatePem });
-    const token = await signToken(old, spec(), {});
+    const token = signToken(old, spec(), {});
     const next = await generate(alg);
     for (const verifyKeys of [pairs[alg].publicPem, JSON.stringify({ keys: [pairs[alg].publicJwk] }), JSON.stringify([pairs[alg].publicJwk])]) {
       const rotated = await createKeyRing({ algorithm: alg, signingKey: next.privatePem, verifyKeys });
       await verifyToken(rotated, token, "access", options());
       // New tokens are signed by the new key, and both keys are published, new first.
-      expect(jwtHeader(await signToken(rotated, spec(), {})).kid).toBe(rotated.signing.kid);
+      expect(jwtHeader(signToken(rotated, spec(), {})).kid).toBe(rotated.signing.kid);
       expect(rotated.jwks.map((k) => k.kid)).toEqual([rotated.signing.kid, old.signing.kid]);
     }
     const without = await createKeyRing({ algorithm: alg, signingKey: next.privatePem });
@@ -156,14 +156,14 @@ describe("key rotation with JWT_VERIFY_KEYS", () => {
 
   it("HS256: a token of the old secret verifies while the secret is listed, and not after", async () => {
     const oldSecret = "the-old-hs256-secret-also-32-bytes-long";
-    const token = await signToken(await createKeyRing({ algorithm: "HS256", signingKey: oldSecret }), spec(), {});
+    const token = signToken(await createKeyRing({ algorithm: "HS256", signingKey: oldSecret }), spec(), {});
     await verifyToken(await createKeyRing({ algorithm: "HS256", signingKey: HS_SECRET, verifyKeys: oldSecret }), token, "access", options());
     expect(await refusedWith(await createKeyRing({ algorithm: "HS256", signingKey: HS_SECRET }), token)).toBe("token_not_valid");
   });
 
   it("moves between algorithms: an ES256 deployment can still accept the EdDSA tokens of its previous key", async () => {
     const old = await createKeyRing({ algorithm: "EdDSA", signingKey: pairs.EdDSA.privatePem });
-    const token = await signToken(old, spec(), {});
+    const token = signToken(old, spec(), {});
     const rotated = await createKeyRing({ algorithm: "ES256", signingKey: pairs.ES256.privatePem, verifyKeys: pairs.EdDSA.publicPem });
     await verifyToken(rotated, token, "access", options());
   });
@@ -174,7 +174,7 @@ describe("tokens refused (token_not_valid)", () => {
   let claims: Record<string, unknown>;
   beforeAll(async () => {
     keys = await createKeyRing({ algorithm: "ES256", signingKey: pairs.ES256.privatePem });
-    claims = jwtPayload(await signToken(keys, spec(), {}));
+    claims = jwtPayload(signToken(keys, spec(), {}));
   });
 
   const signed = (header: Record<string, unknown>, payload = claims) =>
@@ -248,11 +248,11 @@ describe("JWT_ISSUER and JWT_AUDIENCE", () => {
     const keys = await createKeyRing({ algorithm: "ES256", signingKey: pairs.ES256.privatePem });
     const configured: SignOptions = { issuer: "https://id.example", audience: "shop" };
     const check = { issuer: "https://id.example", audience: "shop" };
-    const token = await signToken(keys, spec(), configured);
+    const token = signToken(keys, spec(), configured);
     expect(jwtPayload(token)).toMatchObject({ iss: "https://id.example", aud: "shop" });
     await verifyToken(keys, token, "access", options(check));
     for (const other of [{}, { issuer: "https://evil.example", audience: "shop" }, { issuer: "https://id.example", audience: "other" }, { issuer: "https://id.example" }]) {
-      expect(await refusedWith(keys, await signToken(keys, spec(), other), check)).toBe("token_not_valid");
+      expect(await refusedWith(keys, signToken(keys, spec(), other), check)).toBe("token_not_valid");
     }
   });
 });
@@ -261,7 +261,7 @@ describe("the extraClaims hook", () => {
   it("adds a deployment's claims but cannot override reserved ones", async () => {
     const keys = await createKeyRing({ algorithm: "ES256", signingKey: pairs.ES256.privatePem });
     const extraClaims = () => ({ tenant: "acme", roles: ["editor"], sub: "admin", user_id: "admin", token_type: "refresh", is_staff: true, exp: 4_102_444_800, jti: "fixed", sid: "x", iss: "evil", aud: "evil", phone: "+1" });
-    const token = await signToken(keys, spec(), { extraClaims });
+    const token = signToken(keys, spec(), { extraClaims });
     const payload = jwtPayload(token);
     expect(payload).toMatchObject({ tenant: "acme", roles: ["editor"], sub: user.id, user_id: user.id, token_type: "access", is_staff: false, jti: "jti-1", sid: "sid-1", phone: user.phone });
     expect(payload.exp).toBe(Math.floor((now + 60_000) / 1000));

@@ -15,8 +15,10 @@ export interface LoadResult {
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
-  /** Requests that failed at the HTTP level (status not 200). */
+  /** Requests that failed at the HTTP level (status not 200); with a duration,
+   * h2load also counts the streams still in flight when time is up. */
   errors: number;
+  unfinished?: true;
 }
 
 /** A gRPC request frame: 1 byte flags (0: not compressed), 4 bytes length, message. */
@@ -66,7 +68,7 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
     const latencies = rows.filter((r) => r[1] === "200").map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
     const errors = rows.length - latencies.length;
     const perSecond = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? NaN);
-    return { requests: rows.length, perSecond, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+    return { requests: rows.length, perSecond, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors, unfinished: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

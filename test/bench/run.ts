@@ -38,7 +38,8 @@ const record = (row: Row) => {
   rows.push(row);
   console.log(`${row.store.padEnd(9)} ${row.what.padEnd(58)} ${row.value.padEnd(36)} ${row.target ?? ""}`);
 };
-const rate = (r: LoadResult | Throughput) => `${Math.round(r.perSecond).toLocaleString("en")}/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? ` (${r.errors} errors)` : ""}`;
+const rate = (r: LoadResult | Throughput) =>
+  `${Math.round(r.perSecond).toLocaleString("en")}/s p50 ${r.p50Ms.toFixed(2)} ms p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? ` (${r.errors} ${"unfinished" in r ? "failed or unfinished at the end" : `errors: ${(r as Throughput).firstError ?? ""}`})` : ""}`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
 interface Running {

@@ -31,9 +31,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(env: Record<string, string>, cpu: number | undefined): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>, cpu: number | undefined, nodeArgs: readonly string[] = []): Promise<ServerProcess> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const command = [process.execPath, "--import", "tsx", "src/main.ts"];
+  const command = [process.execPath, ...nodeArgs, "--import", "tsx", "src/main.ts"];
   const [file, ...args] = cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command];
   const started = performance.now();
   const child = spawn(file!, args, {

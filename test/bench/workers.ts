@@ -8,6 +8,8 @@ export interface Throughput {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** The first error's message, to tell what failed. */
+  firstError?: string;
 }
 
 /** Runs `concurrency` loops of `step` until `durationMs` passes or `step` returns false. */
@@ -42,6 +44,7 @@ export async function closedLoop(concurrency: number, durationMs: number, step: 
 export async function openLoop(perSecond: number, durationMs: number, operation: () => Promise<unknown>): Promise<Throughput> {
   const latencies: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   const inFlight = new Set<Promise<void>>();
   const started = performance.now();
   let issued = 0;
@@ -51,7 +54,10 @@ export async function openLoop(perSecond: number, durationMs: number, operation:
       const t = performance.now();
       const p: Promise<void> = operation().then(
         () => void latencies.push(performance.now() - t),
-        () => void (errors += 1),
+        (error: unknown) => {
+          errors += 1;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        },
       ).finally(() => inFlight.delete(p));
       inFlight.add(p);
     }
@@ -60,5 +66,5 @@ export async function openLoop(perSecond: number, durationMs: number, operation:
   await Promise.all(inFlight);
   latencies.sort((a, b) => a - b);
   const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { operations: latencies.length, perSecond: latencies.length / ((performance.now() - started) / 1000), p50Ms: at(50), p99Ms: at(99), errors };
+  return { operations: latencies.length, perSecond: latencies.length / ((performance.now() - started) / 1000), p50Ms: at(50), p99Ms: at(99), errors, firstError };
 }

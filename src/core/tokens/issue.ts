@@ -19,20 +19,18 @@ export interface RefreshTokenSpec {
  * Signs a fresh access token and the given refresh token of a session. The access
  * token never outlives the session (SESSION_MAX_LIFETIME).
  */
-export async function issueTokenPair(
+export function issueTokenPair(
   deps: Pick<CoreDeps, "keys" | "config" | "random" | "extraClaims">,
   user: TokenUser,
   session: { id: string; expiresAtMs: number },
   refresh: RefreshTokenSpec,
   nowMs: number,
-): Promise<TokenPair> {
+): TokenPair {
   const { tokens } = deps.config;
   const options = { issuer: tokens.issuer, audience: tokens.audience, extraClaims: deps.extraClaims };
   const accessExpiresAtMs = Math.min(nowMs + tokens.accessLifetimeMs, session.expiresAtMs);
-  const [access, refreshToken] = await Promise.all([
-    signToken(deps.keys, { type: "access", jti: deps.random.id(), sid: session.id, user, issuedAtMs: nowMs, expiresAtMs: accessExpiresAtMs }, options),
-    signToken(deps.keys, { type: "refresh", jti: refresh.jti, sid: session.id, user, issuedAtMs: refresh.issuedAtMs, expiresAtMs: refresh.expiresAtMs }, options),
-  ]);
+  const access = signToken(deps.keys, { type: "access", jti: deps.random.id(), sid: session.id, user, issuedAtMs: nowMs, expiresAtMs: accessExpiresAtMs }, options);
+  const refreshToken = signToken(deps.keys, { type: "refresh", jti: refresh.jti, sid: session.id, user, issuedAtMs: refresh.issuedAtMs, expiresAtMs: refresh.expiresAtMs }, options);
   return {
     access,
     refresh: refreshToken,

@@ -4,11 +4,10 @@
  * anyone out). A token's `kid` only selects among these keys; nothing in a token
  * can add one.
  */
-import { createHash } from "node:crypto";
+import { createHash, createSecretKey, KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
 import type { JwtAlgorithm } from "../../config.js";
 
-type SigningKey = CryptoKey | Uint8Array;
 
 export interface VerificationKey {
   kid: string;
@@ -17,7 +16,9 @@ export interface VerificationKey {
 }
 
 export interface KeyRing {
-  signing: { kid: string; alg: JwtAlgorithm; key: SigningKey };
+  /** A node:crypto key: signing goes through node:crypto, several times faster than
+   * WebCrypto on Node 20 (verification stays with jose). */
+  signing: { kid: string; alg: JwtAlgorithm; key: KeyObject };
   /** kid → key; includes the signing key's verification half. */
   verification: ReadonlyMap<string, VerificationKey>;
   /** Algorithms of the verification keys (for jose's `algorithms` allow-list). */
@@ -61,12 +62,12 @@ export async function createKeyRing(options: {
   if (algorithm === "HS256") {
     const secret = hsSecret("JWT_SIGNING_KEY", options.signingKey);
     const kid = hsKid(secret);
-    signing = { kid, alg: "HS256", key: secret };
+    signing = { kid, alg: "HS256", key: createSecretKey(secret) };
     verification.set(kid, { kid, alg: "HS256", key: secret });
   } else {
     const privateKey = await importPrivate(options.signingKey, algorithm);
     const publicJwk = await publicJwkOf(privateKey, algorithm);
-    signing = { kid: publicJwk.kid, alg: algorithm, key: privateKey };
+    signing = { kid: publicJwk.kid, alg: algorithm, key: KeyObject.from(privateKey) };
     verification.set(publicJwk.kid, await verificationFromJwk(publicJwk));
     jwks.push(publicJwk);
   }
