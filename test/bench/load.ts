@@ -44,6 +44,8 @@ export interface H2loadOptions {
   requests?: number;
   warmupS?: number;
   cpu?: number;
+  /** Requests per second per client (h2load --rps), for latency at a fixed rate. */
+  rps?: number;
 }
 
 export async function h2load(options: H2loadOptions): Promise<LoadResult> {
@@ -57,6 +59,7 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
       "-c", String(options.connections ?? 1),
       "-m", String(options.streams ?? 100),
       ...(options.requests !== undefined ? ["-n", String(options.requests)] : ["-D", String(options.durationS ?? 10), "--warm-up-time", String(options.warmupS ?? 2)]),
+      ...(options.rps === undefined ? [] : ["--rps", String(options.rps)]),
       ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
       "-d", bodyFile,
       "--log-file", logFile,

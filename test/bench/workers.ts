@@ -8,8 +8,6 @@ export interface Throughput {
   p50Ms: number;
   p99Ms: number;
   errors: number;
-  /** The first error's message, to tell what failed. */
-  firstError?: string;
 }
 
 /** Runs `concurrency` loops of `step` until `durationMs` passes or `step` returns false. */
@@ -37,34 +35,3 @@ export async function closedLoop(concurrency: number, durationMs: number, step: 
   return { operations: latencies.length, perSecond: latencies.length / elapsedS, p50Ms: at(50), p99Ms: at(99), errors };
 }
 
-/**
- * Open loop: starts `perSecond` operations a second whatever their latency (h2load
- * cannot pace requests), for latency at a fixed offered rate.
- */
-export async function openLoop(perSecond: number, durationMs: number, operation: () => Promise<unknown>): Promise<Throughput> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const inFlight = new Set<Promise<void>>();
-  const started = performance.now();
-  let issued = 0;
-  while (performance.now() - started < durationMs) {
-    const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
-    for (; issued < due; issued++) {
-      const t = performance.now();
-      const p: Promise<void> = operation().then(
-        () => void latencies.push(performance.now() - t),
-        (error: unknown) => {
-          errors += 1;
-          firstError ??= error instanceof Error ? error.message : String(error);
-        },
-      ).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await Promise.all(inFlight);
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { operations: latencies.length, perSecond: latencies.length / ((performance.now() - started) / 1000), p50Ms: at(50), p99Ms: at(99), errors, firstError };
-}
