@@ -23,7 +23,7 @@ describe.runIf(realStoresAvailable())("/api", () => {
   });
   afterEach(() => {
     clock.offsetMs = 0;
-    h.inbox.failing(false);
+    h.inbox.failWith(200);
   });
 
   function expectRefusal(answer: { status: number; body: { success: boolean; message: string; data: { code: string } } }, status: number, code: string): void {
@@ -80,7 +80,7 @@ describe.runIf(realStoresAvailable())("/api", () => {
     });
 
     it("answers 503 sms_unavailable when the SMS provider fails", async () => {
-      h.inbox.failing(true);
+      h.inbox.failWith(500);
       expectRefusal(await h.request("POST", "/api/send-otp/", { json: { phone: freshPhone().local, purpose: "register" } }), 503, "sms_unavailable");
     });
   });

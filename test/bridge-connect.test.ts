@@ -39,7 +39,7 @@ describe.runIf(realStoresAvailable())("Connect protocol on the bridge", () => {
     const phone = freshPhone();
     const sent = await auth.sendOtp({ phone: phone.local, purpose: OtpPurpose.REGISTER });
     expect(sent.expiresIn).toBe(120);
-    const code = h.inbox.lastCode(phone.e164);
+    const code = h.inbox.codeFor(phone.e164);
     const registered = await auth.register({ phone: phone.local, code, firstName: "Nima" });
     expect(registered.user?.phone).toBe(phone.e164);
 

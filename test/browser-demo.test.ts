@@ -53,7 +53,7 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("demo page", () => {
     await page.fill("#first-name", "سارا");
     await page.fill("#last-name", "احمدی");
     await clickFor(page, "#send-otp", "کد تأیید ارسال شد.");
-    await page.fill("#code", h.inbox.lastCode(phone.e164, "register"));
+    await page.fill("#code", h.inbox.codeFor(phone.e164, "register"));
     await clickFor(page, "#verify", "ثبت‌نام انجام شد.");
     await page.locator("#profile").waitFor({ state: "visible" });
     expect(await page.textContent("#user-phone")).toBe(phone.e164);
@@ -77,7 +77,7 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("demo page", () => {
     await clickFor(page, "#send-otp", "The verification code was sent.");
     await page.fill("#code", "000000");
     await clickFor(page, "#verify", /verification code is incorrect|expired/);
-    await page.fill("#code", h.inbox.lastCode(phone.e164, "login"));
+    await page.fill("#code", h.inbox.codeFor(phone.e164, "login"));
     await clickFor(page, "#verify", "Logged in.");
     await page.locator("#profile").waitFor({ state: "visible" });
 

@@ -15,7 +15,7 @@ import { browserSuitesRun, launchChromium, openTabs, type Tabs } from "./support
 import { fiveParallelRequestsOneRefresh, logoutFollowsAcrossTabs, registerLoginRequestLogout } from "./support/bridge-flows.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
 import { freshPhone } from "./support/bridge-server.js";
-import { startSmsInbox, type SmsInbox } from "./support/bridge-sms.js";
+import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";

@@ -4,7 +4,7 @@
  */
 import type { Page } from "playwright-core";
 import { expect } from "vitest";
-import type { SmsInbox } from "./bridge-sms.js";
+import type { SmsInbox } from "./sms-inbox.js";
 import { eventually, reload, type Tabs } from "./bridge-browser.js";
 import { freshPhone } from "./bridge-server.js";
 
@@ -35,14 +35,14 @@ export function sendOtp(page: Page, phone: string, purpose: "register" | "login"
 
 export async function registerIn(page: Page, target: FlowTarget, phone = freshPhone()): Promise<{ phone: string; e164: string }> {
   await sendOtp(page, phone.local, "register");
-  const code = target.inbox.lastCode(phone.e164, "register");
+  const code = target.inbox.codeFor(phone.e164, "register");
   await page.evaluate(([p, c]) => window.jwtClient!.register(p, c, "Sara", "Ahmadi"), [phone.local, code] as const);
   return { phone: phone.local, e164: phone.e164 };
 }
 
 export async function loginIn(page: Page, target: FlowTarget, phone: string, e164: string): Promise<void> {
   await sendOtp(page, phone, "login");
-  await page.evaluate(([p, c]) => window.jwtClient!.login(p, c), [phone, target.inbox.lastCode(e164, "login")] as const);
+  await page.evaluate(([p, c]) => window.jwtClient!.login(p, c), [phone, target.inbox.codeFor(e164, "login")] as const);
 }
 
 /** `apiRequest(path)` in the page: status and parsed body. */
@@ -89,7 +89,7 @@ export async function registerOverHttp(target: FlowTarget): Promise<{ data: { us
   const post = (path: string, body: unknown) =>
     fetch(`${target.url}/api/${path}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ data: any }>);
   await post("send-otp", { phone: phone.local, purpose: "register" });
-  const registered = await post("register", { phone: phone.local, code: target.inbox.lastCode(phone.e164, "register") });
+  const registered = await post("register", { phone: phone.local, code: target.inbox.codeFor(phone.e164, "register") });
   return { data: registered.data, phone: phone.local, e164: phone.e164 };
 }
 

@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { createIdentity, type BuildOptions, type Identity } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { inProcess, startBridge, type RunningBridge } from "../../bridge/index.js";
-import { startSmsInbox, type SmsInbox } from "./bridge-sms.js";
+import { startSmsInbox, type SmsInbox } from "./sms-inbox.js";
 import { REDIS_URL, freshDatabase, freshKeyPrefix } from "./services.js";
 
 export interface Answer {
@@ -90,7 +90,7 @@ export async function startBridgeHarness(options: HarnessOptions = {}): Promise<
   const codeFor: BridgeHarness["codeFor"] = async (phone, purpose) => {
     const sent = await request("POST", "/api/send-otp/", { json: { phone, purpose } });
     if (sent.status !== 200) throw new Error(`send-otp answered ${sent.status} ${JSON.stringify(sent.body)}`);
-    return inbox.lastCode(normalize(phone), purpose);
+    return inbox.codeFor(normalize(phone), purpose);
   };
 
   const harness: BridgeHarness = {

@@ -59,24 +59,33 @@ export interface SessionRepository {
 /** A session is dead when revoked, when logout-all came after it, or when its user is inactive. */
 const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.created_at <= COALESCE(u.sessions_revoked_before, '-infinity'))`;
 
+/** Inserts a new session and its first refresh token for the user row `u`, with the
+ * session in parameters $1..$5 (see sessionParams). */
+const SESSION_OF_U = `s AS (
+           INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
+           SELECT $1, u.id, $2, $3, $4 FROM u RETURNING id, user_id
+         ), t AS (
+           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
+           SELECT $4, s.id, s.user_id, $2, $5 FROM s
+         )`;
+
+function sessionParams(session: NewSession): unknown[] {
+  return [session.id, session.createdAt, session.expiresAt, session.refreshJti, session.refreshExpiresAt];
+}
+
 export function createSessionRepository(db: Queryable): SessionRepository {
   return {
     async register(user, session, updateLastLogin) {
+      // $1..$5 are the session (sessionParams); the user follows.
       const rows = await db.query<UserRecord>(
         `WITH u AS (
            INSERT INTO users (id, phone, first_name, last_name, date_joined, last_login)
-           VALUES ($1, $2, $3, $4, $5, CASE WHEN $10::boolean THEN $5::timestamptz END)
+           VALUES ($6, $7, $8, $9, $2, CASE WHEN $10::boolean THEN $2::timestamptz END)
            ON CONFLICT (phone) DO NOTHING
            RETURNING ${USER_COLUMNS}
-         ), s AS (
-           INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-           SELECT $6, u.id, $5, $7, $8 FROM u RETURNING id, user_id
-         ), t AS (
-           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
-           SELECT $8, s.id, s.user_id, $5, $9 FROM s
-         )
+         ), ${SESSION_OF_U}
          SELECT * FROM u`,
-        [user.id, user.phone, user.first_name, user.last_name, session.createdAt, session.id, session.expiresAt, session.refreshJti, session.refreshExpiresAt, updateLastLogin],
+        [...sessionParams(session), user.id, user.phone, user.first_name, user.last_name, updateLastLogin],
       );
       return rows[0];
     },
@@ -84,18 +93,12 @@ export function createSessionRepository(db: Queryable): SessionRepository {
     async login(phone, session, updateLastLogin) {
       const rows = await db.query<UserRecord>(
         `WITH u AS (
-           UPDATE users SET last_login = CASE WHEN $6::boolean THEN $2::timestamptz ELSE last_login END
-           WHERE phone = $1 AND is_active
+           UPDATE users SET last_login = CASE WHEN $7::boolean THEN $2::timestamptz ELSE last_login END
+           WHERE phone = $6 AND is_active
            RETURNING ${USER_COLUMNS}
-         ), s AS (
-           INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-           SELECT $3, u.id, $2, $4, $5 FROM u RETURNING id, user_id
-         ), t AS (
-           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
-           SELECT $5, s.id, s.user_id, $2, $7 FROM s
-         )
+         ), ${SESSION_OF_U}
          SELECT * FROM u`,
-        [phone, session.createdAt, session.id, session.expiresAt, session.refreshJti, updateLastLogin, session.refreshExpiresAt],
+        [...sessionParams(session), phone, updateLastLogin],
       );
       return rows[0];
     },
