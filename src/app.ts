@@ -12,6 +12,7 @@ import { cryptoRandom, type Random } from "./core/random.js";
 import type { ExtraClaims } from "./core/tokens/claims.js";
 import { createKeyRing } from "./core/tokens/keys.js";
 import { createVerifiedTokenCache } from "./core/tokens/verified-cache.js";
+import { createLocalSessionState } from "./core/sessions/local-state.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createClientIpResolver } from "./lib/client-ip.js";
@@ -51,7 +52,7 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 }
 
 /** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). */
-export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; release: () => Promise<void> }> {
+export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; shared: boolean; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
   const embedded = config.databaseUrl === undefined;
   const inProcessKv = config.redisUrl === undefined && config.redisClusterNodes === undefined;
@@ -68,6 +69,7 @@ export async function openStores(config: Config, log: Logger, clock: Clock): Pro
     return {
       db,
       kv,
+      shared: !inProcessKv,
       release: async () => {
         for (const release of releases.reverse()) await release().catch(() => {});
       },
@@ -110,6 +112,8 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       log,
       extraClaims: options.extraClaims,
       verifiedTokens: createVerifiedTokenCache(),
+      // The in-process store is already local; only a shared Redis is worth copying.
+      localState: stores.shared ? createLocalSessionState(stores.kv) : undefined,
     };
     const readiness = monitorReadiness([
       { name: "database", check: () => stores.db.ping() },

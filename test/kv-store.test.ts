@@ -222,6 +222,31 @@ describe.runIf(realStoresAvailable())("Redis", () => {
     elapse: (ms) => sleep(ms),
   }));
 
+  it("announces changed keys to every store on the same prefix, and to no other", async () => {
+    const prefix = freshKeyPrefix();
+    const a = await createRedisStore({ url: REDIS_URL, keyPrefix: prefix });
+    const b = await createRedisStore({ url: REDIS_URL, keyPrefix: prefix });
+    const other = await createRedisStore({ url: REDIS_URL, keyPrefix: freshKeyPrefix() });
+    try {
+      const heardByB: (string | undefined)[] = [];
+      const heardByOther: (string | undefined)[] = [];
+      b.onChange((key) => heardByB.push(key));
+      other.onChange((key) => heardByOther.push(key));
+      const deadline = Date.now() + 2000;
+      while (!(a.hearingChanges && b.hearingChanges) && Date.now() < deadline) await sleep(10);
+      expect(b.hearingChanges).toBe(true);
+      await a.announceChange(["{u:1}:s:1", "{u:1}:u"]);
+      const keys = (heard: (string | undefined)[]) => heard.filter((k) => k !== undefined);
+      while (keys(heardByB).length < 2 && Date.now() < deadline) await sleep(5);
+      // (undefined, "drop everything", is also heard when a subscription starts.)
+      expect(keys(heardByB)).toEqual(["{u:1}:s:1", "{u:1}:u"]);
+      expect(keys(heardByOther)).toEqual([]);
+    } finally {
+      await Promise.all([a.close(), b.close(), other.close()]);
+    }
+    expect(a.hearingChanges).toBe(false);
+  });
+
   it("keeps stores with different prefixes apart", async () => {
     const a = await createRedisStore({ url: REDIS_URL, keyPrefix: freshKeyPrefix() });
     const b = await createRedisStore({ url: REDIS_URL, keyPrefix: freshKeyPrefix() });

@@ -9,6 +9,7 @@ import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
 import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
+import type { LocalSessionState } from "./sessions/local-state.js";
 
 /** Everything the domain needs, built once by the composition root. */
 export interface CoreDeps {
@@ -26,4 +27,6 @@ export interface CoreDeps {
   extraClaims?: ExtraClaims | undefined;
   /** Access tokens whose signature and claims were already checked (in-process). */
   verifiedTokens: VerifiedTokenCache;
+  /** Session state held in-process for up to a second (shared stores only). */
+  localState?: LocalSessionState | undefined;
 }

@@ -11,7 +11,7 @@ import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { INACTIVE, REVOKED, liveSessionValue, sessionCacheKey, userCacheKey } from "./cache-keys.js";
 
-type StateDeps = Pick<CoreDeps, "kv" | "sessions" | "config" | "clock">;
+type StateDeps = Pick<CoreDeps, "kv" | "sessions" | "config" | "clock" | "localState">;
 
 /** Entries live as long as an access token can; after that a miss re-reads the truth. */
 export function cacheTtlMs(config: CoreDeps["config"]): number {
@@ -22,10 +22,7 @@ export function cacheTtlMs(config: CoreDeps["config"]): number {
 export async function assertSessionLive(deps: StateDeps, userId: string, sessionId: string): Promise<void> {
   const sessionKey = sessionCacheKey(userId, sessionId);
   const userKey = userCacheKey(userId);
-  let [session, user] = await deps.kv.getMany([sessionKey, userKey]);
-  if (session == null || user == null) {
-    [session, user] = await readThrough(deps, userId, sessionId, sessionKey, userKey, session ?? null, user ?? null);
-  }
+  const [session, user] = deps.localState?.get(sessionKey, userKey) ?? (await readShared(deps, userId, sessionId, sessionKey, userKey));
   const live = LIVE_VALUE.exec(session);
   const revokedBefore = Number(user);
   // Anything but a well-formed live entry (a revocation, or a value this version
@@ -36,6 +33,18 @@ export async function assertSessionLive(deps: StateDeps, userId: string, session
 }
 
 const LIVE_VALUE = /^L:(\d+):(\d+)$/;
+
+/** From Redis (read through from PostgreSQL on a miss), kept in-process briefly. */
+async function readShared(deps: StateDeps, userId: string, sessionId: string, sessionKey: string, userKey: string): Promise<[string, string]> {
+  const mark = deps.localState?.mark() ?? 0;
+  const [cachedSession, cachedUser] = await deps.kv.getMany([sessionKey, userKey]);
+  const [session, user] =
+    cachedSession == null || cachedUser == null
+      ? await readThrough(deps, userId, sessionId, sessionKey, userKey, cachedSession ?? null, cachedUser ?? null)
+      : [cachedSession, cachedUser];
+  deps.localState?.put(sessionKey, userKey, session, user, mark);
+  return [session, user];
+}
 
 async function readThrough(
   deps: StateDeps,
@@ -74,12 +83,20 @@ async function readThrough(
   return [session, user];
 }
 
-/** Marks a session revoked in the cache (before PostgreSQL is changed). */
-export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config">, userId: string, sessionId: string): Promise<void> {
-  await deps.kv.set(sessionCacheKey(userId, sessionId), REVOKED, cacheTtlMs(deps.config));
+/** Marks a session revoked in the cache (before PostgreSQL is changed), and tells
+ * every process to drop its copy. */
+export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, sessionId: string): Promise<void> {
+  const key = sessionCacheKey(userId, sessionId);
+  deps.localState?.drop(key);
+  await deps.kv.set(key, REVOKED, cacheTtlMs(deps.config));
+  await deps.kv.announceChange([key]);
 }
 
-/** Records a user's logout-all instant in the cache (before PostgreSQL is changed). */
-export async function markUserSessionsRevoked(deps: Pick<CoreDeps, "kv" | "config">, userId: string, atMs: number): Promise<void> {
-  await deps.kv.set(userCacheKey(userId), String(atMs), cacheTtlMs(deps.config));
+/** Records a user's logout-all instant in the cache (before PostgreSQL is changed),
+ * and tells every process to drop its copy. */
+export async function markUserSessionsRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, atMs: number): Promise<void> {
+  const key = userCacheKey(userId);
+  deps.localState?.drop(key);
+  await deps.kv.set(key, String(atMs), cacheTtlMs(deps.config));
+  await deps.kv.announceChange([key]);
 }

@@ -11,7 +11,7 @@ export interface Caller {
   expiresAt: Date;
 }
 
-type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log" | "verifiedTokens">;
+type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log" | "verifiedTokens" | "localState">;
 
 /** Validates a token's form, signature and claims as configured (not its session). */
 export async function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock" | "log" | "verifiedTokens">, token: string, type: TokenType): Promise<TokenClaims> {

@@ -28,6 +28,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
   const entries = new Map<string, Entry>();
   let nextSweepAt = now() + SWEEP_INTERVAL_MS;
   let closed = false;
+  const listeners: ((key: string | undefined) => void)[] = [];
 
   /** The live entry at `key`, deleting it when it has expired. */
   function live(key: string): Entry | undefined {
@@ -132,6 +133,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
     async del(...keys) {
       open();
       for (const key of keys) entries.delete(key);
+    },
+
+    async announceChange(keys) {
+      open();
+      for (const key of keys) for (const listener of listeners) listener(key);
+    },
+
+    onChange(listener) {
+      listeners.push(listener);
+    },
+
+    get hearingChanges() {
+      return !closed;
     },
 
     async ping() {

@@ -129,6 +129,36 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
     }
   }
 
+  // Change announcements ride a second connection (a subscribed connection can do
+  // nothing else). Until it is subscribed, and from the moment it drops, nobody may
+  // trust an in-process copy; when it comes back, everything cached is dropped,
+  // since announcements made meanwhile were lost.
+  const channel = `${keyPrefix}changes`;
+  const changeListeners: ((key: string | undefined) => void)[] = [];
+  const subscriber: Redis | Cluster = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  let subscribed = false;
+  const dropAll = () => {
+    for (const listener of changeListeners) listener(undefined);
+  };
+  subscriber.on("error", () => {});
+  subscriber.on("close", () => {
+    subscribed = false;
+    dropAll();
+  });
+  subscriber.on("message", (_channel: string, message: string) => {
+    for (const key of message.split("\n")) for (const listener of changeListeners) listener(key);
+  });
+  const subscribe = () =>
+    subscriber.subscribe(channel).then(
+      () => {
+        dropAll();
+        subscribed = true;
+      },
+      () => {},
+    );
+  subscriber.on("ready", () => void subscribe());
+  await subscribe();
+
   let closed = false;
   return {
     async putCode(key, digest, ttlMs) {
@@ -186,6 +216,19 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
       await call("del", () => Promise.all(keys.map((key) => client.del(key))));
     },
 
+    async announceChange(keys) {
+      if (keys.length === 0) return;
+      await call("publish", () => client.publish(channel, keys.join("\n")));
+    },
+
+    onChange(listener) {
+      changeListeners.push(listener);
+    },
+
+    get hearingChanges() {
+      return subscribed && !closed && client.status === "ready";
+    },
+
     async ping() {
       await call("ping", () => client.ping());
     },
@@ -193,6 +236,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
     async close() {
       if (closed) return;
       closed = true;
+      subscriber.disconnect();
       try {
         await withDeadline(client.quit(), deadlineMs);
       } catch {

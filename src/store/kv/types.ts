@@ -33,6 +33,16 @@ export interface KeyValueStore {
   /** Deletes keys (absent keys are ignored). */
   del(...keys: string[]): Promise<void>;
 
+  /** Tells every process sharing this store that `keys` changed (pub/sub), so
+   * in-process copies of them are dropped. */
+  announceChange(keys: readonly string[]): Promise<void>;
+  /** Calls `listener` with each changed key announced by any process, and with
+   * `undefined` when announcements may have been missed (drop everything). */
+  onChange(listener: (key: string | undefined) => void): void;
+  /** Whether announcements are being received right now; while not, in-process
+   * copies must not be trusted. */
+  readonly hearingChanges: boolean;
+
   /** Resolves when the store answers; throws `UnavailableError` otherwise. */
   ping(): Promise<void>;
   /** Closes connections; later calls fail. */
