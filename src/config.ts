@@ -4,6 +4,7 @@
  * naming the variable (ConfigError).
  */
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { parseDuration } from "./lib/duration.js";
 
 export type ServiceRole = "all" | "grpc" | "bridge";
@@ -22,6 +23,8 @@ export interface Config {
   redisKeyPrefix: string;
   serviceRole: ServiceRole;
   grpcUpstream: string | undefined;
+  /** Processes sharing the ports (node:cluster); 1 runs in this process alone. */
+  workers: number;
   tokens: {
     accessLifetimeMs: number;
     refreshLifetimeMs: number;
@@ -193,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisKeyPrefix: read(env, "REDIS_KEY_PREFIX") ?? "idn:",
     serviceRole,
     grpcUpstream,
+    workers: read(env, "WORKERS")?.toLowerCase() === "auto" ? availableParallelism() : integer(env, "WORKERS", 1, 1, 64),
     tokens: {
       accessLifetimeMs: duration(env, "ACCESS_TOKEN_LIFETIME", "60m"),
       refreshLifetimeMs: duration(env, "REFRESH_TOKEN_LIFETIME", "7d"),
@@ -244,6 +248,10 @@ function checkCoherence(config: Config): void {
   }
   if (config.serviceRole === "bridge" && config.grpcUpstream === undefined) {
     throw new ConfigError("GRPC_UPSTREAM", "is required when SERVICE_ROLE=bridge");
+  }
+  const sharedStores = config.databaseUrl !== undefined && (config.redisUrl !== undefined || config.redisClusterNodes !== undefined);
+  if (config.workers > 1 && config.serviceRole !== "bridge" && !sharedStores) {
+    throw new ConfigError("WORKERS", "several workers need DATABASE_URL and REDIS_URL (the embedded stores serve one process)");
   }
   if (t.algorithm === "HS256" && t.signingKey !== undefined && Buffer.byteLength(t.signingKey) < 32) {
     throw new ConfigError("JWT_SIGNING_KEY", "an HS256 secret must be at least 32 bytes");

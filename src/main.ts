@@ -3,7 +3,9 @@
  * SERVICE_ROLE picks what runs: `all` (gRPC and the HTTP bridge in one process, on
  * one identity), `grpc`, or `bridge` (the HTTP bridge calling GRPC_UPSTREAM).
  */
+import cluster from "node:cluster";
 import type { Logger } from "pino";
+import { superviseWorkers } from "./cluster.js";
 import { inProcess, startBridge } from "../bridge/index.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger, startGrpcApp } from "./app.js";
@@ -46,10 +48,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   const config = loadConfig();
   const log = createLogger(config);
+  if (config.workers > 1 && cluster.isPrimary) return superviseWorkers(config.workers, log);
   const running =
     config.serviceRole === "bridge" ? await startBridgeOnly(config, log) : await startGrpc(config, log, config.serviceRole === "all");
   const where = [running.listening.grpc && `gRPC on ${running.listening.grpc}`, running.listening.http && `HTTP on ${running.listening.http}`].filter(Boolean).join(", ");
-  log.info({ role: config.serviceRole, ...running.listening, startupMs: Math.round(performance.now() - started) }, `identity listening: ${where}`);
+  log.info({ role: config.serviceRole, pid: process.pid, ...running.listening, startupMs: Math.round(performance.now() - started) }, `identity listening: ${where}`);
 
   let stopping = false;
   const stop = (signal: string) => {
