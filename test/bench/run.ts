@@ -51,7 +51,7 @@ interface Running {
   httpUrl: string;
 }
 
-async function start(storeEnv: Record<string, string>, sms: SmsInbox): Promise<Running> {
+async function start(storeEnv: Record<string, string>, sms: SmsInbox, cpu: number | undefined = SERVER_CPU): Promise<Running> {
   const server = await startServer(
     {
       ...storeEnv,
@@ -62,7 +62,7 @@ async function start(storeEnv: Record<string, string>, sms: SmsInbox): Promise<R
       OTP_MAX_PER_PHONE_PER_HOUR: "1000000",
       SERVICE_API_KEYS: `bench:${API_KEY}`,
     },
-    SERVER_CPU,
+    cpu,
   );
   const grpcUrl = `http://127.0.0.1:${server.grpcPort}`;
   const transport = createGrpcTransport({ baseUrl: grpcUrl });
@@ -214,6 +214,13 @@ async function realStores(): Promise<void> {
     record({ store, what: "Verify with 1M revoked sessions vs empty", value: ratio(fullVerify, emptyVerify), target: "within 5%" });
     const fullRefresh = await refreshRate(app, store, " (1M token rows)");
     record({ store, what: "Refresh with 1M outstanding-token rows vs empty", value: ratio(fullRefresh, emptyRefresh), target: "within 20%" });
+
+    // Two workers on two cores, the generator sharing them (only two cores here).
+    await app.server.stop();
+    app = await start({ ...env, WORKERS: "2" }, sms, undefined);
+    const { tokens: workerTokens } = await signUp(app);
+    const workers = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: workerTokens.access }))), durationS: DURATION_S, connections: 2, streams: 50 });
+    record({ store, what: "gRPC Verify, WORKERS=2 unpinned, h2load -c2 -m50 (shares the cores)", value: rate(workers), target: `${ratio(workers.perSecond, fullVerify)} of one pinned worker` });
   } finally {
     await app.server.stop();
     await sms.close();
