@@ -237,7 +237,8 @@ describe.runIf(realStoresAvailable())("when PostgreSQL stops answering", () => {
     await eventually(async () => (await healthOf(service).check({ service: "" })).status === ServingStatus.SERVING, 5_000);
     expect(await service.token.verify({ token: tokens.access })).toMatchObject({ valid: true });
     await service.auth.sendOtp({ phone, purpose: OtpPurpose.LOGIN });
-  });
+    // Its own waits are bounded above; the scan of a shared Redis can take a while.
+  }, 60_000);
 });
 
 // How an error is told does not depend on the stores: one mode serves.

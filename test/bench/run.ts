@@ -225,6 +225,22 @@ async function realStores(): Promise<void> {
     await app.server.stop();
     await sms.close();
     await database.drop();
+    await dropKeys(keyPrefix);
+  }
+}
+
+/** The shared Redis is the tests' too: leave none of the bench's million keys behind. */
+async function dropKeys(keyPrefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix}*`, "COUNT", 10_000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    await redis.quit();
   }
 }
 

@@ -42,6 +42,31 @@ function translate(error: unknown): never {
   throw error;
 }
 
+/** Anything that runs SQL: a pg pool or client, or PGlite. */
+interface Driver {
+  query<R extends object>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/** A Queryable over a driver, with its errors translated; scripts go to `runScript`. */
+function queryable(driver: Driver, runScript: (sql: string) => Promise<unknown>): Queryable {
+  return {
+    async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+      try {
+        return (await driver.query<R>(sql, params as unknown[] | undefined)).rows;
+      } catch (error) {
+        return translate(error);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await runScript(sql);
+      } catch (error) {
+        translate(error);
+      }
+    },
+  };
+}
+
 export interface PostgresOptions {
   url: string;
   maxConnections?: number;
@@ -64,22 +89,8 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   // would crash the process. The next query reconnects.
   pool.on("error", () => {});
 
-  const query = async <R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]> => {
-    try {
-      const result = await pool.query<R>(sql, params as unknown[] | undefined);
-      return result.rows;
-    } catch (error) {
-      return translate(error);
-    }
-  };
-
-  const exec = async (sql: string): Promise<void> => {
-    try {
-      await pool.query(sql);
-    } catch (error) {
-      translate(error);
-    }
-  };
+  // A query without parameters uses the simple protocol, which runs whole scripts.
+  const { query, exec } = queryable(pool, (sql) => pool.query(sql));
 
   return {
     kind: "postgres",
@@ -93,22 +104,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         return translate(error);
       }
       try {
-        return await fn({
-          query: async <R extends object>(sql: string, params?: readonly unknown[]) => {
-            try {
-              return (await client.query<R>(sql, params as unknown[] | undefined)).rows;
-            } catch (error) {
-              return translate(error);
-            }
-          },
-          exec: async (sql: string) => {
-            try {
-              await client.query(sql);
-            } catch (error) {
-              translate(error);
-            }
-          },
-        });
+        return await fn(queryable(client, (sql) => client.query(sql)));
       } finally {
         client.release();
       }
@@ -127,20 +123,7 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
   const { PGlite } = await import("@electric-sql/pglite");
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir === undefined ? undefined : { dataDir });
-  const query = async <R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]> => {
-    try {
-      return (await db.query<R>(sql, params as unknown[] | undefined)).rows;
-    } catch (error) {
-      return translate(error);
-    }
-  };
-  const exec = async (sql: string): Promise<void> => {
-    try {
-      await db.exec(sql);
-    } catch (error) {
-      translate(error);
-    }
-  };
+  const { query, exec } = queryable(db, (sql) => db.exec(sql));
   return {
     kind: "pglite",
     query,

@@ -213,24 +213,19 @@ export function createSessionRepository(db: Queryable): SessionRepository {
       };
     },
 
-    async deleteExpired(now, limit) {
-      const rows = await db.query(
-        `DELETE FROM sessions WHERE id IN (
-           SELECT id FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
-         ) RETURNING id`,
-        [now, limit],
-      );
-      return rows.length;
-    },
-
-    async deleteExpiredTokens(now, limit) {
-      const rows = await db.query(
-        `DELETE FROM outstanding_tokens WHERE jti IN (
-           SELECT jti FROM outstanding_tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
-         ) RETURNING jti`,
-        [now, limit],
-      );
-      return rows.length;
-    },
+    deleteExpired: (now, limit) => deleteExpiredRows(db, "sessions", "id", now, limit),
+    deleteExpiredTokens: (now, limit) => deleteExpiredRows(db, "outstanding_tokens", "jti", now, limit),
   };
+}
+
+/** One bounded batch: short statements that skip locked rows, so a table of millions
+ * is cleaned without long locks. */
+async function deleteExpiredRows(db: Queryable, table: "sessions" | "outstanding_tokens", key: "id" | "jti", now: Date, limit: number): Promise<number> {
+  const rows = await db.query(
+    `DELETE FROM ${table} WHERE ${key} IN (
+       SELECT ${key} FROM ${table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ) RETURNING ${key}`,
+    [now, limit],
+  );
+  return rows.length;
 }
