@@ -4,7 +4,7 @@
  * descriptor, so no method is wired by hand.
  */
 import { fromBinary, toBinary, create, type DescService, type DescMessage } from "@bufbuild/protobuf";
-import { Metadata, status as Status, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Metadata, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer } from "../lib/client-ip.js";
@@ -46,20 +46,25 @@ export function addService(server: Server, service: DescService, handlers: Recor
         return values.length === 0 ? undefined : String(values[0]);
       };
       let responseHeaders: Metadata | undefined;
+      let clientIp: string | undefined;
       const ctx: CallContext = {
         header,
+        // Resolved when asked (only send-otp does), not on every Verify.
         // getPeer() is `address:port`; limits and trusted proxies go by the address.
-        clientIp: options.clientIp(ipOfGrpcPeer(call.getPeer()), header("x-forwarded-for")),
+        get clientIp() {
+          return (clientIp ??= options.clientIp(ipOfGrpcPeer(call.getPeer()), header("x-forwarded-for")));
+        },
         setResponseHeader(name, value) {
           (responseHeaders ??= new Metadata()).set(name, value);
         },
       };
-      const locale = localeOf(header("accept-language"), options.defaultLocale);
+      // The language matters only to an error's message.
+      const fail = (error: unknown) => callback(grpcStatusOf(error, localeOf(header("accept-language"), options.defaultLocale), new Metadata()));
       let request: unknown;
       try {
         request = fromBinary(method.input, call.request);
       } catch {
-        callback(grpcStatusOf(new AppError("validation_error", "malformed request message"), locale, new Metadata()));
+        fail(new AppError("validation_error", "malformed request message"));
         return;
       }
       handler(request as never, ctx).then(
@@ -69,12 +74,10 @@ export function addService(server: Server, service: DescService, handlers: Recor
         },
         (error: unknown) => {
           if (responseHeaders !== undefined) call.sendMetadata(responseHeaders);
-          callback(grpcStatusOf(error, locale, new Metadata()));
+          fail(error);
         },
       );
     };
   }
   server.addService(definition, implementation);
 }
-
-export { Status };

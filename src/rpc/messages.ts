@@ -44,8 +44,6 @@ const SUCCESS: Readonly<Record<string, Readonly<Record<Locale, string>>>> = {
   profile_updated: { fa: "پروفایل به‌روز شد.", en: "Profile updated." },
 };
 
-export type SuccessMessage = keyof typeof SUCCESS;
-
 export function successMessage(key: string, locale: Locale): string {
   return (SUCCESS[key] ?? SUCCESS.ok!)[locale];
 }

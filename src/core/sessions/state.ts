@@ -71,12 +71,12 @@ async function readThrough(
       : !snapshot.userActive
         ? INACTIVE
         : String(snapshot.sessionsRevokedBefore?.getTime() ?? 0));
-  const writes: Promise<unknown>[] = [];
+  const writes: Promise<{ set: boolean }>[] = [];
   if (cachedSession === null) writes.push(deps.kv.setIfAbsent(sessionKey, session, ttl));
   if (cachedUser === null && snapshot !== undefined && snapshot.userId === userId) writes.push(deps.kv.setIfAbsent(userKey, user, ttl));
   const results = await Promise.all(writes);
   // Another writer got there first (perhaps a revocation): re-read what won.
-  if (results.some((r) => !(r as { set: boolean }).set)) {
+  if (results.some((r) => !r.set)) {
     const [s, u] = await deps.kv.getMany([sessionKey, userKey]);
     return [s ?? session, u ?? user];
   }
