@@ -5,6 +5,7 @@
  */
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { isSupportedCountry } from "libphonenumber-js/max";
 import { parseDuration } from "./lib/duration.js";
 
 export type ServiceRole = "all" | "grpc" | "bridge";
@@ -50,8 +51,13 @@ export interface Config {
     resendIntervalMs: number;
     maxPerPhonePerHour: number;
     maxPerIpPerHour: number;
+    /** send-otp answers alike for known and unknown numbers; the difference shows only
+     * to whoever verifies the code sent to the phone. */
+    enumerationProtection: boolean;
   };
   phoneDefaultRegion: string;
+  /** Regions whose numbers may receive codes; undefined → every region. */
+  phoneAllowedRegions: ReadonlySet<string> | undefined;
   sms: {
     provider: "console" | "webhook";
     webhookUrl: string | undefined;
@@ -166,6 +172,20 @@ function serviceApiKeys(env: Env): Map<string, string> {
   return keys;
 }
 
+/** A two-letter region the phone-number metadata knows (ISO 3166-1 alpha-2). */
+function region(env: Env, name: string, text: string): string {
+  const code = text.toUpperCase();
+  if (!/^[A-Z]{2}$/.test(code) || !isSupportedCountry(code)) {
+    throw new ConfigError(name, `"${text}" is not a two-letter region code with phone numbers, such as IR`);
+  }
+  return code;
+}
+
+function allowedRegions(env: Env): ReadonlySet<string> | undefined {
+  const entries = list(env, "PHONE_ALLOWED_REGIONS");
+  return entries.length === 0 ? undefined : new Set(entries.map((entry) => region(env, "PHONE_ALLOWED_REGIONS", entry)));
+}
+
 function clusterNodes(env: Env): string[] | undefined {
   const nodes = list(env, "REDIS_CLUSTER_NODES");
   if (nodes.length === 0) return undefined;
@@ -220,8 +240,10 @@ export function loadConfig(env: Env = process.env): Config {
       resendIntervalMs: duration(env, "OTP_RESEND_INTERVAL", "60s"),
       maxPerPhonePerHour: integer(env, "OTP_MAX_PER_PHONE_PER_HOUR", 5, 1, 1_000_000),
       maxPerIpPerHour: integer(env, "OTP_MAX_PER_IP_PER_HOUR", 20, 1, 1_000_000),
+      enumerationProtection: boolean(env, "ENUMERATION_PROTECTION", false),
     },
-    phoneDefaultRegion: (read(env, "PHONE_DEFAULT_REGION") ?? "IR").toUpperCase(),
+    phoneDefaultRegion: region(env, "PHONE_DEFAULT_REGION", read(env, "PHONE_DEFAULT_REGION") ?? "IR"),
+    phoneAllowedRegions: allowedRegions(env),
     sms: { provider: smsProvider, webhookUrl, webhookSecret: read(env, "SMS_WEBHOOK_SECRET") },
     trustedProxies: addresses(env, "TRUSTED_PROXIES"),
     corsOrigins: list(env, "CORS_ORIGINS"),
@@ -256,8 +278,8 @@ function checkCoherence(config: Config): void {
   if (t.algorithm === "HS256" && t.signingKey !== undefined && Buffer.byteLength(t.signingKey) < 32) {
     throw new ConfigError("JWT_SIGNING_KEY", "an HS256 secret must be at least 32 bytes");
   }
-  if (!/^[A-Z]{2}$/.test(config.phoneDefaultRegion)) {
-    throw new ConfigError("PHONE_DEFAULT_REGION", "must be a two-letter region code such as IR");
+  if (config.phoneAllowedRegions !== undefined && !config.phoneAllowedRegions.has(config.phoneDefaultRegion)) {
+    throw new ConfigError("PHONE_ALLOWED_REGIONS", `must include PHONE_DEFAULT_REGION (${config.phoneDefaultRegion}), or numbers written without + could never be used`);
   }
 }
 

@@ -349,3 +349,36 @@ describe.runIf(realStoresAvailable())("/api", () => {
     });
   });
 });
+
+describe.runIf(realStoresAvailable())("/api with ENUMERATION_PROTECTION=true and PHONE_ALLOWED_REGIONS=IR", () => {
+  let h: BridgeHarness;
+  beforeAll(async () => {
+    h = await startBridgeHarness({ env: { ENUMERATION_PROTECTION: "true", PHONE_ALLOWED_REGIONS: "IR", OTP_RESEND_INTERVAL: "0s" } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("answers send-otp with the same 200 body for registered and unknown numbers, and says which only after the code", async () => {
+    const { user } = await h.signUp();
+    const unknown = freshPhone();
+    const bodies = [];
+    for (const [phone, purpose] of [[user.phone, "register"], [unknown.local, "login"]] as const) {
+      const answer = await h.request("POST", "/api/send-otp/", { json: { phone, purpose } });
+      expect(answer.status).toBe(200);
+      bodies.push(JSON.stringify(answer.body));
+    }
+    expect(bodies[0]).toBe(bodies[1]);
+    const taken = await h.request("POST", "/api/register/", { json: { phone: user.phone, code: h.inbox.codeFor(user.phone, "register"), first_name: "X", last_name: "Y" } });
+    expect({ status: taken.status, code: taken.body.data.code }).toEqual({ status: 400, code: "phone_already_registered" });
+    const missing = await h.request("POST", "/api/login/", { json: { phone: unknown.local, code: h.inbox.codeFor(unknown.e164, "login") } });
+    expect({ status: missing.status, code: missing.body.data.code }).toEqual({ status: 400, code: "phone_not_registered" });
+  });
+
+  it("refuses a mobile outside the allowed regions with 400 invalid_phone before any SMS", async () => {
+    const before = h.inbox.received.length;
+    const answer = await h.request("POST", "/api/send-otp/", { json: { phone: "+971 50 123 4567", purpose: "register" } });
+    expect({ status: answer.status, code: answer.body.data.code }).toEqual({ status: 400, code: "invalid_phone" });
+    expect(h.inbox.received.length).toBe(before);
+  });
+});

@@ -230,7 +230,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
 
     it("normalizes every common form of a number to one E.164 phone, with one rate bucket", async () => {
       const service = await stores.service(env);
-      const forms = ["09121234567", "+98 912 123 4567", "00989121234567", "۰۹۱۲۱۲۳۴۵۶۷", "٠٩١٢١٢٣٤٥٦٧"];
+      const forms = ["09121234567", "+98 912 123 4567", "00989121234567", "0912-123-4567", "+98 (912) 123-4567", "۰۹۱۲۱۲۳۴۵۶۷", "٠٩١٢١٢٣٤٥٦٧"];
       await service.auth.sendOtp({ phone: forms[0]!, purpose: REGISTER });
       expect(service.sms.received.at(-1)!.to).toBe("+989121234567");
       for (const phone of forms.slice(1)) {
@@ -240,6 +240,88 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       const code = service.sms.codeFor("+989121234567", "register");
       const { user } = await service.auth.register({ phone: "٠٩١٢١٢٣٤٥٦٧", code, ...names });
       expect(user!.phone).toBe("+989121234567");
+    });
+  });
+
+  describe("PHONE_ALLOWED_REGIONS", () => {
+    const uk = "+44 7400 123456";
+
+    it("sends to a mobile of any region by default", async () => {
+      const service = await stores.service({ REDIS_KEY_PREFIX: freshKeyPrefix() });
+      await service.auth.sendOtp({ phone: uk, purpose: REGISTER });
+      expect(service.sms.received.at(-1)!.to).toBe("+447400123456");
+    });
+
+    it("refuses a mobile of another region as invalid_phone, sends nothing, and spends nothing of its limits", async () => {
+      const service = await stores.service({ PHONE_ALLOWED_REGIONS: "IR, ae", OTP_MAX_PER_IP_PER_HOUR: "2", REDIS_KEY_PREFIX: freshKeyPrefix() });
+      const before = service.sms.received.length;
+      for (const phone of [uk, "+1 202 555 0143", "0044 7400 123456"]) {
+        expect(await failure(service.auth.sendOtp({ phone, purpose: REGISTER }))).toMatchObject({ code: Code.InvalidArgument, reason: "invalid_phone" });
+      }
+      expect(await failure(service.auth.register({ phone: uk, code: "123456", ...names }))).toMatchObject({ reason: "invalid_phone" });
+      expect(service.sms.received.length).toBe(before);
+      // The allowed regions are served, and the refusals above cost the client nothing
+      // of its two sends an hour.
+      await service.auth.sendOtp({ phone: "+971 50 123 4567", purpose: REGISTER });
+      await sendRegister(service);
+      expect(service.sms.received.length).toBe(before + 2);
+      expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }))).toMatchObject({ reason: "rate_limited" });
+    });
+  });
+
+  describe("with ENUMERATION_PROTECTION=true", () => {
+    const env = { ENUMERATION_PROTECTION: "true" };
+
+    it("answers send-otp alike for registered and unknown numbers, for both purposes, and sends the code alike", async () => {
+      const service = await stores.service(env);
+      const { phone: known } = await registerUser(service);
+      const unknown = newPhone();
+      const answers = [];
+      for (const [phone, purpose] of [[known, REGISTER], [unknown, REGISTER], [known, LOGIN], [unknown, LOGIN]] as const) {
+        const before = service.sms.received.length;
+        answers.push(await service.auth.sendOtp({ phone, purpose }));
+        expect(service.sms.received.length).toBe(before + 1);
+        expect(service.sms.received.at(-1)!.to).toBe(phone);
+      }
+      const shapes = answers.map((a) => JSON.stringify({ expiresIn: a.expiresIn, resendAfter: a.resendAfter }));
+      expect(new Set(shapes).size).toBe(1);
+    });
+
+    it("tells only whoever verified the code that the number is registered: register answers phone_already_registered, the user unchanged", async () => {
+      const service = await stores.service(env);
+      const { phone, user } = await registerUser(service);
+      await service.auth.sendOtp({ phone, purpose: REGISTER });
+      const code = service.sms.codeFor(phone, "register");
+      // A wrong code learns nothing about the number.
+      expect(await failure(service.auth.register({ phone, code: wrong(code), firstName: "X", lastName: "Y" }))).toMatchObject({ reason: "otp_invalid" });
+      expect(await failure(service.auth.register({ phone, code, firstName: "X", lastName: "Y" }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_already_registered" });
+      // The code was spent, and the user is as it was.
+      expect(await failure(service.auth.register({ phone, code, firstName: "X", lastName: "Y" }))).toMatchObject({ reason: "otp_expired" });
+      const rows = await service.app.db.query<{ id: string; first_name: string }>("SELECT id, first_name FROM users WHERE phone = $1", [phone]);
+      expect(rows).toEqual([{ id: user.id, first_name: "Sara" }]);
+    });
+
+    it("tells only whoever verified the code that the number is unknown: login answers phone_not_registered, nothing created", async () => {
+      const service = await stores.service(env);
+      const phone = newPhone();
+      await service.auth.sendOtp({ phone, purpose: LOGIN });
+      const code = service.sms.codeFor(phone, "login");
+      expect(await failure(service.auth.login({ phone, code: wrong(code) }))).toMatchObject({ reason: "otp_invalid" });
+      expect(await failure(service.auth.login({ phone, code }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_not_registered" });
+      expect(await countRows(service, "SELECT count(*) AS n FROM users WHERE phone = $1", [phone])).toBe(0);
+      expect(await countRows(service, "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.phone = $1", [phone])).toBe(0);
+    });
+
+    it("keeps every send limit alike: the resend interval refuses a registered and an unknown number the same way", async () => {
+      const service = await stores.service({ ...env, OTP_RESEND_INTERVAL: "60s" });
+      const { phone: known } = await registerUser(service);
+      const unknown = newPhone();
+      await service.auth.sendOtp({ phone: known, purpose: LOGIN });
+      await service.auth.sendOtp({ phone: unknown, purpose: LOGIN });
+      const [a, b] = [await refusal(service.auth.sendOtp({ phone: known, purpose: LOGIN })), await refusal(service.auth.sendOtp({ phone: unknown, purpose: LOGIN }))];
+      expect(a).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
+      expect(b).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
+      expect(a.message).toBe(b.message);
     });
   });
 

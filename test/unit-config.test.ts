@@ -64,9 +64,10 @@ describe("loadConfig defaults", () => {
     expect(config.serviceApiKeys.size).toBe(0);
   });
 
-  it("sends 6-digit codes living 2m, 5 attempts, 60s between sends, 5 per phone and 20 per IP an hour, region IR", () => {
-    expect(config.otp).toEqual({ length: 6, ttlMs: 2 * MINUTE, maxAttempts: 5, resendIntervalMs: 60 * SECOND, maxPerPhonePerHour: 5, maxPerIpPerHour: 20 });
+  it("sends 6-digit codes living 2m, 5 attempts, 60s between sends, 5 per phone and 20 per IP an hour, region IR, to every region, saying which numbers are registered", () => {
+    expect(config.otp).toEqual({ length: 6, ttlMs: 2 * MINUTE, maxAttempts: 5, resendIntervalMs: 60 * SECOND, maxPerPhonePerHour: 5, maxPerIpPerHour: 20, enumerationProtection: false });
     expect(config.phoneDefaultRegion).toBe("IR");
+    expect(config.phoneAllowedRegions).toBeUndefined();
   });
 
   it("logs SMS codes (console), trusts no proxy, allows no other origin, speaks Persian, logs at info", () => {
@@ -123,6 +124,9 @@ describe("loadConfig values", () => {
       grpcUpstream: "http://identity-grpc.internal:50051",
     });
     expect(loadConfig({ REDIS_CLUSTER_NODES: "r1:7000,r2:7001" }).redisClusterNodes).toEqual(["r1:7000", "r2:7001"]);
+    const regions = loadConfig({ PHONE_ALLOWED_REGIONS: "ir, ae ,tr", ENUMERATION_PROTECTION: "true" });
+    expect([...regions.phoneAllowedRegions!]).toEqual(["IR", "AE", "TR"]);
+    expect(regions.otp.enumerationProtection).toBe(true);
   });
 });
 
@@ -155,6 +159,10 @@ describe("loadConfig refusals name the variable", () => {
     ["a refresh lifetime shorter than the access lifetime", { ACCESS_TOKEN_LIFETIME: "2h", REFRESH_TOKEN_LIFETIME: "1h" }, "REFRESH_TOKEN_LIFETIME"],
     ["a session cap shorter than the access lifetime", { SESSION_MAX_LIFETIME: "30m" }, "SESSION_MAX_LIFETIME"],
     ["a region that is not two letters", { PHONE_DEFAULT_REGION: "IRN" }, "PHONE_DEFAULT_REGION"],
+    ["a region without phone numbers", { PHONE_DEFAULT_REGION: "ZZ" }, "PHONE_DEFAULT_REGION"],
+    ["an unknown allowed region", { PHONE_ALLOWED_REGIONS: "IR,XX" }, "PHONE_ALLOWED_REGIONS"],
+    ["allowed regions without the default region", { PHONE_ALLOWED_REGIONS: "AE,TR" }, "PHONE_ALLOWED_REGIONS"],
+    ["a bad ENUMERATION_PROTECTION", { ENUMERATION_PROTECTION: "sometimes" }, "ENUMERATION_PROTECTION"],
     ["an unknown locale", { DEFAULT_LOCALE: "de" }, "DEFAULT_LOCALE"],
     ["an unknown log level", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     ["a trusted proxy that is not an address", { TRUSTED_PROXIES: "10.0.0.1,proxy.internal" }, "TRUSTED_PROXIES"],

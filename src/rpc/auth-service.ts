@@ -23,7 +23,8 @@ function required(value: string, field: string): string {
 }
 
 export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthService> {
-  const phoneOf = (value: string) => normalizePhone(required(value, "phone"), deps.config.phoneDefaultRegion);
+  const phonePolicy = { defaultRegion: deps.config.phoneDefaultRegion, allowedRegions: deps.config.phoneAllowedRegions };
+  const phoneOf = (value: string) => normalizePhone(required(value, "phone"), phonePolicy);
   return {
     async sendOtp(request, ctx) {
       const purpose = PURPOSES[request.purpose];

@@ -22,9 +22,13 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
   // costs it as much as sending does.
   const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
   if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
-  const registered = (await deps.users.findByPhone(phone)) !== undefined;
-  if (purpose === "register" && registered) throw new AppError("phone_already_registered");
-  if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
+  // Under ENUMERATION_PROTECTION every number gets a code alike; register and login
+  // say "already registered" / "not registered" only to whoever verified that code.
+  if (!otp.enumerationProtection) {
+    const registered = (await deps.users.findByPhone(phone)) !== undefined;
+    if (purpose === "register" && registered) throw new AppError("phone_already_registered");
+    if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
+  }
   await assertNotLockedOut(deps, phone);
 
   if (otp.resendIntervalMs > 0) {
