@@ -152,6 +152,19 @@ function describeStoreContract(name: string, makeStore: () => Promise<StoreHarne
         expect(await store.getMany(["lock:b"])).toEqual(["two"]);
       });
 
+      it("raises a watermark but never lowers it, and never replaces a marker that is not a number", async () => {
+        await fresh();
+        await store.raise("mark:a", 1_700_000_000_500, 60_000);
+        await store.raise("mark:a", 1_700_000_000_400, 60_000);
+        expect(await store.getMany(["mark:a"])).toEqual(["1700000000500"]);
+        await store.raise("mark:a", 1_700_000_000_501, 60_000);
+        expect(await store.getMany(["mark:a"])).toEqual(["1700000000501"]);
+        await store.set("mark:b", "X", 60_000);
+        await store.raise("mark:b", 1_700_000_000_000, 60_000);
+        expect(await store.getMany(["mark:b"])).toEqual(["X"]);
+        await expect(store.raise("mark:c", 1.5, 60_000)).rejects.toThrow(RangeError);
+      });
+
       it("reads several keys at once, null for absent ones, and deletes them", async () => {
         await fresh();
         await store.set("{s1}:state", "active", 60_000);

@@ -19,5 +19,9 @@ export async function logout(deps: CoreDeps, refreshToken: string): Promise<void
 export async function logoutAll(deps: CoreDeps, caller: Caller): Promise<number> {
   const nowMs = deps.clock.now();
   await markUserSessionsRevoked(deps, caller.user.id, nowMs);
-  return deps.sessions.revokeAllOfUser(caller.user.id, new Date(nowMs));
+  const { revoked, at } = await deps.sessions.revokeAllOfUser(caller.user.id, new Date(nowMs));
+  // A session started by an instance whose clock runs ahead of ours is younger than
+  // our now: the database moved the instant past it, and the cache follows.
+  if (at.getTime() > nowMs) await markUserSessionsRevoked(deps, caller.user.id, at.getTime());
+  return revoked;
 }

@@ -93,10 +93,11 @@ export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config" | 
 }
 
 /** Records a user's logout-all instant in the cache (before PostgreSQL is changed),
- * and tells every process to drop its copy. */
+ * and tells every process to drop its copy. The instant only ever moves forward: a
+ * later logout-all from a clock behind must not bring earlier sessions back. */
 export async function markUserSessionsRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, atMs: number): Promise<void> {
   const key = userCacheKey(userId);
   deps.localState?.drop(key);
-  await deps.kv.set(key, String(atMs), cacheTtlMs(deps.config));
+  await deps.kv.raise(key, atMs, cacheTtlMs(deps.config));
   await deps.kv.announceChange([key]);
 }

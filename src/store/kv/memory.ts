@@ -121,6 +121,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
       write(key, { kind: "string", value, expiresAt: now() + ttlMs });
     },
 
+    async raise(key, value, ttlMs) {
+      open();
+      assertTtl(ttlMs);
+      if (!Number.isSafeInteger(value)) throw new RangeError("raise takes a whole number");
+      const existing = live(key);
+      if (existing?.kind === "string" && !(Number(existing.value) < value)) return;
+      write(key, { kind: "string", value: String(value), expiresAt: now() + ttlMs });
+    },
+
     async getMany(keys) {
       open();
       // Like MGET: anything that is not a live string reads as null.

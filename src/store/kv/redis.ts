@@ -59,6 +59,12 @@ const SCRIPTS = {
       return {1, tonumber(ARGV[2])}
     end
     return {0, redis.call("PTTL", KEYS[1])}`,
+  // Numbers here are millisecond instants: below 2^53, exact in Lua's doubles.
+  kvRaise: `
+    local current = redis.call("GET", KEYS[1])
+    if current and (tonumber(current) == nil or tonumber(current) >= tonumber(ARGV[1])) then return 0 end
+    redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+    return 1`,
 } as const;
 
 /** The methods `defineCommand` adds at run time (ioredis cannot type them). */
@@ -68,6 +74,7 @@ interface Scripts {
   kvHit(key: string, windowMs: number): Promise<unknown>;
   kvPeek(key: string): Promise<unknown>;
   kvSetIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown>;
+  kvRaise(key: string, value: number, ttlMs: number): Promise<unknown>;
 }
 
 /**
@@ -203,6 +210,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
     async set(key, value, ttlMs) {
       assertTtl(ttlMs);
       await call("set", () => client.set(key, value, "PX", ttlMs));
+    },
+
+    async raise(key, value, ttlMs) {
+      assertTtl(ttlMs);
+      if (!Number.isSafeInteger(value)) throw new RangeError("raise takes a whole number");
+      await call("raise", () => scripts.kvRaise(key, value, ttlMs));
     },
 
     async getMany(keys) {

@@ -28,6 +28,10 @@ export interface KeyValueStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<{ set: boolean; ttlMs: number }>;
   /** Sets `key` to `value` for `ttlMs`, unconditionally. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Atomically sets `key` to the whole number `value` for `ttlMs` unless it holds
+   * a number at least as large, or a value that is not a number (a marker that
+   * outranks any number): a watermark that never moves back. */
+  raise(key: string, value: number, ttlMs: number): Promise<void>;
   /** Reads several keys in one round trip (they share a hash tag); `null` when absent. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
   /** Deletes keys (absent keys are ignored). */

@@ -47,8 +47,10 @@ export interface SessionRepository {
   rotationState(jti: string): Promise<RotationState | undefined>;
   /** Revokes one session; true when it was live. */
   revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
-  /** Revokes every session of a user created at or before `now`; returns how many were live. */
-  revokeAllOfUser(userId: string, now: Date): Promise<number>;
+  /** Revokes every session the user has (logout-all) and returns how many were
+   * live, and the instant recorded: `now`, or later when a session of the user was
+   * started later by a clock ahead of this one, so that no existing session escapes. */
+  revokeAllOfUser(userId: string, now: Date): Promise<{ revoked: number; at: Date }>;
   snapshot(sessionId: string): Promise<SessionSnapshot | undefined>;
   /** Deletes up to `limit` expired sessions (their tokens go with them); returns how many. */
   deleteExpired(now: Date, limit: number): Promise<number>;
@@ -59,11 +61,17 @@ export interface SessionRepository {
 /** A session is dead when revoked, when logout-all came after it, or when its user is inactive. */
 const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.created_at <= COALESCE(u.sessions_revoked_before, '-infinity'))`;
 
-/** Inserts a new session and its first refresh token for the user row `u`, with the
- * session in parameters $1..$5 (see sessionParams). */
+/**
+ * Inserts a new session and its first refresh token for the user row `u`, with the
+ * session in parameters $1..$5 (see sessionParams). A session starts after the
+ * user's last logout-all instant, even when this instance's clock reads the same
+ * millisecond or a little earlier: logout-all ends the sessions before it, never a
+ * login that came after it. (The users row lock orders the two.)
+ */
 const SESSION_OF_U = `s AS (
            INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-           SELECT $1, u.id, $2, $3, $4 FROM u RETURNING id, user_id
+           SELECT $1, u.id, GREATEST($2::timestamptz, u.sessions_revoked_before + interval '1 millisecond'), $3, $4 FROM u
+           RETURNING id, user_id
          ), t AS (
            INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
            SELECT $4, s.id, s.user_id, $2, $5 FROM s
@@ -82,9 +90,9 @@ export function createSessionRepository(db: Queryable): SessionRepository {
            INSERT INTO users (id, phone, first_name, last_name, date_joined, last_login)
            VALUES ($6, $7, $8, $9, $2, CASE WHEN $10::boolean THEN $2::timestamptz END)
            ON CONFLICT (phone) DO NOTHING
-           RETURNING ${USER_COLUMNS}
+           RETURNING ${USER_COLUMNS}, sessions_revoked_before
          ), ${SESSION_OF_U}
-         SELECT * FROM u`,
+         SELECT ${USER_COLUMNS} FROM u`,
         [...sessionParams(session), user.id, user.phone, user.first_name, user.last_name, updateLastLogin],
       );
       return rows[0];
@@ -95,9 +103,9 @@ export function createSessionRepository(db: Queryable): SessionRepository {
         `WITH u AS (
            UPDATE users SET last_login = CASE WHEN $7::boolean THEN $2::timestamptz ELSE last_login END
            WHERE phone = $6 AND is_active
-           RETURNING ${USER_COLUMNS}
+           RETURNING ${USER_COLUMNS}, sessions_revoked_before
          ), ${SESSION_OF_U}
-         SELECT * FROM u`,
+         SELECT ${USER_COLUMNS} FROM u`,
         [...sessionParams(session), phone, updateLastLogin],
       );
       return rows[0];
@@ -177,22 +185,24 @@ export function createSessionRepository(db: Queryable): SessionRepository {
     },
 
     async revokeAllOfUser(userId, now) {
-      const rows = await db.query<{ revoked: string }>(
-        `WITH u AS (
-           UPDATE users SET sessions_revoked_before = GREATEST(COALESCE(sessions_revoked_before, '-infinity'), $2)
-           WHERE id = $1 RETURNING id
+      const rows = await db.query<{ revoked: string; at: Date }>(
+        `WITH latest AS (
+           SELECT max(created_at) AS created_at FROM sessions WHERE user_id = $1
+         ), u AS (
+           UPDATE users SET sessions_revoked_before = GREATEST(sessions_revoked_before, $2, (SELECT created_at FROM latest))
+           WHERE id = $1 RETURNING id, sessions_revoked_before AS at
          ), s AS (
            UPDATE sessions s SET revoked_at = $2, revoked_reason = 'logout_all'
-           FROM users usr
+           FROM users usr, u
            WHERE s.user_id = $1 AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > $2
-             AND s.created_at <= $2
+             AND s.created_at <= u.at
              AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
            RETURNING s.id
          )
-         SELECT count(*) AS revoked FROM s`,
+         SELECT (SELECT count(*) FROM s) AS revoked, (SELECT at FROM u) AS at`,
         [userId, now],
       );
-      return Number(rows[0]?.revoked ?? 0);
+      return { revoked: Number(rows[0]?.revoked ?? 0), at: rows[0]?.at ?? now };
     },
 
     async snapshot(sessionId) {
