@@ -24,7 +24,6 @@ import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
 import { createMemoryStore } from "./store/kv/memory.js";
-import { createRedisStore } from "./store/kv/redis.js";
 import type { KeyValueStore } from "./store/kv/types.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
@@ -60,11 +59,12 @@ export async function openStores(config: Config, log: Logger, clock: Clock): Pro
     if (embedded || inProcessKv) {
       releases.push(embedded ? await lockDataDir(config.dataDir) : await lockSharedDatabase(config.databaseUrl!));
     }
-    const db = embedded ? await createPgliteDatabase(join(config.dataDir, "pgdata")) : createPostgresDatabase({ url: config.databaseUrl! });
+    const db = embedded ? await createPgliteDatabase(join(config.dataDir, "pgdata")) : await createPostgresDatabase({ url: config.databaseUrl! });
     releases.push(() => db.close());
+    // ioredis is loaded only when used: the embedded default starts faster without it.
     const kv = inProcessKv
       ? createMemoryStore({ now: () => clock.now() })
-      : await createRedisStore({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix, logger: log });
+      : await (await import("./store/kv/redis.js")).createRedisStore({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix, logger: log });
     releases.push(() => kv.close());
     return {
       db,

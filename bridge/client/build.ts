@@ -3,15 +3,12 @@
  * `jwt-client.js` (plain script, sets window.jwtClient), `jwt-client.mjs` (ES
  * module), `demo.js` (the demo page), and, from the CLI, `jwt-client.d.ts`.
  *
- * `npm run build:client` (also run by `npm install`, as `prepare`) writes them to
- * bridge/dist/static/js/; the bridge rebuilds them at start when they are missing
- * or older than their sources, so a checkout never serves a stale client.
+ * `npm run build:client` (build-cli.ts; also run by `npm install`, as `prepare`)
+ * writes them to bridge/dist/static/js/; the bridge rebuilds them at start when they
+ * are missing or older than their sources, so a checkout never serves a stale client.
  */
-import { execFile } from "node:child_process";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { BRIDGE_DIR, STATIC_JS_DIR } from "../paths.js";
 
 const SOURCE_DIRS = [join(BRIDGE_DIR, "client"), join(BRIDGE_DIR, "demo")];
@@ -90,25 +87,4 @@ export async function loadClientFiles(): Promise<Map<string, string>> {
     await writeFiles(built).catch(() => undefined);
     return built;
   }
-}
-
-/** `jwt-client.d.ts`, from the TypeScript source by tsc. */
-async function writeDeclarations(): Promise<void> {
-  const temp = join(BRIDGE_DIR, "dist", ".types");
-  await rm(temp, { recursive: true, force: true });
-  const tsc = join(BRIDGE_DIR, "..", "node_modules", ".bin", "tsc");
-  await promisify(execFile)(tsc, [
-    "--ignoreConfig", "--declaration", "--emitDeclarationOnly", "--skipLibCheck", "--strict",
-    "--target", "ES2022", "--module", "ESNext", "--moduleResolution", "Bundler", "--lib", "ES2022,DOM",
-    "--types", "", "--outDir", temp, join(BRIDGE_DIR, "client", "jwt-client.ts"),
-  ]);
-  await writeFiles(new Map([["jwt-client.d.ts", await readFile(join(temp, "jwt-client.d.ts"), "utf8")]]));
-  await rm(temp, { recursive: true, force: true });
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const started = performance.now();
-  await writeFiles(await bundleClient());
-  await writeDeclarations();
-  process.stdout.write(`browser client built in ${Math.round(performance.now() - started)} ms → ${STATIC_JS_DIR}\n`);
 }

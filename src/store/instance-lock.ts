@@ -7,7 +7,6 @@
  */
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { resolve } from "node:path";
-import pg from "pg";
 
 export class InstanceLockError extends Error {
   override name = "InstanceLockError";
@@ -60,6 +59,7 @@ function isAlive(pid: number): boolean {
 const MEMORY_STORE_LOCK_ID = 7_301_004_222;
 
 export async function lockSharedDatabase(databaseUrl: string): Promise<() => Promise<void>> {
+  const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "identity-service-lock" });
   client.on("error", () => {});
   await client.connect();

@@ -5,7 +5,7 @@
  * connection for the few things that need session state (the migration lock).
  */
 import { mkdir } from "node:fs/promises";
-import pg from "pg";
+import type { PoolClient } from "pg";
 import { UnavailableError } from "../../core/errors.js";
 
 export interface Queryable {
@@ -75,7 +75,9 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
 }
 
-export function createPostgresDatabase(options: PostgresOptions): Database {
+export async function createPostgresDatabase(options: PostgresOptions): Promise<Database> {
+  // Loaded only when used: the embedded default starts faster without it.
+  const { default: pg } = await import("pg");
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 10,
@@ -97,7 +99,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     query,
     exec,
     async exclusive(fn) {
-      let client: pg.PoolClient;
+      let client: PoolClient;
       try {
         client = await pool.connect();
       } catch (error) {
