@@ -67,6 +67,9 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
     res.setHeader("X-Content-Type-Options", "nosniff");
     if (options.cors(req, res)) return;
     if (req.url?.startsWith(CONNECT_PATH_PREFIX)) {
+      // Connect answers carry tokens and profiles like the /api ones (DESIGN.md: token
+      // responses are no-store); connect-node sets no Cache-Control of its own.
+      res.setHeader("Cache-Control", "no-store");
       options.connect(req, res);
       return;
     }

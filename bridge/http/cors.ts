@@ -1,7 +1,10 @@
 /**
- * CORS for the origins in CORS_ORIGINS (exact match, scheme and port included).
- * Tokens travel in the Authorization header, never in cookies, so credentials
- * are not allowed. Other origins get no CORS headers at all.
+ * CORS for the origins in CORS_ORIGINS: exact match, scheme and port included,
+ * except that ASCII case does not count (scheme and host are case-insensitive, so
+ * `https://APP.example.com` is the same origin; browsers send it lower-case anyway).
+ * Look-alikes (another host, port or scheme, a path, `null`) are other origins.
+ * Tokens travel in the Authorization header, never in cookies, so credentials are
+ * not allowed. Other origins get no CORS headers at all.
  */
 import { cors as connectCors } from "@connectrpc/connect";
 import { headerOf, type NodeRequest, type HttpResponse } from "./exchange.js";
@@ -14,12 +17,12 @@ const EXPOSE_HEADERS = [...new Set(["X-Token-Expires-At", "X-Authenticated", "Re
 export type Cors = (req: NodeRequest, res: HttpResponse) => boolean;
 
 export function createCors(origins: readonly string[]): Cors {
-  const allowed = new Set(origins);
+  const allowed = new Set(origins.map(asciiLower));
   return (req, res) => {
     const origin = headerOf(req.headers, "origin");
     const preflight = req.method === "OPTIONS" && origin !== undefined && headerOf(req.headers, "access-control-request-method") !== undefined;
     if (allowed.size > 0) res.setHeader("Vary", "Origin");
-    const ok = origin !== undefined && allowed.has(origin);
+    const ok = origin !== undefined && allowed.has(asciiLower(origin));
     if (ok) {
       res.setHeader("Access-Control-Allow-Origin", origin);
       if (!preflight) res.setHeader("Access-Control-Expose-Headers", EXPOSE_HEADERS);
@@ -34,4 +37,9 @@ export function createCors(origins: readonly string[]): Cors {
     res.end();
     return true;
   };
+}
+
+/** Only A–Z: full Unicode lower-casing would fold look-alikes (the Kelvin sign K) into ASCII. */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
