@@ -463,6 +463,37 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     await expectSessionInvariants(database.url);
   }, 40_000);
 
+  it("keeps a session whose logout PostgreSQL could not record refused for as long as its refresh token lives", async () => {
+    const { tokens } = await signUp(stack);
+    const { sub, sid, exp } = jwtPayload(tokens.refresh) as { sub: string; sid: string; exp: number };
+    await postgres.stop("fast");
+    expectUnavailable(await refusalOf(stack.surfaces[0]!.logout(tokens.refresh)));
+    // The cache's mark outlives the refresh token, not just the access tokens.
+    const redis = sharedRedis();
+    try {
+      const key = `${stack.service.config.redisKeyPrefix}{u:${sub}}:s:${sid}`;
+      expect(await redis.get(key)).toBe("R");
+      expect(await redis.pttl(key)).toBeGreaterThan(exp * 1000 - Date.now());
+    } finally {
+      redis.disconnect();
+    }
+    await postgres.start();
+    await expectReady(stack, 5_000);
+    for (const s of stack.surfaces) {
+      expect(await s.verify(tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
+      expect((await refusalOf(s.refresh(tokens.refresh))).reason).toBe("session_revoked");
+    }
+    // The retry the 503 asked for is recorded.
+    await stack.surfaces[0]!.logout(tokens.refresh);
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      expect((await client.query("SELECT revoked_reason FROM sessions WHERE id = $1", [sid])).rows).toEqual([{ revoked_reason: "logout" }]);
+    } finally {
+      await client.end();
+    }
+  }, 40_000);
+
   afterEach(async () => {
     // A failed test must not leave the next one without its database.
     if (!postgres.running) await postgres.start();

@@ -1,7 +1,7 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { readToken, type Caller } from "../tokens/authenticate.js";
-import { markSessionRevoked, markUserSessionsRevoked } from "./state.js";
+import { holdRevocationMs, markSessionRevoked, markUserSessionsRevoked } from "./state.js";
 
 /**
  * Ends the session a refresh token belongs to. The cache learns first, so the
@@ -11,7 +11,15 @@ export async function logout(deps: CoreDeps, refreshToken: string): Promise<void
   const nowMs = deps.clock.now();
   const claims = await readToken(deps, refreshToken, "refresh");
   await markSessionRevoked(deps, claims.sub, claims.sid);
-  const wasLive = await deps.sessions.revoke(claims.sid, "logout", new Date(nowMs));
+  let wasLive: boolean;
+  try {
+    wasLive = await deps.sessions.revoke(claims.sid, "logout", new Date(nowMs));
+  } catch (error) {
+    // The caller hears 503 and should retry; one that takes it as done must not see
+    // the session come back when the cache's mark expires before the refresh token.
+    await markSessionRevoked(deps, claims.sub, claims.sid, holdRevocationMs(deps, claims.exp * 1000)).catch(() => {});
+    throw error;
+  }
   if (!wasLive) throw new AppError("token_blacklisted");
 }
 

@@ -84,12 +84,20 @@ async function readThrough(
 }
 
 /** Marks a session revoked in the cache (before PostgreSQL is changed), and tells
- * every process to drop its copy. */
-export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, sessionId: string): Promise<void> {
+ * every process to drop its copy. The mark lives `ttlMs` (by default as long as any
+ * other cache entry); see `holdRevocation` for when it must live longer. */
+export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, sessionId: string, ttlMs = cacheTtlMs(deps.config)): Promise<void> {
   const key = sessionCacheKey(userId, sessionId);
   deps.localState?.drop(key);
-  await deps.kv.set(key, REVOKED, cacheTtlMs(deps.config));
+  await deps.kv.set(key, REVOKED, ttlMs);
   await deps.kv.announceChange([key]);
+}
+
+/** How long a revocation PostgreSQL did not record must stay in the cache: until the
+ * last token that could use the session has expired (a refresh token whose exp is
+ * `untilMs`), since a read-through after the mark expires would find it live. */
+export function holdRevocationMs(deps: Pick<CoreDeps, "config" | "clock">, untilMs: number): number {
+  return Math.max(cacheTtlMs(deps.config), untilMs + deps.config.tokens.leewayMs - deps.clock.now() + 60_000);
 }
 
 /** Records a user's logout-all instant in the cache (before PostgreSQL is changed),
@@ -98,6 +106,9 @@ export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config" | 
 export async function markUserSessionsRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, atMs: number): Promise<void> {
   const key = userCacheKey(userId);
   deps.localState?.drop(key);
-  await deps.kv.raise(key, atMs, cacheTtlMs(deps.config));
+  // As long as a refresh token lives: should PostgreSQL fail to record the instant,
+  // the cache alone still holds it for every token it covers (one key per user).
+  const { tokens } = deps.config;
+  await deps.kv.raise(key, atMs, Math.max(cacheTtlMs(deps.config), tokens.refreshLifetimeMs + tokens.leewayMs + 60_000));
   await deps.kv.announceChange([key]);
 }
