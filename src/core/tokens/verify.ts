@@ -22,6 +22,13 @@ export interface VerifyOptions {
 const MAX_TOKEN_LENGTH = 8192;
 const ALLOWED_HEADER = new Set(["alg", "kid", "typ"]);
 const STRING_CLAIMS = ["jti", "sub", "user_id", "sid", "phone", "first_name", "last_name"] as const;
+/** Identifiers: present is not enough, they must name something. */
+const ID_CLAIMS = ["jti", "sub", "sid"] as const;
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+/** How base64url text of "{..." begins: no BOM or whitespace before the object (of the other
+ * bytes this letter admits, "x", "y" and "z", JSON.parse makes short work). */
+const OPENING_BRACE = BASE64URL[0x7b >> 2]!;
 
 /**
  * Returns the claims of a valid token of `expected` type, or throws AppError with
@@ -33,6 +40,7 @@ export async function verifyToken(keys: KeyRing, token: string, expected: TokenT
     throw new AppError(reason, why);
   };
   if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) refuse("token_not_valid", "empty or oversized token");
+  if (!canonicalForm(token)) refuse("token_not_valid", "not three canonical base64url segments");
 
   let payload: Record<string, unknown>;
   try {
@@ -61,12 +69,45 @@ export async function verifyToken(keys: KeyRing, token: string, expected: TokenT
   const tolerance = Math.floor(options.leewayMs / 1000);
   if (age < -tolerance) refuse("token_not_valid", "iat is in the future");
   if (age - tolerance > Math.ceil(options.maxLifetimeMs / 1000)) refuse("token_not_valid", "iat is further back than a token of this type lives");
+  // Whole seconds, and no longer-lived than the type: `exp` reaches Timestamps and
+  // BigInts on the way out, and only a signer gone wrong would write otherwise.
+  const exp = payload.exp as number;
+  if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(payload.iat)) refuse("token_not_valid", "exp or iat is not a whole number of seconds");
+  if (exp - (payload.iat as number) > Math.ceil(options.maxLifetimeMs / 1000)) refuse("token_not_valid", "exp is further from iat than a token of this type lives");
   for (const claim of STRING_CLAIMS) {
     if (typeof payload[claim] !== "string") refuse("token_not_valid", `claim ${claim} missing or not a string`);
+  }
+  for (const claim of ID_CLAIMS) {
+    if (payload[claim] === "") refuse("token_not_valid", `claim ${claim} is empty`);
+  }
+  if (payload.iss !== undefined && typeof payload.iss !== "string") refuse("token_not_valid", "claim iss is not a string");
+  const { aud } = payload;
+  if (aud !== undefined && typeof aud !== "string" && !(Array.isArray(aud) && aud.every((a) => typeof a === "string"))) {
+    refuse("token_not_valid", "claim aud is not a string or a list of strings");
   }
   if (typeof payload.is_staff !== "boolean") refuse("token_not_valid", "claim is_staff missing or not a boolean");
   if (payload.sub !== payload.user_id) refuse("token_not_valid", "sub and user_id differ");
   return payload as TokenClaims;
+}
+
+/**
+ * Exactly three segments of unpadded base64url (RFC 7515 §2, §7.1), each the one
+ * spelling of its bytes, and header and payload JSON that open with their brace.
+ * jose's decoder (atob) also takes padding, whitespace and stray bits in the last
+ * character, and TextDecoder drops a leading BOM: the same token could be written
+ * many ways, and one that differs from what was issued must not pass.
+ */
+function canonicalForm(token: string): boolean {
+  const segments = token.split(".");
+  if (segments.length !== 3) return false;
+  for (const segment of segments) {
+    if (!SEGMENT.test(segment)) return false;
+    // Two or three characters left over carry 4 or 2 bits past the last byte: zero.
+    const rest = segment.length % 4;
+    if (rest === 1) return false;
+    if (rest > 1 && (BASE64URL.indexOf(segment.at(-1)!) & (rest === 2 ? 0x0f : 0x03)) !== 0) return false;
+  }
+  return segments[0]!.startsWith(OPENING_BRACE) && segments[1]!.startsWith(OPENING_BRACE);
 }
 
 /** `kid` only selects among configured keys, and the key's own algorithm must match. */
@@ -74,6 +115,8 @@ function keyFor(keys: KeyRing, header: JWTHeaderParameters): CryptoKey | Uint8Ar
   for (const name of Object.keys(header)) {
     if (!ALLOWED_HEADER.has(name)) throw new errors.JWSInvalid(`header parameter ${name} is not accepted`);
   }
+  // Explicit typing (RFC 8725 §3.11): this service writes "JWT" and nothing else.
+  if (header.typ !== undefined && header.typ !== "JWT") throw new errors.JWSInvalid("typ is not JWT");
   const entry = typeof header.kid === "string" ? keys.verification.get(header.kid) : undefined;
   if (entry === undefined || entry.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
   return entry.key;
