@@ -1,7 +1,8 @@
 /**
- * `npm run flush-expired`: deletes expired sessions and refresh-token rows in
- * bounded batches (each a short statement with SKIP LOCKED), so even a table of
- * millions is cleaned without long locks. Safe to run from cron on any instance.
+ * `npm run flush-expired [batch size]`: deletes expired sessions and refresh-token
+ * rows in bounded batches (each a short statement with SKIP LOCKED; default 5000
+ * rows of each table), so even a table of millions is cleaned without long locks.
+ * Safe to run from cron on any instance. Each batch is logged at `debug`.
  */
 import { loadConfig } from "../config.js";
 import { createLogger, openStores } from "../app.js";
@@ -10,14 +11,25 @@ import { flushExpired } from "../core/sessions/flush.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
 import { runCli } from "./run.js";
 
+const DEFAULT_BATCH = 5000;
+
 runCli(async () => {
   const config = loadConfig();
   const log = createLogger(config);
   const stores = await openStores(config, log, systemClock);
   try {
-    const batch = Number(process.argv[2] ?? 5000);
-    const result = await flushExpired(createSessionRepository(stores.db), systemClock, Number.isInteger(batch) && batch > 0 ? batch : 5000);
-    log.info(result, "expired rows deleted");
+    const asked = Number(process.argv[2] ?? DEFAULT_BATCH);
+    const batchSize = Number.isInteger(asked) && asked > 0 ? asked : DEFAULT_BATCH;
+    const started = performance.now();
+    let batches = 0;
+    let batchStarted = started;
+    const result = await flushExpired(createSessionRepository(stores.db), systemClock, batchSize, (batch) => {
+      batches += 1;
+      const now = performance.now();
+      log.debug({ ...batch, batchSize, ms: Math.round(now - batchStarted) }, "expired rows batch");
+      batchStarted = now;
+    });
+    log.info({ ...result, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
   } finally {
     await stores.release();
   }

@@ -13,7 +13,34 @@ export interface ServiceProcess {
   listening: Record<string, unknown>;
   /** Every log line so far (JSON, parsed). */
   log: Record<string, unknown>[];
+  /** The child's process id (for /proc/PID/status). */
+  pid: number;
+  /** Everything written to stdout and stderr so far, parsed or not. */
+  output(): string;
   stop(): Promise<void>;
+}
+
+/** `src/main.ts` as a child process, given only `env` and what a process needs to run. */
+function spawnService(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TMPDIR: process.env.TMPDIR ?? "/tmp", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** Runs `src/main.ts` with `env` until it exits by itself (start-up refusals); killed after `timeoutMs`. */
+export async function runServiceProcessToExit(env: Record<string, string>, timeoutMs = 50_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawnService(env);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
 
 /**
@@ -21,14 +48,12 @@ export interface ServiceProcess {
  * the service itself) with only `env` and what a process needs to run.
  */
 export async function startServiceProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TMPDIR: process.env.TMPDIR ?? "/tmp", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnService(env);
   const log: Record<string, unknown>[] = [];
   let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  let output = "";
+  child.stderr!.on("data", (chunk: Buffer) => ((stderr += chunk.toString()), (output += chunk.toString())));
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -59,6 +84,8 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
   return {
     listening,
     log,
+    pid: child.pid!,
+    output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");

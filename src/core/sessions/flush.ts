@@ -1,16 +1,42 @@
 import type { Clock } from "../clock.js";
 import type { SessionRepository } from "../../store/postgres/sessions.js";
 
-/** Deletes expired sessions, then expired refresh-token rows, batch by batch. */
-export async function flushExpired(sessions: Pick<SessionRepository, "deleteExpired" | "deleteExpiredTokens">, clock: Clock, batchSize: number): Promise<{ sessions: number; tokens: number }> {
+/** What one statement deleted: never more than the batch size of either table. */
+export interface FlushBatch {
+  sessions: number;
+  tokens: number;
+}
+
+/**
+ * Deletes expired refresh-token rows, then expired sessions with the tokens that
+ * outlived them, batch by batch (each batch one short statement). Tokens go first:
+ * most expire before their session, so the session batches rarely find any left.
+ */
+export async function flushExpired(
+  sessions: Pick<SessionRepository, "deleteExpired" | "deleteExpiredTokens">,
+  clock: Clock,
+  batchSize: number,
+  onBatch: (batch: FlushBatch) => void = () => {},
+): Promise<{ sessions: number; tokens: number }> {
   const now = new Date(clock.now());
-  const drain = async (deleteBatch: (now: Date, limit: number) => Promise<number>) => {
-    let total = 0;
-    for (;;) {
-      const deleted = await deleteBatch(now, batchSize);
-      total += deleted;
-      if (deleted < batchSize) return total;
-    }
+  const total = { sessions: 0, tokens: 0 };
+  const count = (batch: FlushBatch) => {
+    total.sessions += batch.sessions;
+    total.tokens += batch.tokens;
+    onBatch(batch);
   };
-  return { sessions: await drain((n, l) => sessions.deleteExpired(n, l)), tokens: await drain((n, l) => sessions.deleteExpiredTokens(n, l)) };
+  for (;;) {
+    const tokens = await sessions.deleteExpiredTokens(now, batchSize);
+    count({ sessions: 0, tokens });
+    if (tokens < batchSize) break;
+  }
+  for (;;) {
+    const batch = await sessions.deleteExpired(now, batchSize);
+    count(batch);
+    // Below the limit on both counts: no expired session is left but those whose rows
+    // someone else holds locked (the next run takes them). Each pass that goes on has
+    // deleted a full batch, so this ends.
+    if (batch.sessions < batchSize && batch.tokens < batchSize) break;
+  }
+  return total;
 }

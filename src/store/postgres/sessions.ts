@@ -52,8 +52,10 @@ export interface SessionRepository {
    * started later by a clock ahead of this one, so that no existing session escapes. */
   revokeAllOfUser(userId: string, now: Date): Promise<{ revoked: number; at: Date }>;
   snapshot(sessionId: string): Promise<SessionSnapshot | undefined>;
-  /** Deletes up to `limit` expired sessions (their tokens go with them); returns how many. */
-  deleteExpired(now: Date, limit: number): Promise<number>;
+  /** One bounded batch: of up to `limit` expired sessions, deletes up to `limit` of
+   * their refresh-token rows (a refresh token can outlive its session) and the
+   * sessions left with none. */
+  deleteExpired(now: Date, limit: number): Promise<{ sessions: number; tokens: number }>;
   /** Deletes up to `limit` expired refresh-token rows (and their blacklist rows). */
   deleteExpiredTokens(now: Date, limit: number): Promise<number>;
 }
@@ -223,19 +225,41 @@ export function createSessionRepository(db: Queryable): SessionRepository {
       };
     },
 
-    deleteExpired: (now, limit) => deleteExpiredRows(db, "sessions", "id", now, limit),
-    deleteExpiredTokens: (now, limit) => deleteExpiredRows(db, "outstanding_tokens", "jti", now, limit),
-  };
-}
+    async deleteExpired(now, limit) {
+      // A session is deleted only with its last token (deleted here, or earlier), so
+      // the FK cascade never reaches an unbounded number of rows: a long-lived,
+      // often refreshed session can have thousands. Rows locked by someone else are
+      // skipped, and left for the next run.
+      const rows = await db.query<{ sessions: string; tokens: string }>(
+        `WITH doomed AS (
+           SELECT id FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+         ), tokens AS (
+           DELETE FROM outstanding_tokens WHERE jti IN (
+             SELECT jti FROM outstanding_tokens WHERE session_id IN (SELECT id FROM doomed) LIMIT $2 FOR UPDATE SKIP LOCKED
+           ) RETURNING jti
+         ), gone AS (
+           DELETE FROM sessions s WHERE s.id IN (SELECT id FROM doomed) AND NOT EXISTS (
+             SELECT 1 FROM outstanding_tokens t WHERE t.session_id = s.id AND t.jti NOT IN (SELECT jti FROM tokens)
+           ) RETURNING s.id
+         )
+         SELECT (SELECT count(*) FROM gone) AS sessions, (SELECT count(*) FROM tokens) AS tokens`,
+        [now, limit],
+      );
+      return { sessions: Number(rows[0]?.sessions ?? 0), tokens: Number(rows[0]?.tokens ?? 0) };
+    },
 
-/** One bounded batch: short statements that skip locked rows, so a table of millions
- * is cleaned without long locks. */
-async function deleteExpiredRows(db: Queryable, table: "sessions" | "outstanding_tokens", key: "id" | "jti", now: Date, limit: number): Promise<number> {
-  const rows = await db.query(
-    `DELETE FROM ${table} WHERE ${key} IN (
-       SELECT ${key} FROM ${table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
-     ) RETURNING ${key}`,
-    [now, limit],
-  );
-  return rows.length;
+    async deleteExpiredTokens(now, limit) {
+      // Short statements that skip locked rows, oldest first along the expiry index.
+      const rows = await db.query<{ tokens: string }>(
+        `WITH gone AS (
+           DELETE FROM outstanding_tokens WHERE jti IN (
+             SELECT jti FROM outstanding_tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+           ) RETURNING 1
+         )
+         SELECT count(*) AS tokens FROM gone`,
+        [now, limit],
+      );
+      return Number(rows[0]?.tokens ?? 0);
+    },
+  };
 }
