@@ -8,6 +8,7 @@ import { loadConfig } from "../config.js";
 import { createLogger, openStores } from "../app.js";
 import { systemClock } from "../core/clock.js";
 import { flushExpired } from "../core/sessions/flush.js";
+import { createPostgresDatabase } from "../store/postgres/db.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
 import { runCli } from "./run.js";
 
@@ -16,7 +17,12 @@ const DEFAULT_BATCH = 5000;
 runCli(async () => {
   const config = loadConfig();
   const log = createLogger(config);
-  const stores = await openStores(config, log, systemClock);
+  // Only PostgreSQL is needed: a shared database is opened alone (no Redis, no
+  // instance lock); the embedded one needs its data-directory lock.
+  const stores =
+    config.databaseUrl !== undefined
+      ? await createPostgresDatabase({ url: config.databaseUrl }).then((db) => ({ db, release: () => db.close() }))
+      : await openStores(config, log, systemClock);
   try {
     const asked = Number(process.argv[2] ?? DEFAULT_BATCH);
     const batchSize = Number.isInteger(asked) && asked > 0 ? asked : DEFAULT_BATCH;
