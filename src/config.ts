@@ -172,6 +172,14 @@ function serviceApiKeys(env: Env): Map<string, string> {
   return keys;
 }
 
+/** Braces would become the Redis Cluster hash tag of every key (all on one node),
+ * and split the keys that must share one. */
+function keyPrefix(env: Env): string {
+  const prefix = read(env, "REDIS_KEY_PREFIX") ?? "idn:";
+  if (/[{}]/.test(prefix)) throw new ConfigError("REDIS_KEY_PREFIX", "must not contain { or } (they would become the Redis Cluster hash tag of every key)");
+  return prefix;
+}
+
 /** A two-letter region the phone-number metadata knows (ISO 3166-1 alpha-2). */
 function region(env: Env, name: string, text: string): string {
   const code = text.toUpperCase();
@@ -213,7 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: read(env, "DATA_DIR") ?? "./.data",
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     redisClusterNodes: clusterNodes(env),
-    redisKeyPrefix: read(env, "REDIS_KEY_PREFIX") ?? "idn:",
+    redisKeyPrefix: keyPrefix(env),
     serviceRole,
     grpcUpstream,
     workers: read(env, "WORKERS")?.toLowerCase() === "auto" ? availableParallelism() : integer(env, "WORKERS", 1, 1, 64),

@@ -150,6 +150,7 @@ describe("loadConfig refusals name the variable", () => {
     ["a DATABASE_URL that is not PostgreSQL", { DATABASE_URL: "mysql://db/identity" }, "DATABASE_URL"],
     ["a REDIS_URL that is not Redis", { REDIS_URL: "http://cache:6379" }, "REDIS_URL"],
     ["a cluster node without a port", { REDIS_CLUSTER_NODES: "r1:7000,r2" }, "REDIS_CLUSTER_NODES"],
+    ["a key prefix with a hash tag", { REDIS_KEY_PREFIX: "{idn}:" }, "REDIS_KEY_PREFIX"],
     ["a service key without a name", { SERVICE_API_KEYS: "0123456789abcdef0123456789abcdef" }, "SERVICE_API_KEYS"],
     ["a short service key", { SERVICE_API_KEYS: "billing:short" }, "SERVICE_API_KEYS"],
     ["an OTP length under 4", { OTP_LENGTH: "3" }, "OTP_LENGTH"],
