@@ -104,6 +104,11 @@ async function grpcHotPath(app: Running, store: string, label = ""): Promise<num
     const half = Math.max(1, Math.floor(verify.perSecond / 2));
     const paced = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), durationS: DURATION_S, cpu: LOAD_CPU, rps: half });
     record({ store, what: `gRPC Verify at half the peak (${half.toLocaleString("en")}/s offered, h2load --rps)`, value: rate(paced), target: "p99 ≤ 2 ms" });
+    // The framework's own floor at half its peak: what p99 the same server, pacing
+    // and machine give a call that does nothing.
+    const noopHalf = Math.max(1, Math.floor(noop.perSecond / 2));
+    const pacedNoop = await h2load({ url: `${app.grpcUrl}/grpc.health.v1.Health/Check`, body: grpcFrame(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))), durationS: DURATION_S, cpu: LOAD_CPU, rps: noopHalf });
+    record({ store, what: `no-op gRPC at half its peak (${noopHalf.toLocaleString("en")}/s offered, h2load --rps)`, value: rate(pacedNoop) });
   }
   return verify.perSecond;
 }
@@ -252,8 +257,16 @@ async function embedded(): Promise<void> {
     let app = await start({ DATA_DIR: dataDir }, sms);
     record({ store, what: "first start to ready (creates the database)", value: `${Math.round(app.server.readyMs)} ms` });
     await app.server.stop();
+    // `npm start` itself, npm's own start-up included; the median of five.
+    const starts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const server = await startServer({ DATA_DIR: dataDir, SMS_PROVIDER: "webhook", SMS_WEBHOOK_URL: sms.url }, SERVER_CPU, [], "npm");
+      starts.push(server.readyMs);
+      await server.stop();
+    }
+    starts.sort((a, b) => a - b);
+    record({ store, what: "npm start to ready (existing DATA_DIR), median of 5", value: `${Math.round(starts[2]!)} ms (${Math.round(starts[0]!)}–${Math.round(starts[4]!)})`, target: "≤ 2,000 ms" });
     app = await start({ DATA_DIR: dataDir }, sms);
-    record({ store, what: "start to ready (existing DATA_DIR)", value: `${Math.round(app.server.readyMs)} ms`, target: "≤ 2,000 ms" });
     try {
       await grpcHotPath(app, store);
       await httpHotPath(app, store);

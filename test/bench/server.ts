@@ -1,6 +1,7 @@
 /**
- * Starts the service as its own process (`node src/main.ts` under tsx), pinned to
- * one core with taskset, on free ports, and waits until gRPC health says SERVING.
+ * Starts the service as its own process, as `npm start` runs it (`node
+ * scripts/start.mjs`, or `npm start` itself), pinned to one core with taskset, on
+ * free ports, and waits until gRPC health says SERVING.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -31,14 +32,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(env: Record<string, string>, cpu: number | undefined, nodeArgs: readonly string[] = []): Promise<ServerProcess> {
+/** `npm` spawns `npm start` (its own start-up included; the pid is npm's, so no RSS). */
+export async function startServer(env: Record<string, string>, cpu: number | undefined, nodeArgs: readonly string[] = [], launcher: "node" | "npm" = "node"): Promise<ServerProcess> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const command = [process.execPath, ...nodeArgs, "--import", "tsx", "src/main.ts"];
+  const command = launcher === "npm" ? ["npm", "start", "--silent"] : [process.execPath, ...nodeArgs, "scripts/start.mjs"];
   const [file, ...args] = cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command];
   const started = performance.now();
   const child = spawn(file!, args, {
     env: { ...process.env, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "ignore", "pipe"],
+    // npm does not pass SIGTERM on to the script: stop() signals the whole group.
+    detached: launcher === "npm",
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -69,7 +73,8 @@ export async function startServer(env: Record<string, string>, cpu: number | und
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once("exit", () => resolve());
-        child.kill("SIGTERM");
+        if (launcher === "npm") process.kill(-child.pid!, "SIGTERM");
+        else child.kill("SIGTERM");
       }),
   };
 }
