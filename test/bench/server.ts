@@ -69,12 +69,24 @@ export async function startServer(env: Record<string, string>, cpu: number | und
       const status = await readFile(`/proc/${child.pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      if (launcher === "npm") {
+        // npm exits at once; the service drains after it. Done when the group is empty.
+        process.kill(-child.pid!, "SIGTERM");
+        for (;;) {
+          try {
+            process.kill(-child.pid!, 0);
+          } catch {
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once("exit", () => resolve());
-        if (launcher === "npm") process.kill(-child.pid!, "SIGTERM");
-        else child.kill("SIGTERM");
-      }),
+        child.kill("SIGTERM");
+      });
+    },
   };
 }
