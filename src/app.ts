@@ -12,7 +12,7 @@ import { cryptoRandom, type Random } from "./core/random.js";
 import type { ExtraClaims } from "./core/tokens/claims.js";
 import { createKeyRing } from "./core/tokens/keys.js";
 import { createVerifiedTokenCache } from "./core/tokens/verified-cache.js";
-import { createLocalSessionState } from "./core/sessions/local-state.js";
+import { createLocalCopies } from "./core/local-copies.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createClientIpResolver } from "./lib/client-ip.js";
@@ -28,9 +28,14 @@ import type { KeyValueStore } from "./store/kv/types.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
 import { createSessionRepository } from "./store/postgres/sessions.js";
-import { createUserRepository } from "./store/postgres/users.js";
+import { createUserRepository, type UserRecord } from "./store/postgres/users.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
+
+/** How long in-process copies live at most: revocation is seen everywhere within
+ * SESSION_COPY_MS even if an announcement is lost; a profile within PROFILE_COPY_MS. */
+const SESSION_COPY_MS = 1_000;
+const PROFILE_COPY_MS = 30_000;
 
 /** Seams for tests and embedding applications. */
 export interface BuildOptions {
@@ -113,7 +118,10 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       extraClaims: options.extraClaims,
       verifiedTokens: createVerifiedTokenCache(),
       // The in-process store is already local; only a shared Redis is worth copying.
-      localState: stores.shared ? createLocalSessionState(stores.kv) : undefined,
+      localState: stores.shared ? createLocalCopies<string>(stores.kv, SESSION_COPY_MS) : undefined,
+      // Profiles are not security state (a revoked session is refused before its
+      // profile is read), so a copy may live longer; every change is announced.
+      localProfiles: createLocalCopies<UserRecord>(stores.kv, PROFILE_COPY_MS, 50_000),
     };
     const readiness = monitorReadiness([
       { name: "database", check: () => stores.db.ping() },

@@ -163,6 +163,9 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("browser client (in-pr
     it("clears itself when the background refresh is refused, in every tab", async () => {
       const [page, other] = [await shortTabs.tab(0), await shortTabs.tab(1)];
       const { e164 } = await registerIn(page, short);
+      // Both tabs hold the session first (the other learns it from the storage event),
+      // or the other would count as cleared before it ever was signed in.
+      await eventually(() => state(other), (s) => s.authenticated, 5_000);
       const elsewhere = await short.logIn(e164);
       await short.request("POST", "/api/logout-all/", { headers: { authorization: `Bearer ${elsewhere.tokens.access}` } });
       const after = await Promise.all([page, other].map((tab) => eventually(() => state(tab), (s) => !s.authenticated, 5_000)));

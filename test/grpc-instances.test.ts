@@ -91,6 +91,22 @@ describe.runIf(realStoresAvailable())("two instances on one PostgreSQL and Redis
     expect(await failure(b.auth.register({ phone, code, firstName: "", lastName: "" }))).toMatchObject({ reason: "otp_attempts_exceeded" });
   });
 
+  it("shows on B, at once, a profile changed on A, though B holds a copy of it", async () => {
+    const { tokens } = await registerUser(a);
+    expect((await b.auth.getProfile({}, bearer(tokens.access))).user).toMatchObject({ firstName: "Sara" });
+    await a.auth.updateProfile({ firstName: "Mina" }, bearer(tokens.access));
+    expect((await b.auth.getProfile({}, bearer(tokens.access))).user).toMatchObject({ firstName: "Mina" });
+  });
+
+  it("shows on A, at once, the last_login moved by a login on B, though A holds a copy of the profile", async () => {
+    const { phone, tokens } = await registerUser(a);
+    const before = (await a.auth.getProfile({}, bearer(tokens.access))).user!.lastLogin!;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await loginUser(b, phone);
+    const after = (await a.auth.getProfile({}, bearer(tokens.access))).user!.lastLogin!;
+    expect(Number(after.seconds) * 1000 + after.nanos / 1e6).toBeGreaterThan(Number(before.seconds) * 1000 + before.nanos / 1e6);
+  });
+
   it("answers 20 concurrent refreshes of one token, split across A and B, with one successor and one live refresh token", async () => {
     const { tokens } = await registerUser(a);
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).token.refresh({ refresh: tokens.refresh })));

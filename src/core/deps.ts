@@ -9,7 +9,8 @@ import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
 import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
-import type { LocalSessionState } from "./sessions/local-state.js";
+import type { UserRecord } from "../store/postgres/users.js";
+import type { LocalCopies } from "./local-copies.js";
 
 /** Everything the domain needs, built once by the composition root. */
 export interface CoreDeps {
@@ -28,5 +29,7 @@ export interface CoreDeps {
   /** Access tokens whose signature and claims were already checked (in-process). */
   verifiedTokens: VerifiedTokenCache;
   /** Session state held in-process for up to a second (shared stores only). */
-  localState?: LocalSessionState | undefined;
+  localState?: LocalCopies<string> | undefined;
+  /** Profiles held in-process (GetProfile, the dashboard), dropped on every change. */
+  localProfiles?: LocalCopies<UserRecord> | undefined;
 }

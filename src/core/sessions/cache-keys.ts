@@ -10,6 +10,12 @@ export function userCacheKey(userId: string): string {
   return `{u:${userId}}:u`;
 }
 
+/** Not stored in Redis: the name under which a change of the user's profile is
+ * announced, so every process drops its in-process copy. */
+export function profileKey(userId: string): string {
+  return `{u:${userId}}:p`;
+}
+
 /** Cached session values: revoked, or live with its creation and expiry instants. */
 export const REVOKED = "R";
 export function liveSessionValue(createdAtMs: number, expiresAtMs: number): string {

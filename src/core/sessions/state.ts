@@ -22,7 +22,10 @@ export function cacheTtlMs(config: CoreDeps["config"]): number {
 export async function assertSessionLive(deps: StateDeps, userId: string, sessionId: string): Promise<void> {
   const sessionKey = sessionCacheKey(userId, sessionId);
   const userKey = userCacheKey(userId);
-  const [session, user] = deps.localState?.get(sessionKey, userKey) ?? (await readShared(deps, userId, sessionId, sessionKey, userKey));
+  const local = deps.localState;
+  const heldSession = local?.get(sessionKey);
+  const heldUser = heldSession === undefined ? undefined : local!.get(userKey);
+  const [session, user] = heldUser !== undefined ? [heldSession!, heldUser] : await readShared(deps, userId, sessionId, sessionKey, userKey);
   const live = LIVE_VALUE.exec(session);
   const revokedBefore = Number(user);
   // Anything but a well-formed live entry (a revocation, or a value this version
@@ -42,7 +45,8 @@ async function readShared(deps: StateDeps, userId: string, sessionId: string, se
     cachedSession == null || cachedUser == null
       ? await readThrough(deps, userId, sessionId, sessionKey, userKey, cachedSession ?? null, cachedUser ?? null)
       : [cachedSession, cachedUser];
-  deps.localState?.put(sessionKey, userKey, session, user, mark);
+  deps.localState?.put(sessionKey, session, mark);
+  deps.localState?.put(userKey, user, mark);
   return [session, user];
 }
 

@@ -3,6 +3,7 @@ import type { CoreDeps } from "../deps.js";
 import { verifyOtp } from "../otp/verify.js";
 import { newSession } from "../sessions/start.js";
 import { issueTokenPair, tokenUser } from "../tokens/issue.js";
+import { announceProfileChange } from "./profile.js";
 import type { SignedIn } from "./register.js";
 
 /** Starts a session for a registered phone with a verified login code. */
@@ -12,6 +13,8 @@ export async function login(deps: CoreDeps, input: { phone: string; code: string
   const session = newSession(deps, nowMs);
   const user = await deps.sessions.login(input.phone, session, deps.config.tokens.updateLastLogin);
   if (user === undefined) throw new AppError("phone_not_registered");
+  // last_login moved: copies of the profile elsewhere are out of date.
+  if (deps.config.tokens.updateLastLogin) await announceProfileChange(deps, user.id);
   const tokens = await issueTokenPair(deps, tokenUser(user), { id: session.id, expiresAtMs: session.expiresAt.getTime() },
     { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
   return { user, tokens };

@@ -2,12 +2,26 @@ import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import type { Caller } from "../tokens/authenticate.js";
 import type { UserRecord } from "../../store/postgres/users.js";
+import { profileKey } from "../sessions/cache-keys.js";
 import { cleanName } from "./names.js";
 
+/** The caller's profile, from the in-process copy when one is held. */
 export async function getProfile(deps: CoreDeps, caller: Caller): Promise<UserRecord> {
+  const key = profileKey(caller.user.id);
+  const held = deps.localProfiles?.get(key);
+  if (held !== undefined) return held;
+  const mark = deps.localProfiles?.mark() ?? 0;
   const user = await deps.users.findById(caller.user.id);
   if (user === undefined) throw new AppError("session_revoked", "user no longer exists");
+  deps.localProfiles?.put(key, user, mark);
   return user;
+}
+
+/** Tells every process (this one too) to drop its copy of the user's profile. */
+export async function announceProfileChange(deps: Pick<CoreDeps, "kv" | "localProfiles">, userId: string): Promise<void> {
+  const key = profileKey(userId);
+  deps.localProfiles?.drop(key);
+  await deps.kv.announceChange([key]);
 }
 
 /** Changes only the names given. Tokens already issued keep the old names until refreshed. */
@@ -18,5 +32,6 @@ export async function updateProfile(deps: CoreDeps, caller: Caller, changes: { f
   };
   const user = await deps.users.updateNames(caller.user.id, names);
   if (user === undefined) throw new AppError("session_revoked", "user no longer exists");
+  await announceProfileChange(deps, user.id);
   return user;
 }
