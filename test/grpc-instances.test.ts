@@ -12,35 +12,25 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InstanceLockError } from "../src/store/instance-lock.js";
-import { bearer, failure, freshStores, loginUser, newPhone, OtpPurpose, registerUser, startService, type Service, type StoreMode, type Stores } from "./support/grpc-harness.js";
-import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
+import { bearer, failure, freshStores, loginUser, newPhone, OtpPurpose, registerUser, startService, twoInstances, type Service, type StoreMode, type Stores, type TwoInstances } from "./support/grpc-harness.js";
+import type { SmsInbox } from "./support/sms-inbox.js";
 import { realStoresAvailable } from "./support/services.js";
 import { deleteKeysUnder, jwtPayload, sharedRedis } from "./support/tools.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
 
 describe.runIf(realStoresAvailable())("two instances on one PostgreSQL and Redis", () => {
-  let stores: Stores;
-  let keysDir: string;
+  let pair: TwoInstances;
   let inbox: SmsInbox;
   let a: Service;
   let b: Service;
 
   beforeAll(async () => {
-    stores = await freshStores("real");
-    // One DATA_DIR for both: they share the generated development key, as a
-    // deployment shares JWT_SIGNING_KEY.
-    keysDir = await mkdtemp(join(tmpdir(), "identity-keys-"));
-    inbox = await startSmsInbox();
-    const env = { DATA_DIR: keysDir, OTP_RESEND_INTERVAL: "60s" };
-    [a, b] = await Promise.all([startService(stores, { env, sms: inbox }), startService(stores, { env, sms: inbox })]);
+    pair = await twoInstances({ OTP_RESEND_INTERVAL: "60s" });
+    ({ a, b, inbox } = pair);
   });
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await inbox?.close();
-    await stores?.drop();
-    await rm(keysDir, { recursive: true, force: true });
+    await pair?.close();
   });
 
   it("migrated the shared database once, though both started at the same moment", async () => {

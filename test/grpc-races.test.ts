@@ -3,46 +3,28 @@
  * refresh against logout, logout-all in the same instant as a new login (also when
  * the instances' clocks disagree), and the randomness of ids.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, failure, freshStores, loginUser, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
+import { bearer, failure, loginUser, registerUser, twoInstances, type Service, type TwoInstances } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
-import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { frozenClock, jwtPayload, type MovableClock } from "./support/tools.js";
 
 describe.runIf(realStoresAvailable())("the token lifecycle under races, across two instances", () => {
-  let stores: Stores;
-  let keysDir: string;
-  let inbox: SmsInbox;
+  let pair: TwoInstances;
   let a: Service;
   let b: Service;
-  // One instant for both instances, until a test moves one of them.
-  let clockA: MovableClock;
-  let clockB: MovableClock;
+  // One instant for both instances, until a test moves one of them. Mid-second, so a
+  // skew of a few hundred milliseconds never moves a token's iat (whole seconds)
+  // past the other instance's now.
+  const start = Math.floor(Date.now() / 1000) * 1000 + 500;
+  const clockA: MovableClock = frozenClock(start);
+  const clockB: MovableClock = frozenClock(start);
 
   beforeAll(async () => {
-    stores = await freshStores("real");
-    keysDir = await mkdtemp(join(tmpdir(), "identity-keys-"));
-    inbox = await startSmsInbox();
-    // Mid-second, so a skew of a few hundred milliseconds never moves a token's
-    // iat (whole seconds) past the other instance's now.
-    const start = Math.floor(Date.now() / 1000) * 1000 + 500;
-    clockA = frozenClock(start);
-    clockB = frozenClock(start);
-    const env = { DATA_DIR: keysDir };
-    [a, b] = await Promise.all([
-      startService(stores, { env, sms: inbox, clock: clockA }),
-      startService(stores, { env, sms: inbox, clock: clockB }),
-    ]);
+    pair = await twoInstances({}, { a: clockA, b: clockB });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await inbox?.close();
-    await stores?.drop();
-    await rm(keysDir, { recursive: true, force: true });
+    await pair?.close();
   });
 
   /** Every way a session's tokens can be used, refused on both instances. */

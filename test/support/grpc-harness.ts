@@ -93,6 +93,39 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
   };
 }
 
+/** Two instances on one fresh PostgreSQL database and Redis prefix, sharing an SMS
+ * inbox and one DATA_DIR (so one generated development key, as a deployment shares
+ * JWT_SIGNING_KEY). */
+export interface TwoInstances {
+  a: Service;
+  b: Service;
+  inbox: SmsInbox;
+  close(): Promise<void>;
+}
+
+export async function twoInstances(env: Record<string, string> = {}, clocks: { a?: Clock; b?: Clock } = {}): Promise<TwoInstances> {
+  const stores = await freshStores("real");
+  const keysDir = await mkdtemp(join(tmpdir(), "identity-keys-"));
+  const inbox = await startSmsInbox();
+  const shared = { DATA_DIR: keysDir, ...env };
+  const [a, b] = await Promise.all([
+    startService(stores, { env: shared, sms: inbox, clock: clocks.a }),
+    startService(stores, { env: shared, sms: inbox, clock: clocks.b }),
+  ]);
+  return {
+    a,
+    b,
+    inbox,
+    async close() {
+      await a.stop();
+      await b.stop();
+      await inbox.close();
+      await stores.drop();
+      await rm(keysDir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The `google.rpc.ErrorInfo` reason of a failed call, with its status code. */
 export async function failure(call: Promise<unknown>): Promise<{ code: Code; reason: string; metadata: Record<string, string>; message: string }> {
   try {
