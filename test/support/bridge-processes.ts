@@ -20,9 +20,14 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** `src/main.ts` as a child process, given only `env` and what a process needs to run. */
-function spawnService(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+/** How the process runs the service: from source (tsx), or as `npm start` does (the
+ * esbuild bundle that scripts/start.mjs builds when stale). */
+export type Launcher = "source" | "bundle";
+
+/** The service as a child process, given only `env` and what a process needs to run. */
+function spawnService(env: Record<string, string>, launcher: Launcher = "source"): ChildProcess {
+  const args = launcher === "source" ? ["--import", "tsx", "src/main.ts"] : ["scripts/start.mjs"];
+  return spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TMPDIR: process.env.TMPDIR ?? "/tmp", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -47,8 +52,8 @@ export async function runServiceProcessToExit(env: Record<string, string>, timeo
  * Starts `tsx src/main.ts` (as `node --import tsx`, one process, so a signal reaches
  * the service itself) with only `env` and what a process needs to run.
  */
-export async function startServiceProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
-  const child = spawnService(env);
+export async function startServiceProcess(env: Record<string, string>, timeoutMs = 30_000, launcher: Launcher = "source"): Promise<ServiceProcess> {
+  const child = spawnService(env, launcher);
   const log: Record<string, unknown>[] = [];
   let stderr = "";
   let output = "";
