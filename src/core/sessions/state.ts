@@ -89,7 +89,7 @@ async function readThrough(
 
 /** Marks a session revoked in the cache (before PostgreSQL is changed), and tells
  * every process to drop its copy. The mark lives `ttlMs` (by default as long as any
- * other cache entry); see `holdRevocation` for when it must live longer. */
+ * other cache entry); see `holdRevocationMs` for when it must live longer. */
 export async function markSessionRevoked(deps: Pick<CoreDeps, "kv" | "config" | "localState">, userId: string, sessionId: string, ttlMs = cacheTtlMs(deps.config)): Promise<void> {
   const key = sessionCacheKey(userId, sessionId);
   deps.localState?.drop(key);

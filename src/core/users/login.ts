@@ -13,8 +13,12 @@ export async function login(deps: CoreDeps, input: { phone: string; code: string
   const session = newSession(deps, nowMs);
   const user = await deps.sessions.login(input.phone, session, deps.config.tokens.updateLastLogin);
   if (user === undefined) throw new AppError("phone_not_registered");
-  // last_login moved: copies of the profile elsewhere are out of date.
-  if (deps.config.tokens.updateLastLogin) await announceProfileChange(deps, user.id);
+  // last_login moved: copies of the profile elsewhere are out of date. Best effort:
+  // the session is committed and the code spent, so failing here would strand the
+  // client; and while Redis cannot carry the announcement, no copy is trusted anyway.
+  if (deps.config.tokens.updateLastLogin) {
+    await announceProfileChange(deps, user.id).catch((error: unknown) => deps.log.warn({ err: String(error) }, "profile change not announced"));
+  }
   const tokens = await issueTokenPair(deps, tokenUser(user), { id: session.id, expiresAtMs: session.expiresAt.getTime() },
     { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
   return { user, tokens };
