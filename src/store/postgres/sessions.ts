@@ -189,7 +189,9 @@ export function createSessionRepository(db: Queryable): SessionRepository {
     async revokeAllOfUser(userId, now) {
       const rows = await db.query<{ revoked: string; at: Date }>(
         `WITH latest AS (
-           SELECT max(created_at) AS created_at FROM sessions WHERE user_id = $1
+           -- Live sessions only: revoked ones need no covering, and the partial
+           -- index on (user_id) WHERE revoked_at IS NULL serves this.
+           SELECT max(created_at) AS created_at FROM sessions WHERE user_id = $1 AND revoked_at IS NULL
          ), u AS (
            UPDATE users SET sessions_revoked_before = GREATEST(sessions_revoked_before, $2, (SELECT created_at FROM latest))
            WHERE id = $1 RETURNING id, sessions_revoked_before AS at
