@@ -58,14 +58,13 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 /** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). */
 export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; shared: boolean; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
-  const embedded = config.databaseUrl === undefined;
   const inProcessKv = config.redisUrl === undefined && config.redisClusterNodes === undefined;
   try {
-    if (embedded || inProcessKv) {
-      releases.push(embedded ? await lockDataDir(config.dataDir) : await lockSharedDatabase(config.databaseUrl!));
-    }
-    const db = embedded ? await createPgliteDatabase(join(config.dataDir, "pgdata")) : await createPostgresDatabase({ url: config.databaseUrl! });
-    releases.push(() => db.close());
+    // A shared database may serve Redis-backed instances or one in-process instance,
+    // never both (the embedded one is locked to this process by openDatabase).
+    if (config.databaseUrl !== undefined) releases.push(await lockSharedDatabase(config.databaseUrl, inProcessKv ? "in-process store" : "redis"));
+    const { db, release } = await openDatabase(config);
+    releases.push(release);
     // ioredis is loaded only when used: the embedded default starts faster without it.
     const kv = inProcessKv
       ? createMemoryStore({ now: () => clock.now() })
@@ -81,6 +80,26 @@ export async function openStores(config: Config, log: Logger, clock: Clock): Pro
     };
   } catch (error) {
     for (const release of releases.reverse()) await release().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * PostgreSQL alone, for commands that serve no tokens (migrate, flush-expired): a
+ * shared database is opened without Redis or the instance lock, so they run beside
+ * instances of either mode; the embedded one still needs its data-directory lock.
+ */
+export async function openDatabase(config: Config): Promise<{ db: Database; release: () => Promise<void> }> {
+  if (config.databaseUrl !== undefined) {
+    const db = await createPostgresDatabase({ url: config.databaseUrl });
+    return { db, release: () => db.close() };
+  }
+  const unlock = await lockDataDir(config.dataDir);
+  try {
+    const db = await createPgliteDatabase(join(config.dataDir, "pgdata"));
+    return { db, release: async () => (await db.close(), await unlock()) };
+  } catch (error) {
+    await unlock();
     throw error;
   }
 }

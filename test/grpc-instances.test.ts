@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+import { openIdentity } from "../src/library.js";
 import { InstanceLockError } from "../src/store/instance-lock.js";
 import { bearer, failure, freshStores, loginUser, newPhone, OtpPurpose, registerUser, startService, twoInstances, type Service, type StoreMode, type Stores, type TwoInstances } from "./support/grpc-harness.js";
 import type { SmsInbox } from "./support/sms-inbox.js";
@@ -177,6 +179,83 @@ describe("the in-process store serves one process", () => {
     const next = await startService(stores);
     cleanups.push(() => next.stop());
   }, 60_000); // a child process compiling src/main.ts is slow on a busy machine
+
+  describe.runIf(realStoresAvailable())("one PostgreSQL database: Redis-backed instances, or one in-process instance, never both", () => {
+    async function sharedDatabase() {
+      const stores = await freshStores("real");
+      const keysDir = await mkdtemp(join(tmpdir(), "identity-keys-"));
+      cleanups.push(() => stores.drop(), () => rm(keysDir, { recursive: true, force: true }));
+      // One DATA_DIR for the development key, as a deployment shares JWT_SIGNING_KEY.
+      const withRedis = { DATA_DIR: keysDir };
+      const inProcess = { DATA_DIR: keysDir, REDIS_URL: "" };
+      const libraryConfig = (env: Record<string, string>) => loadConfig({ ...stores.env, ...env, LOG_LEVEL: "silent" });
+      return { stores, withRedis, inProcess, libraryConfig };
+    }
+
+    it("refuses an in-process instance (service or library) beside Redis-backed ones, whose logouts it could not see", async () => {
+      const { stores, withRedis, inProcess, libraryConfig } = await sharedDatabase();
+      const a = await startService(stores, { env: withRedis });
+      cleanups.push(() => a.stop());
+      const b = await startService(stores, { env: withRedis, sms: a.sms });
+      cleanups.push(() => b.stop());
+
+      const refused = startService(stores, { env: inProcess, sms: a.sms });
+      await expect(refused).rejects.toBeInstanceOf(InstanceLockError);
+      await expect(refused).rejects.toThrow("instances with Redis run on this database; set REDIS_URL");
+      await expect(openIdentity({ config: libraryConfig(inProcess) })).rejects.toBeInstanceOf(InstanceLockError);
+
+      // The process says so in one line and exits.
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        env: { ...process.env, ...stores.env, ...inProcess, GRPC_PORT: "0", HTTP_PORT: "0", SERVICE_ROLE: "grpc", LOG_LEVEL: "silent", NODE_ENV: "" },
+        cwd: process.cwd(),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const [exitCode] = (await once(child, "exit")) as [number | null];
+      expect(exitCode).toBe(1);
+      expect(stderr).toMatch(/^identity: cannot start: instances with Redis run on this database; [^\n]*\n$/);
+
+      // A logout on the Redis-backed instances is seen by both, and by the library on Redis.
+      const { tokens } = await registerUser(a);
+      await a.auth.logout({ refresh: tokens.refresh });
+      expect(await b.token.verify({ token: tokens.access })).toMatchObject({ valid: false, reason: "session_revoked" });
+      const library = await openIdentity({ config: libraryConfig(withRedis) });
+      cleanups.push(() => library.close());
+      expect(await library.verifyToken(tokens.access)).toEqual({ valid: false, error: "session_revoked" });
+    }, 60_000); // a child process compiling src/main.ts is slow on a busy machine
+
+    it("refuses Redis-backed instances (service or library) beside an in-process one, until it stops", async () => {
+      const { stores, withRedis, inProcess, libraryConfig } = await sharedDatabase();
+      const first = await startService(stores, { env: inProcess });
+      const refused = startService(stores, { env: withRedis, sms: first.sms });
+      await expect(refused).rejects.toBeInstanceOf(InstanceLockError);
+      await expect(refused).rejects.toThrow("an instance with the in-process store (no REDIS_URL) runs on this database");
+      await expect(openIdentity({ config: libraryConfig(withRedis) })).rejects.toBeInstanceOf(InstanceLockError);
+      expect((await registerUser(first)).user.id).not.toBe(""); // the first still serves
+      await first.stop();
+
+      const next = await startService(stores, { env: withRedis });
+      cleanups.push(() => next.stop());
+    });
+
+    it("lets migrate and flush-expired run beside instances of either mode", async () => {
+      const { stores, inProcess } = await sharedDatabase();
+      const first = await startService(stores, { env: inProcess });
+      cleanups.push(() => first.stop());
+      for (const command of ["src/cli/migrate.ts", "src/cli/flush-expired.ts"]) {
+        const child = spawn(process.execPath, ["--import", "tsx", command], {
+          env: { ...process.env, ...stores.env, ...inProcess, LOG_LEVEL: "silent" },
+          cwd: process.cwd(),
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        const [exitCode] = (await once(child, "exit")) as [number | null];
+        expect({ command, exitCode, stderr }).toEqual({ command, exitCode: 0, stderr: "" });
+      }
+    }, 60_000);
+  });
 
   it.runIf(realStoresAvailable())("refuses a second instance on one PostgreSQL database without REDIS_URL", async () => {
     const stores = await freshStores("real");

@@ -5,10 +5,9 @@
  * Safe to run from cron on any instance. Each batch is logged at `debug`.
  */
 import { loadConfig } from "../config.js";
-import { createLogger, openStores } from "../app.js";
+import { createLogger, openDatabase } from "../app.js";
 import { systemClock } from "../core/clock.js";
 import { flushExpired } from "../core/sessions/flush.js";
-import { createPostgresDatabase } from "../store/postgres/db.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
 import { runCli } from "./run.js";
 
@@ -17,12 +16,7 @@ const DEFAULT_BATCH = 5000;
 runCli(async () => {
   const config = loadConfig();
   const log = createLogger(config);
-  // Only PostgreSQL is needed: a shared database is opened alone (no Redis, no
-  // instance lock); the embedded one needs its data-directory lock.
-  const stores =
-    config.databaseUrl !== undefined
-      ? await createPostgresDatabase({ url: config.databaseUrl }).then((db) => ({ db, release: () => db.close() }))
-      : await openStores(config, log, systemClock);
+  const stores = await openDatabase(config);
   try {
     const asked = Number(process.argv[2] ?? DEFAULT_BATCH);
     const batchSize = Number.isInteger(asked) && asked > 0 ? asked : DEFAULT_BATCH;

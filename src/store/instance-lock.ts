@@ -3,7 +3,8 @@
  * keep its own revocations and rate counters, and a logout on one would not be seen
  * by the other. So an instance on it holds an exclusive lock and refuses to start
  * when another holds it: a lock file for the embedded database's data directory,
- * and a PostgreSQL advisory lock (held on its own connection) for a shared database.
+ * and a PostgreSQL advisory lock (held on its own connection) for a shared database,
+ * which Redis-backed instances hold shared so that neither mode can join the other.
  */
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -56,17 +57,39 @@ function isAlive(pid: number): boolean {
   }
 }
 
-const MEMORY_STORE_LOCK_ID = 7_301_004_222;
+/**
+ * One advisory lock id, two modes: an instance with the in-process store takes it
+ * exclusively, an instance with Redis takes it shared. PostgreSQL grants shared
+ * holders to one another and an exclusive holder to nobody else, so Redis-backed
+ * instances run side by side, an in-process one runs alone, and whichever mode
+ * comes second is refused, in either order.
+ */
+const STORE_MODE_LOCK_ID = 7_301_004_222;
 
-export async function lockSharedDatabase(databaseUrl: string): Promise<() => Promise<void>> {
+export type SharedDatabaseMode = "in-process store" | "redis";
+
+export async function lockSharedDatabase(databaseUrl: string, mode: SharedDatabaseMode): Promise<() => Promise<void>> {
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "identity-service-lock" });
   client.on("error", () => {});
   await client.connect();
-  const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [MEMORY_STORE_LOCK_ID]);
+  const take = mode === "redis" ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
+  const { rows } = await client.query<{ locked: boolean }>(`SELECT ${take}($1) AS locked`, [STORE_MODE_LOCK_ID]);
   if (!rows[0]?.locked) {
+    const holders = await client.query<{ mode: string }>(
+      `SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1`,
+      [STORE_MODE_LOCK_ID],
+    );
     await client.end();
-    throw new InstanceLockError("another instance runs on this database with the in-process store; set REDIS_URL so instances share state");
+    const redisHolds = holders.rows.some((row) => row.mode === "ShareLock");
+    throw new InstanceLockError(
+      mode === "redis"
+        ? "an instance with the in-process store (no REDIS_URL) runs on this database; stop it before starting instances with Redis, or give it REDIS_URL"
+        : redisHolds
+          ? "instances with Redis run on this database; set REDIS_URL (the same Redis) so that this one shares their state"
+          : "another instance with the in-process store runs on this database; set REDIS_URL so that instances share state",
+    );
   }
   return () => client.end();
 }
