@@ -40,6 +40,14 @@ describe.runIf(realStoresAvailable())("bridge HTTP surface", () => {
       expect((await h.request("POST", "/api/dashboard/", { json: {} })).body.data.code).toBe("method_not_allowed");
     });
 
+    it("answers OPTIONS without an Origin (not a preflight) with 204 and Allow", async () => {
+      for (const [path, allow] of [["/api/login/", "POST, OPTIONS"], ["/api/dashboard", "GET, HEAD, OPTIONS"], ["/api/profile/", "PATCH, OPTIONS"]]) {
+        const answer = await fetch(`${h.url}${path}`, { method: "OPTIONS" });
+        expect({ path, status: answer.status, allow: answer.headers.get("allow"), body: await answer.text() }).toEqual({ path, status: 204, allow, body: "" });
+      }
+      expect((await h.request("OPTIONS", "/api/nothing-here/")).status).toBe(404);
+    });
+
     it("takes every route with or without its trailing slash", async () => {
       for (const path of ["/api/send-otp", "/api/send-otp/"]) {
         const answer = await h.request("POST", path, { json: { phone: freshPhone().local, purpose: "register" } });

@@ -1,7 +1,8 @@
 /**
  * The lean router of the `/api` surface: exact paths (trailing slash optional,
  * see normalizePath), one handler per method. A path with no handler for the
- * method is 405 with `Allow`; no path at all is 404. HEAD is served by GET.
+ * method is 405 with `Allow`, and OPTIONS on it is 204 with `Allow`; no path at all
+ * is 404. HEAD is served by GET.
  */
 import type { Exchange } from "./exchange.js";
 import { normalizePath } from "./exchange.js";
@@ -31,9 +32,13 @@ export function createRouter(): Router {
       if (methods === undefined) return undefined;
       const handler = methods.get(method) ?? (method === "HEAD" ? methods.get("GET") : undefined);
       if (handler !== undefined) return { handler };
-      const allow = [...methods.keys()];
-      if (methods.has("GET")) allow.push("HEAD");
-      return { allow: [...allow, "OPTIONS"].join(", ") };
+      const allowed = [...methods.keys()];
+      if (methods.has("GET")) allowed.push("HEAD");
+      const allow = [...allowed, "OPTIONS"].join(", ");
+      // OPTIONS that is not a CORS preflight (those are answered before routing) asks
+      // what the resource allows: that is an answer, not an error.
+      if (method === "OPTIONS") return { handler: (ex) => void (ex.res.writeHead(204, { Allow: allow }), ex.res.end()) };
+      return { allow };
     },
   };
   return router;
