@@ -126,6 +126,31 @@ function list(env: Env, name: string): string[] {
     .filter((s) => s !== "");
 }
 
+/**
+ * Origins as browsers send them (`scheme://host[:port]`, no path, no default port),
+ * so that each entry can match: anything else would start and allow nothing. `*` is
+ * refused too: a deployment names the front ends that may call it.
+ */
+function origins(env: Env, name: string): string[] {
+  const entries = list(env, name);
+  for (const entry of entries) {
+    if (entry === "*") throw new ConfigError(name, "* is not allowed: list the origins of your front ends (scheme://host[:port])");
+    let origin: string | undefined;
+    try {
+      const parsed = new URL(entry);
+      if (parsed.protocol === "http:" || parsed.protocol === "https:") origin = parsed.origin;
+    } catch {
+      // not a URL at all: refused below
+    }
+    // ASCII case aside (scheme and host are case-insensitive), the entry must be its own origin.
+    if (origin === undefined || origin !== entry.replace(/[A-Z]/g, (c) => c.toLowerCase())) {
+      const hint = origin === undefined ? "" : ` (did you mean ${origin}?)`;
+      throw new ConfigError(name, `"${entry}" is not an origin: scheme://host[:port] with http or https, no path${hint}`);
+    }
+  }
+  return entries;
+}
+
 /** Addresses or CIDR ranges (TRUSTED_PROXIES), checked here so a typo stops start-up
  * with one line instead of failing later inside the server. */
 function addresses(env: Env, name: string): string[] {
@@ -254,7 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
     phoneAllowedRegions: allowedRegions(env),
     sms: { provider: smsProvider, webhookUrl, webhookSecret: read(env, "SMS_WEBHOOK_SECRET") },
     trustedProxies: addresses(env, "TRUSTED_PROXIES"),
-    corsOrigins: list(env, "CORS_ORIGINS"),
+    corsOrigins: origins(env, "CORS_ORIGINS"),
     defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),
     logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
   };
@@ -271,6 +296,9 @@ function checkCoherence(config: Config): void {
   }
   if (t.sessionMaxLifetimeMs < t.accessLifetimeMs) {
     throw new ConfigError("SESSION_MAX_LIFETIME", "must not be shorter than ACCESS_TOKEN_LIFETIME");
+  }
+  if (t.rotateRefreshTokens && !t.blacklistAfterRotation) {
+    throw new ConfigError("BLACKLIST_AFTER_ROTATION", "false is refused while ROTATE_REFRESH_TOKENS=true: a session has one live refresh token, so a rotated-out one always stops working");
   }
   if (config.otp.ttlMs < 1000) throw new ConfigError("OTP_TTL", "must be at least 1s");
   if (config.sms.provider === "webhook" && config.sms.webhookUrl === undefined) {

@@ -143,10 +143,10 @@ describe.each(modes)("refresh-token rotation over gRPC (%s stores)", (mode) => {
     expect(await service.token.verify({ token: successor.access })).toMatchObject({ valid: false, reason: "session_revoked" });
   });
 
-  describe("with short lifetimes (SESSION_MAX_LIFETIME=2h, REFRESH_TOKEN_LIFETIME=90m, JWT_LEEWAY=30s) and BLACKLIST_AFTER_ROTATION=false", () => {
+  describe("with short lifetimes (SESSION_MAX_LIFETIME=2h, REFRESH_TOKEN_LIFETIME=90m, JWT_LEEWAY=30s)", () => {
     // One configuration for the four tests that do not disturb each other: each
     // start of the embedded database costs a second.
-    const short = { SESSION_MAX_LIFETIME: "2h", REFRESH_TOKEN_LIFETIME: "90m", JWT_LEEWAY: "30s", BLACKLIST_AFTER_ROTATION: "false" };
+    const short = { SESSION_MAX_LIFETIME: "2h", REFRESH_TOKEN_LIFETIME: "90m", JWT_LEEWAY: "30s" };
 
     it("caps a session at SESSION_MAX_LIFETIME: access tokens end with it, and refresh then answers session_expired", async () => {
       const service = await boot(short);
@@ -184,17 +184,6 @@ describe.each(modes)("refresh-token rotation over gRPC (%s stores)", (mode) => {
       expect(await service.token.verify({ token: tokens.access })).toMatchObject({ valid: true });
       clock.advance(25_000);
       expect(await service.token.verify({ token: tokens.access })).toMatchObject({ valid: false, reason: "token_expired" });
-    });
-
-    it("keeps no blacklist row with BLACKLIST_AFTER_ROTATION=false, and still never lets a session have two live refresh tokens", async () => {
-      const service = await boot(short);
-      const { tokens } = await registerUser(service);
-      const next = (await service.token.refresh({ refresh: tokens.refresh })).tokens!;
-      const sid = jwtPayload(tokens.refresh).sid as string;
-      expect(await blacklistedOf(service, sid)).toEqual([]);
-      expect(await liveRefreshJtis(service, sid)).toEqual([jwtPayload(next.refresh).jti]);
-      clock.advance(10_001);
-      expect(await failure(service.token.refresh({ refresh: tokens.refresh }))).toMatchObject({ code: Code.PermissionDenied, reason: "token_blacklisted" });
     });
   });
 

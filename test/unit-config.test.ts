@@ -124,6 +124,7 @@ describe("loadConfig values", () => {
       grpcUpstream: "http://identity-grpc.internal:50051",
     });
     expect(loadConfig({ REDIS_CLUSTER_NODES: "r1:7000,r2:7001" }).redisClusterNodes).toEqual(["r1:7000", "r2:7001"]);
+    expect(loadConfig({ CORS_ORIGINS: "http://localhost:3000, https://APP.example.com,http://[::1]:8081" }).corsOrigins).toEqual(["http://localhost:3000", "https://APP.example.com", "http://[::1]:8081"]);
     const regions = loadConfig({ PHONE_ALLOWED_REGIONS: "ir, ae ,tr", ENUMERATION_PROTECTION: "true" });
     expect([...regions.phoneAllowedRegions!]).toEqual(["IR", "AE", "TR"]);
     expect(regions.otp.enumerationProtection).toBe(true);
@@ -168,6 +169,15 @@ describe("loadConfig refusals name the variable", () => {
     ["an unknown log level", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     ["a trusted proxy that is not an address", { TRUSTED_PROXIES: "10.0.0.1,proxy.internal" }, "TRUSTED_PROXIES"],
     ["a trusted proxy range with a bad prefix length", { TRUSTED_PROXIES: "10.0.0.0/33" }, "TRUSTED_PROXIES"],
+    ["BLACKLIST_AFTER_ROTATION=false while refresh tokens rotate", { BLACKLIST_AFTER_ROTATION: "false" }, "BLACKLIST_AFTER_ROTATION"],
+    ["CORS_ORIGINS=*", { CORS_ORIGINS: "*" }, "CORS_ORIGINS"],
+    ["an origin with a trailing slash", { CORS_ORIGINS: "https://app.example.com/" }, "CORS_ORIGINS"],
+    ["an origin without a scheme", { CORS_ORIGINS: "app.example.com" }, "CORS_ORIGINS"],
+    ["an origin with a path", { CORS_ORIGINS: "https://a.example,https://app.example.com/app" }, "CORS_ORIGINS"],
+    ["an origin with a default port, which browsers never send", { CORS_ORIGINS: "https://app.example.com:443" }, "CORS_ORIGINS"],
+    ["an origin that is not http(s)", { CORS_ORIGINS: "ftp://app.example.com" }, "CORS_ORIGINS"],
+    ["the null origin", { CORS_ORIGINS: "null" }, "CORS_ORIGINS"],
+    ["an origin with credentials", { CORS_ORIGINS: "https://user@app.example.com" }, "CORS_ORIGINS"],
   ])("refuses %s", (_what, env, variable) => {
     expectRefused(env, variable);
   });
@@ -229,6 +239,7 @@ describe("npm start with a bad value", () => {
     ["ACCESS_TOKEN_LIFETIME", "banana"],
     ["TRUSTED_PROXIES", "proxy.internal"],
     ["JWT_SIGNING_KEY", "s3cr3t-k3y-m4t3r14l"],
+    ["CORS_ORIGINS", "app.example.com"],
   ])("exits non-zero with one line naming %s", async (variable, value) => {
     const { code, stdout, stderr } = await start({ [variable]: value });
     expect(code).not.toBe(0);

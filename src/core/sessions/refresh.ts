@@ -37,7 +37,6 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
     newJti,
     now: new Date(nowMs),
     refreshExpiresAt: new Date(refreshExpiresAtMs),
-    blacklistOld: tokens.blacklistAfterRotation,
   });
   if (rotated !== undefined) {
     return issueTokenPair(deps, tokenUser(rotated.user), { id: claims.sid, expiresAtMs: rotated.sessionExpiresAt.getTime() },

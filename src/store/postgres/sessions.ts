@@ -43,7 +43,7 @@ export interface SessionRepository {
   login(phone: string, session: NewSession, updateLastLogin: boolean): Promise<UserRecord | undefined>;
   /** Compare-and-swap of the session's live refresh token; undefined when `oldJti`
    * is not the live token of a live session (the caller then reads `rotationState`). */
-  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date; blacklistOld: boolean }): Promise<{ user: UserRecord; sessionExpiresAt: Date } | undefined>;
+  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date }): Promise<{ user: UserRecord; sessionExpiresAt: Date } | undefined>;
   rotationState(jti: string): Promise<RotationState | undefined>;
   /** Revokes one session; true when it was live. */
   revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
@@ -113,7 +113,7 @@ export function createSessionRepository(db: Queryable): SessionRepository {
       return rows[0];
     },
 
-    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt, blacklistOld }) {
+    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt }) {
       // The UPDATE of the session row is the compare-and-swap: concurrent rotations
       // of one token queue on its row lock and all but the first match nothing.
       const rows = await db.query<UserRecord & { session_expires_at: Date }>(
@@ -132,11 +132,11 @@ export function createSessionRepository(db: Queryable): SessionRepository {
            SELECT $3, s.id, s.user_id, $4, $5 FROM s
          ), b AS (
            INSERT INTO blacklisted_tokens (jti, blacklisted_at)
-           SELECT jti, $4 FROM old WHERE $6::boolean
+           SELECT jti, $4 FROM old
          )
          SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")}, s.expires_at AS session_expires_at
          FROM s JOIN users u ON u.id = s.user_id`,
-        [sessionId, oldJti, newJti, now, refreshExpiresAt, blacklistOld],
+        [sessionId, oldJti, newJti, now, refreshExpiresAt],
       );
       const row = rows[0];
       if (row === undefined) return undefined;
