@@ -1,6 +1,11 @@
 /** The package surface for TypeScript backends: helpers in-process, and the typed gRPC client. */
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIdentityClient, openIdentity, type IdentityLibrary } from "../src/index.js";
+import { AppError, ConfigError, createIdentityClient, openIdentity, type IdentityLibrary } from "../src/index.js";
 import { loadConfig } from "../src/config.js";
 import { freshStores, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
@@ -40,6 +45,13 @@ describe.runIf(realStoresAvailable())("the library surface", () => {
     expect((await service.token.verify({ token: tokens.access })).valid).toBe(true);
   });
 
+  it("refuses a malformed user id with validation_error, an unknown one with phone_not_registered", async () => {
+    const refusal = await library.createTokensForUser({ id: "not-a-uuid" }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(AppError);
+    expect(refusal).toMatchObject({ reason: "validation_error", field: "id" });
+    await expect(library.createTokensForUser({ id: randomUUID() })).rejects.toMatchObject({ name: "AppError", reason: "phone_not_registered" });
+  });
+
   it("answers a bad token with valid=false and the reason", async () => {
     expect(await library.verifyToken("nope")).toEqual({ valid: false, error: "token_not_valid" });
     const { tokens } = await registerUser(service);
@@ -60,5 +72,48 @@ describe.runIf(realStoresAvailable())("the library surface", () => {
     expect(await client.introspect(tokens.access)).toMatchObject({ active: true, sub: user.id, tokenType: "access" });
     const keyless = createIdentityClient({ baseUrl: `http://127.0.0.1:${service.port}` });
     await expect(keyless.introspect(tokens.access)).rejects.toThrow(/unauthenticated/i);
+  });
+});
+
+describe.runIf(realStoresAvailable())("the library and the service's development key", () => {
+  let stores: Stores;
+  let dataDir: string;
+  let service: Service;
+  let library: IdentityLibrary;
+
+  beforeAll(async () => {
+    stores = await freshStores("real");
+    // Shared PostgreSQL and Redis; DATA_DIR only holds the key the service makes.
+    dataDir = await mkdtemp(join(tmpdir(), "identity-library-keys-"));
+    service = await startService(stores, { env: { DATA_DIR: dataDir } });
+    library = await openIdentity({ config: loadConfig({ ...stores.env, DATA_DIR: dataDir, LOG_LEVEL: "silent" }) });
+  });
+  afterAll(async () => {
+    await library?.close();
+    await service?.stop();
+    await stores?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("verifies the service's tokens, and the service accepts the library's", async () => {
+    expect(await readdir(join(dataDir, "keys"))).toHaveLength(1); // the key the service made
+    const { user, tokens } = await registerUser(service);
+    expect(await library.verifyToken(tokens.access)).toMatchObject({ valid: true, user: { id: user.id } });
+    const issued = await library.createTokensForUser({ id: user.id });
+    expect(await service.token.verify({ token: issued.access })).toMatchObject({ valid: true, user: { id: user.id } });
+  });
+
+  it("without JWT_SIGNING_KEY or a service's key, refuses to open and writes nothing", async () => {
+    const empty = await mkdtemp(join(tmpdir(), "identity-library-nokey-"));
+    try {
+      const missing = join(empty, "data");
+      const refusal = await openIdentity({ config: loadConfig({ DATA_DIR: missing, LOG_LEVEL: "silent" }) }).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(ConfigError);
+      expect(refusal).toMatchObject({ variable: "JWT_SIGNING_KEY" });
+      expect(String(refusal)).toMatch(/JWT_SIGNING_KEY: is not set and the service has made no development key under DATA_DIR/);
+      expect(existsSync(missing)).toBe(false);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
   });
 });

@@ -8,15 +8,25 @@ import { join } from "node:path";
 import { exportPKCS8, generateKeyPair } from "jose";
 import type { JwtAlgorithm } from "../config.js";
 
-export async function loadOrCreateDevKey(dataDir: string, algorithm: JwtAlgorithm): Promise<{ key: string; created: boolean }> {
-  const dir = join(dataDir, "keys");
-  const file = join(dir, algorithm === "HS256" ? "hs256.secret" : `${algorithm.toLowerCase()}.pem`);
+function devKeyFile(dataDir: string, algorithm: JwtAlgorithm): string {
+  return join(dataDir, "keys", algorithm === "HS256" ? "hs256.secret" : `${algorithm.toLowerCase()}.pem`);
+}
+
+/** The development key the service made under `dataDir`, if it has made one. */
+export async function loadDevKey(dataDir: string, algorithm: JwtAlgorithm): Promise<string | undefined> {
   try {
-    return { key: await readFile(file, "utf8"), created: false };
+    return await readFile(devKeyFile(dataDir, algorithm), "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+export async function loadOrCreateDevKey(dataDir: string, algorithm: JwtAlgorithm): Promise<{ key: string; created: boolean }> {
+  const existing = await loadDevKey(dataDir, algorithm);
+  if (existing !== undefined) return { key: existing, created: false };
+  const file = devKeyFile(dataDir, algorithm);
+  await mkdir(join(dataDir, "keys"), { recursive: true, mode: 0o700 });
   const key = algorithm === "HS256" ? randomBytes(48).toString("base64url") : await exportPKCS8((await generateKeyPair(algorithm, { extractable: true })).privateKey);
   // "wx": if another process created it meanwhile, keep theirs.
   try {
