@@ -8,6 +8,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { Config } from "../src/config.js";
 import type { Readiness } from "../src/health.js";
+import type { HttpLimits } from "../src/lib/http-limits.js";
 import type { ServiceHandlers } from "../src/rpc/context.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
@@ -48,6 +49,8 @@ export interface BridgeOptions {
   upstream: Upstream;
   /** Largest request body accepted (413 past it). Default 64 KiB. */
   maxBodyBytes?: number;
+  /** Header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface RunningBridge {
@@ -80,6 +83,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     host: config.host,
     port: config.httpPort,
     handler: createRequestHandler({ router, connect, cors: createCors(config.corsOrigins), clientIp, defaultLocale: config.defaultLocale, log }),
+    limits: options.limits,
   });
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   return { port: listening.port, url: `http://${host}:${listening.port}`, close: (graceMs) => listening.close(graceMs) };

@@ -16,6 +16,7 @@ import { createLocalCopies } from "./core/local-copies.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createClientIpResolver } from "./lib/client-ip.js";
+import type { HttpLimits } from "./lib/http-limits.js";
 import { createAuthService } from "./rpc/auth-service.js";
 import { observe } from "./rpc/observe.js";
 import { createTokenService } from "./rpc/token-service.js";
@@ -176,8 +177,13 @@ export interface GrpcApp extends Identity {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+export interface GrpcAppOptions extends BuildOptions {
+  /** The gRPC port's header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */
+  limits?: Partial<HttpLimits>;
+}
+
 /** The identity service behind its gRPC server. */
-export async function startGrpcApp(config: Config, options: BuildOptions = {}): Promise<GrpcApp> {
+export async function startGrpcApp(config: Config, options: GrpcAppOptions = {}): Promise<GrpcApp> {
   const identity = await createIdentity(config, options);
   try {
     const grpc = await startGrpcServer({
@@ -187,6 +193,7 @@ export async function startGrpcApp(config: Config, options: BuildOptions = {}): 
       clientIp: createClientIpResolver(config.trustedProxies),
       readiness: identity.readiness,
       maxMessageBytes: 64 * 1024,
+      limits: options.limits,
       services: [
         { descriptor: AuthService, handlers: identity.auth },
         { descriptor: TokenService, handlers: identity.token },

@@ -3,6 +3,7 @@
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { CLIENT_IDLE_TIMEOUT_MS } from "./lib/http-limits.js";
 import { TokenService, type IntrospectResponse, type VerifyResponse } from "../gen/identity/v1/token_pb.js";
 
 export interface IdentityClientOptions {
@@ -22,7 +23,8 @@ export interface IdentityClient {
 }
 
 export function createIdentityClient(options: IdentityClientOptions): IdentityClient {
-  const transport = createGrpcTransport({ baseUrl: options.baseUrl });
+  // Closed before the server's idle time-out, so no call races its GOAWAY.
+  const transport = createGrpcTransport({ baseUrl: options.baseUrl, idleConnectionTimeoutMs: CLIENT_IDLE_TIMEOUT_MS });
   const tokens = createClient(TokenService, transport);
   const timeoutMs = options.timeoutMs ?? 2000;
   const apiKeyHeader: Record<string, string> = options.apiKey === undefined ? {} : { "x-api-key": options.apiKey };

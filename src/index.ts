@@ -1,6 +1,6 @@
 /** The package's public surface for TypeScript backends. */
 export { loadConfig, ConfigError, type Config } from "./config.js";
-export { createIdentity, startGrpcApp, type BuildOptions, type GrpcApp, type Identity } from "./app.js";
+export { createIdentity, startGrpcApp, type BuildOptions, type GrpcApp, type GrpcAppOptions, type Identity } from "./app.js";
 export { openIdentity, type IdentityLibrary, type VerifyResult } from "./library.js";
 export { createIdentityClient, type IdentityClient, type IdentityClientOptions } from "./client.js";
 export { AppError, REASONS, type Reason } from "./core/errors.js";

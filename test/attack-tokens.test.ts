@@ -875,8 +875,13 @@ describe.runIf(realStoresAvailable())("forged and malformed tokens, through raw 
       expect(await within("gRPC Introspect", () => d().service.token.introspect({ token }, { headers: { "x-api-key": API_KEY } }))).toMatchObject({ active: false });
       expectApiRefusal(await within("/api", () => api(d(), "POST", "/api/token/verify/", { json: { token } })), "token_not_valid", "/api/token/verify/");
       expectApiRefusal(await within("/api", () => api(d(), "POST", "/api/token/refresh/", { json: { refresh: token } })), "token_not_valid", "/api/token/refresh/");
-      // 60 KB of metadata is within HTTP/2's default header list (64 KiB): the service answers.
-      expectRpcRefusal(await within("gRPC Bearer", () => failure(d().service.auth.getProfile({}, { headers: { authorization: `Bearer ${token}` } }))), "token_not_valid", "gRPC Bearer");
+      // As metadata, 60 KB is over HTTP/2's 16 KB header budget (HTTP/1.1's too): refused
+      // at the stream. Within the budget, the service answers with the plain refusal.
+      const overBudget = await within("gRPC Bearer", () => failure(d().service.auth.getProfile({}, { headers: { authorization: `Bearer ${token}` } })));
+      expect(overBudget.code).toBe(Code.ResourceExhausted);
+      expect(overBudget.message).not.toContain("AAAA");
+      const withinBudget = `${d().access}.${"A".repeat(12_000)}`;
+      expectRpcRefusal(await within("gRPC Bearer", () => failure(d().service.auth.getProfile({}, { headers: { authorization: `Bearer ${withinBudget}` } }))), "token_not_valid", "gRPC Bearer");
     });
 
     it.each([100 * 1024, 1024 * 1024])("refuses a %i-byte token over the 64 KiB message limit cleanly (RESOURCE_EXHAUSTED, 413), and keeps serving", async (size) => {
@@ -922,8 +927,9 @@ describe.runIf(realStoresAvailable())("forged and malformed tokens, through raw 
       ] as const) {
         const refused = await within(surface, () => call().then(() => undefined, (e: unknown) => ConnectError.from(e)));
         expect(refused, `${surface}: the call must fail`).toBeInstanceOf(ConnectError);
-        // HTTP/2 refuses the stream (RST_STREAM REFUSED_STREAM) past the peer's header
-        // list limit, before the service sees it; connect-es reports that as INTERNAL.
+        // Refused at the stream before the service sees it: past 16 KB by the HTTP/2
+        // limits (RESOURCE_EXHAUSTED, 431), past 64 KiB by Node's own (RST_STREAM
+        // REFUSED_STREAM, which connect-es reports as INTERNAL).
         expect([Code.Internal, Code.ResourceExhausted, Code.Unavailable], surface).toContain(refused!.code);
         expect(refused!.rawMessage).not.toContain("AAAA");
       }

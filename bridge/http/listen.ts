@@ -7,6 +7,7 @@
 import { createServer as createHttp1Server } from "node:http";
 import { createServer as createHttp2Server, type Http2Session } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { HTTP_LIMITS, closeIdleHttp2Sessions, limitHttp2Streams, type HttpLimits } from "../../src/lib/http-limits.js";
 import type { NodeRequest, NodeResponse } from "./exchange.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -15,6 +16,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   handler: (req: NodeRequest, res: NodeResponse) => void;
+  /** The same budgets and time-outs on both protocols; HTTP_LIMITS by default (tests shorten them). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface Listening {
@@ -24,12 +27,32 @@ export interface Listening {
 }
 
 export async function listenHttp(options: ListenOptions): Promise<Listening> {
-  const http1 = createHttp1Server({ keepAliveTimeout: 5_000, headersTimeout: 20_000, requestTimeout: 30_000 }, options.handler);
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...options.limits };
+  const http1 = createHttp1Server(
+    {
+      keepAliveTimeout: limits.idleTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+    },
+    options.handler,
+  );
   // The HTTP/1.1 server never listens itself (the sniffer hands it sockets), so its
   // connection tracking, which enforces headersTimeout/requestTimeout and lets
   // closeIdleConnections() work, is started the way listen() would start it.
   http1.emit("listening");
-  const http2 = createHttp2Server({}, options.handler);
+  const http2 = createHttp2Server(
+    { settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes } },
+    (req, res) => {
+      // Already refused by the limits (431): the stream is closed, nothing to handle.
+      if (req.stream.closed) return;
+      options.handler(req, res);
+    },
+  );
+  // Before the compatibility layer's own listener, so an over-size header list is
+  // refused before the handler sees the request.
+  http2.prependListener("stream", limitHttp2Streams(limits, { headersTooLarge: { ":status": 431 }, stalled: { ":status": 408 } }));
+  closeIdleHttp2Sessions(http2, limits.idleTimeoutMs);
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
   http2.on("session", (session: Http2Session) => {
@@ -40,7 +63,7 @@ export async function listenHttp(options: ListenOptions): Promise<Listening> {
   const server = createNetServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    sniff(socket, (isHttp2) => {
+    sniff(socket, limits.headersTimeoutMs, (isHttp2) => {
       if (isHttp2) {
         http2.emit("connection", socket);
       } else {
@@ -80,10 +103,10 @@ export async function listenHttp(options: ListenOptions): Promise<Listening> {
 }
 
 /** Reads until the bytes decide the protocol, then puts them back for the real parser. */
-function sniff(socket: Socket, decide: (isHttp2: boolean) => void): void {
+function sniff(socket: Socket, silentMs: number, decide: (isHttp2: boolean) => void): void {
   let seen: Buffer = Buffer.alloc(0);
   // A connection that never says anything is not kept.
-  const silent = setTimeout(() => socket.destroy(), 20_000);
+  const silent = setTimeout(() => socket.destroy(), silentMs);
   const onError = () => socket.destroy();
   const onData = (chunk: Buffer) => {
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);

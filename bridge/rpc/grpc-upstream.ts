@@ -7,6 +7,7 @@
  */
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Interceptor, Transport } from "@connectrpc/connect";
+import { CLIENT_IDLE_TIMEOUT_MS } from "../../src/lib/http-limits.js";
 import { clientIpKey } from "./call-values.js";
 
 const forwardClientIp: Interceptor = (next) => (request) => {
@@ -22,6 +23,8 @@ export function createGrpcUpstream(baseUrl: string): Transport {
     defaultTimeoutMs: 10_000,
     // Notice a dead upstream connection between requests, not on a user's request.
     pingIntervalMs: 30_000,
-    idleConnectionTimeoutMs: 5 * 60_000,
+    // The gRPC port closes connections idle for 5 s; closing first means no user's
+    // request is sent just as that GOAWAY arrives (it would be refused, not retried).
+    idleConnectionTimeoutMs: CLIENT_IDLE_TIMEOUT_MS,
   });
 }

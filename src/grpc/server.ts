@@ -1,8 +1,10 @@
 /** The grpc-js server: identity services, reflection and health, bound to HOST:GRPC_PORT. */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Http2Server, OutgoingHttpHeaders } from "node:http2";
+import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Readiness } from "../health.js";
+import { HTTP_LIMITS, limitHttp2Streams, type HttpLimits } from "../lib/http-limits.js";
 import { addService, type AdapterOptions } from "./adapter.js";
 import { addReflection } from "./reflection.js";
 
@@ -14,6 +16,8 @@ export interface GrpcServerOptions extends AdapterOptions {
   services: readonly { descriptor: DescService; handlers: Record<string, Handler> }[];
   readiness: Readiness;
   maxMessageBytes: number;
+  /** Header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface RunningGrpcServer {
@@ -24,9 +28,15 @@ export interface RunningGrpcServer {
 }
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...options.limits };
   const server = new Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    // Counted from the last open stream, as HTTP/1.1's keep-alive time-out is.
+    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
+    // No connection age limit: a healthy long server stream must not be cut, and
+    // stalled requests are ended one by one (limitHttp2Streams).
   });
   for (const { descriptor, handlers } of options.services) addService(server, descriptor, handlers, options);
   addReflection(server, options.services.map((s) => s.descriptor));
@@ -44,6 +54,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     const address = options.host.includes(":") ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
     server.bindAsync(address, ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
   });
+  // Attached before the port is handed out; after grpc-js's own listener, which
+  // must see every stream first (it answers some itself).
+  const limitStreams = limitHttp2Streams(limits, {
+    headersTooLarge: grpcRefusal(Status.RESOURCE_EXHAUSTED, `request metadata over ${limits.maxHeaderBytes} bytes`),
+    stalled: grpcRefusal(Status.DEADLINE_EXCEEDED, "the request did not arrive in time"),
+  });
+  for (const http2Server of http2ServersOf(server)) http2Server.on("stream", limitStreams);
 
   return {
     server,
@@ -61,4 +78,24 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         });
       }),
   };
+}
+
+/** A trailers-only gRPC answer, for refusals made before grpc-js handles the call. */
+function grpcRefusal(code: Status, message: string): OutgoingHttpHeaders {
+  return { ":status": 200, "content-type": "application/grpc+proto", "grpc-status": String(code), "grpc-message": encodeURIComponent(message) };
+}
+
+/**
+ * grpc-js's HTTP/2 servers. grpc-js has no hook on its streams and the limits need
+ * one (refusing large metadata, ending stalled requests, resetting after an early
+ * answer), so its private `http2Servers` map is read; a change of shape fails
+ * startup rather than leaving the port without limits.
+ */
+function http2ServersOf(server: Server): Http2Server[] {
+  const servers: unknown = Reflect.get(server, "http2Servers");
+  const keys = servers instanceof Map ? [...servers.keys()] : [];
+  if (keys.length === 0 || !keys.every((key) => typeof key === "object" && key !== null && "on" in key)) {
+    throw new Error("@grpc/grpc-js: its HTTP/2 servers are out of reach, so the HTTP/2 limits cannot be held");
+  }
+  return keys as Http2Server[];
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { createIdentity, type BuildOptions, type Identity } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
-import { inProcess, startBridge, type RunningBridge } from "../../bridge/index.js";
+import { inProcess, startBridge, type BridgeOptions, type RunningBridge } from "../../bridge/index.js";
 import { startSmsInbox, type SmsInbox } from "./sms-inbox.js";
 import { REDIS_URL, freshDatabase, freshKeyPrefix } from "./services.js";
 
@@ -45,6 +45,8 @@ export interface HarnessOptions {
   build?: BuildOptions;
   /** Changes the identity before the bridge gets it (e.g. wrap a handler to count calls). */
   adapt?: (identity: Identity) => Identity;
+  /** The bridge's header budget, HTTP/2 streams and time-outs (short ones for tests of them). */
+  limits?: BridgeOptions["limits"];
 }
 
 /** An Iranian mobile number nobody else in the run uses, in the local form users type. */
@@ -73,7 +75,7 @@ export async function startBridgeHarness(options: HarnessOptions = {}): Promise<
   const log = pino({ level: config.logLevel });
   const built = await createIdentity(config, { logger: log, ...options.build });
   const identity = options.adapt ? options.adapt(built) : built;
-  const bridge = await startBridge({ config, log, upstream: inProcess(identity) });
+  const bridge = await startBridge({ config, log, upstream: inProcess(identity), limits: options.limits });
 
   const request: BridgeHarness["request"] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };

@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
-import { startGrpcApp, type BuildOptions, type GrpcApp } from "../../src/app.js";
+import { startGrpcApp, type GrpcApp, type GrpcAppOptions } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import type { Clock } from "../../src/core/clock.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -51,7 +51,7 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export interface StartOptions extends Pick<BuildOptions, "extraClaims" | "random"> {
+export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits"> {
   env?: Record<string, string>;
   clock?: Clock;
   sms?: SmsInbox;
@@ -77,6 +77,7 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
     clock: options.clock,
     random: options.random,
     extraClaims: options.extraClaims,
+    limits: options.limits,
   });
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.grpc.port}` });
   return {
