@@ -94,7 +94,7 @@ export interface JwtClientOptions {
 }
 
 export interface JwtClient {
-  sendOTP(phone: string, purpose: OtpPurpose): Promise<Envelope<{ expires_in: number; resend_after: number }>>;
+  sendOTP(phone: string, purpose: OtpPurpose): Promise<Envelope<{ expires_in: number; resend_after: number; code_length: number }>>;
   register(phone: string, code: string, firstName?: string, lastName?: string): Promise<Envelope<{ user: User; tokens: Tokens }>>;
   login(phone: string, code: string): Promise<Envelope<{ user: User; tokens: Tokens }>>;
   /** `fetch` of a path under `/api` with the Bearer token; refreshes and retries once on 401. */
