@@ -37,7 +37,7 @@ describe.runIf(realStoresAvailable())("/api", () => {
       const phone = freshPhone();
       const answer = await h.request("POST", "/api/send-otp/", { json: { phone: phone.local, purpose: "register" } });
       expect(answer.status).toBe(200);
-      expect(answer.body).toEqual({ success: true, message: expect.any(String), data: { expires_in: 120, resend_after: 60 } });
+      expect(answer.body).toEqual({ success: true, message: expect.any(String), data: { expires_in: 120, resend_after: 60, code_length: 6 } });
       const sms = h.inbox.received.findLast((m) => m.to === phone.e164);
       expect(sms).toMatchObject({ to: phone.e164, purpose: "register", code: expect.stringMatching(/^\d{6}$/) });
     });

@@ -126,7 +126,7 @@ describe("the in-process transport", () => {
             sendOtp: async (req: never, ctx: CallContext) => {
               seen = { request: req, ctx };
               ctx.setResponseHeader("x-authenticated", "true");
-              return { expiresIn: 120, resendAfter: 60 };
+              return { expiresIn: 120, resendAfter: 60, codeLength: 6 };
             },
           },
         },

@@ -394,9 +394,10 @@ describe.runIf(realStoresAvailable())("one-time codes in Redis", () => {
     // Ten digits, so a chance match inside a digest or a timestamp is out of the question.
     const service = await stores.service({ OTP_LENGTH: "10" });
     const phone = newPhone();
-    await service.auth.sendOtp({ phone, purpose: REGISTER });
+    const sent = await service.auth.sendOtp({ phone, purpose: REGISTER });
     const code = service.sms.codeFor(phone, "register");
     expect(code).toMatch(/^\d{10}$/);
+    expect(sent.codeLength).toBe(10);
     const redis = sharedRedis();
     try {
       const keys = await keysUnder(redis, service.config.redisKeyPrefix);

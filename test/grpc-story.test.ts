@@ -27,6 +27,7 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     const sent = await service.auth.sendOtp({ phone: phone.replace("+98", "0"), purpose: OtpPurpose.REGISTER });
     expect(sent.expiresIn).toBe(120);
     expect(sent.resendAfter).toBe(0);
+    expect(sent.codeLength).toBe(6);
     const sms = service.sms.received.at(-1)!;
     expect(sms).toMatchObject({ to: phone, purpose: "register" });
     expect(sms.code).toMatch(/^\d{6}$/);

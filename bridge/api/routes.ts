@@ -32,7 +32,7 @@ export function addApiRoutes(router: Router, { auth, token }: ApiClients, maxBod
     const purpose = Object.hasOwn(PURPOSES, f.purpose) ? PURPOSES[f.purpose] : undefined;
     if (purpose === undefined) throw new AppError("validation_error", "purpose must be register or login", { field: "purpose" });
     const { message } = await call(ex, (o) => auth.sendOtp({ phone: f.phone, purpose }, o));
-    sendSuccess(ex, 200, "otp_sent", { expires_in: message.expiresIn, resend_after: message.resendAfter });
+    sendSuccess(ex, 200, "otp_sent", { expires_in: message.expiresIn, resend_after: message.resendAfter, code_length: message.codeLength });
   });
 
   router.add("POST", "/api/register", async (ex) => {

@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { BRIDGE_DIR, STATIC_JS_DIR } from "../paths.js";
 
 const SOURCE_DIRS = [join(BRIDGE_DIR, "client"), join(BRIDGE_DIR, "demo")];
+/** The service's files that the demo bundles: its messages, so the page can say them in either language. */
+const SHARED_SOURCES = [join(BRIDGE_DIR, "..", "src", "rpc", "messages.ts"), join(BRIDGE_DIR, "..", "src", "core", "errors.ts")];
 
 interface Bundle {
   entry: string;
@@ -61,12 +63,12 @@ export async function writeFiles(files: ReadonlyMap<string, string>, dir = STATI
 
 /** The newest modification time of the client and demo sources. */
 async function newestSourceMs(): Promise<number> {
-  let newest = 0;
+  const files = [...SHARED_SOURCES];
   for (const dir of SOURCE_DIRS) {
-    for (const name of await readdir(dir)) {
-      if (name.endsWith(".ts")) newest = Math.max(newest, (await stat(join(dir, name))).mtimeMs);
-    }
+    for (const name of await readdir(dir)) if (name.endsWith(".ts")) files.push(join(dir, name));
   }
+  let newest = 0;
+  for (const file of files) newest = Math.max(newest, (await stat(file)).mtimeMs);
   return newest;
 }
 

@@ -14,6 +14,8 @@
  *   tells the `onAuthChange` listeners. A network failure never does.
  */
 
+import { NETWORK_MESSAGES } from "./network-message.js";
+
 export interface User {
   id: string;
   phone: string;
@@ -94,7 +96,7 @@ export interface JwtClientOptions {
 }
 
 export interface JwtClient {
-  sendOTP(phone: string, purpose: OtpPurpose): Promise<Envelope<{ expires_in: number; resend_after: number }>>;
+  sendOTP(phone: string, purpose: OtpPurpose): Promise<Envelope<{ expires_in: number; resend_after: number; code_length: number }>>;
   register(phone: string, code: string, firstName?: string, lastName?: string): Promise<Envelope<{ user: User; tokens: Tokens }>>;
   login(phone: string, code: string): Promise<Envelope<{ user: User; tokens: Tokens }>>;
   /** `fetch` of a path under `/api` with the Bearer token; refreshes and retries once on 401. */
@@ -135,11 +137,6 @@ const LOCK_LINGER_MS = 100;
 const MAX_TIMER_MS = 2_000_000_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
 const SESSION_ENDING_CODES = new Set(["token_blacklisted", "session_revoked"]);
-
-const NETWORK_MESSAGES: Record<string, string> = {
-  fa: "ارتباط با سرور برقرار نشد. اتصال اینترنت را بررسی کنید و دوباره تلاش کنید.",
-  en: "Could not reach the server. Check your connection and try again.",
-};
 
 export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
   const baseUrl = (options.baseUrl ?? "/api").replace(/\/+$/, "");
@@ -267,7 +264,7 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
 
   function networkError(cause: unknown): JwtClientError {
     const lang = currentLanguage().slice(0, 2).toLowerCase();
-    const error = new JwtClientError(NETWORK_MESSAGES[lang] ?? NETWORK_MESSAGES.en!, 0, "network_error");
+    const error = new JwtClientError(lang === "fa" ? NETWORK_MESSAGES.fa : NETWORK_MESSAGES.en, 0, "network_error");
     (error as { cause?: unknown }).cause = cause;
     return error;
   }

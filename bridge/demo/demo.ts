@@ -1,8 +1,13 @@
 /**
- * The demo page at `/`: everything goes through `window.jwtClient`, and every
- * message shown after a server call is the server's own (localized) message.
+ * The demo page at `/`: everything goes through `window.jwtClient`. A message
+ * shown after a server call is the server's own sentence for the answer's `code`
+ * (the service's table, src/rpc/messages.ts, bundled in), so that switching the
+ * language can say it again in the other language.
  */
+import { isReason } from "../../src/core/errors.js";
+import { messageOf, successMessage } from "../../src/rpc/messages.js";
 import type { AuthChange, JwtClient, User } from "../client/jwt-client.js";
+import { NETWORK_MESSAGES } from "../client/network-message.js";
 
 type Lang = "fa" | "en";
 
@@ -34,6 +39,8 @@ const TEXT: Record<Lang, Record<string, string>> = {
     footer: "این صفحه فقط از این کتابخانه استفاده می‌کند:",
     ended: "نشست شما به پایان رسید. دوباره وارد شوید.",
     elsewhere: "در زبانه‌ی دیگری از حساب خارج شدید.",
+    codeDigits: "کد تأیید باید {n} رقم باشد.",
+    wait: "{d} دیگر می‌توانید دوباره تلاش کنید.",
     otherLang: "English",
     never: "—",
   },
@@ -64,6 +71,8 @@ const TEXT: Record<Lang, Record<string, string>> = {
     footer: "This page uses nothing but",
     ended: "Your session has ended. Please log in again.",
     elsewhere: "You logged out in another tab.",
+    codeDigits: "The verification code must have {n} digits.",
+    wait: "You can try again in {d}.",
     otherLang: "فارسی",
     never: "—",
   },
@@ -71,6 +80,8 @@ const TEXT: Record<Lang, Record<string, string>> = {
 
 const client: JwtClient = window.jwtClient!;
 let lang: Lang = localStorage.getItem("demo.lang") === "en" ? "en" : "fa";
+/** Digits in a code, as the last send-otp answer said (null before any). */
+let codeLength: number | null = null;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -80,6 +91,10 @@ function $<T extends HTMLElement = HTMLElement>(id: string): T {
 
 function t(key: string): string {
   return TEXT[lang][key] ?? key;
+}
+
+function locale(): string {
+  return lang === "fa" ? "fa-IR" : "en-GB";
 }
 
 function applyLanguage(): void {
@@ -94,18 +109,57 @@ function applyLanguage(): void {
   toggle.lang = lang === "fa" ? "en" : "fa";
   client.setLanguage(lang);
   render();
+  renderMessage();
 }
 
-function show(text: string, kind: "ok" | "error"): void {
+/** The message on show, as a sentence to say in whichever language is current. */
+let shown: { say: () => string; kind: "ok" | "error" } | null = null;
+
+function show(say: () => string, kind: "ok" | "error"): void {
+  shown = { say, kind };
+  renderMessage();
+}
+
+function renderMessage(): void {
+  if (shown === null) return;
   const message = $("message");
-  message.textContent = text;
-  message.className = `message ${kind}`;
+  message.textContent = shown.say();
+  message.className = `message ${shown.kind}`;
   message.hidden = false;
+}
+
+/** "The code must have N digits", N as it is now (a later send-otp may change it). */
+function sayCodeDigits(digits: number): () => string {
+  return () => t("codeDigits").replace("{n}", digits.toLocaleString(locale()));
+}
+
+/** "45 seconds" or, from two minutes on, "3 minutes": what is left of the wait until `until`. */
+function waitFor(until: number): string {
+  const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+  const [value, unit] = seconds < 120 ? [seconds, "second"] : [Math.ceil(seconds / 60), "minute"];
+  const amount = new Intl.NumberFormat(locale(), { style: "unit", unit, unitDisplay: "long" }).format(value);
+  return t("wait").replace("{d}", amount);
+}
+
+/** A refusal as the client reports it (`code`, `data`), or any other failure. */
+function sayError(error: unknown): () => string {
+  const { code, data } = error as { code?: unknown; data?: { field?: unknown; retry_after?: unknown } };
+  if (code === "validation_error" && data?.field === "code" && codeLength !== null) return sayCodeDigits(codeLength);
+  if (code === "network_error") return () => NETWORK_MESSAGES[lang];
+  if (typeof code === "string" && isReason(code)) {
+    const retryAfter = data?.retry_after;
+    if (typeof retryAfter !== "number") return () => messageOf(code, lang);
+    const until = Date.now() + retryAfter * 1000;
+    return () => `${messageOf(code, lang)} ${waitFor(until)}`;
+  }
+  // Nothing to say it again from (e.g. a proxy's own error page): the text as it came.
+  const text = error instanceof Error ? error.message : String(error);
+  return () => text;
 }
 
 function formatDate(iso: string | null): string {
   if (iso === null) return t("never");
-  return new Date(iso).toLocaleString(lang === "fa" ? "fa-IR" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+  return new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 function render(): void {
@@ -127,8 +181,8 @@ function render(): void {
 }
 
 function renderUser(user: User): void {
-  $("user-phone").textContent = user.phone;
-  $("user-name").textContent = `${user.first_name} ${user.last_name}`.trim() || t("never");
+  $("user-phone-number").textContent = user.phone;
+  $("user-name-text").textContent = `${user.first_name} ${user.last_name}`.trim() || t("never");
   $("user-joined").textContent = formatDate(user.date_joined);
   $("user-last-login").textContent = formatDate(user.last_login);
   const first = $<HTMLInputElement>("profile-first-name");
@@ -143,17 +197,17 @@ function renderExpiry(): void {
   expires.hidden = at === null;
   if (at === null) return;
   const seconds = Math.max(0, Math.round((at.getTime() - Date.now()) / 1000));
-  expires.textContent = t("expires").replace("{s}", seconds.toLocaleString(lang === "fa" ? "fa-IR" : "en-GB"));
+  expires.textContent = t("expires").replace("{s}", seconds.toLocaleString(locale()));
 }
 
-/** Runs a server call with its button disabled; shows the server's message either way. */
-async function act(button: HTMLButtonElement, task: () => Promise<{ message: string } | void>): Promise<void> {
+/** Runs a server call with its button disabled; says `success` (a key of the service's table) or why it failed. */
+async function act(button: HTMLButtonElement, success: string, task: () => Promise<unknown>): Promise<void> {
   button.disabled = true;
   try {
-    const result = await task();
-    if (result && result.message) show(result.message, "ok");
+    await task();
+    show(() => successMessage(success, lang), "ok");
   } catch (error) {
-    show(error instanceof Error ? error.message : String(error), "error");
+    show(sayError(error), "error");
   } finally {
     button.disabled = false;
     render();
@@ -164,11 +218,34 @@ function purpose(): "login" | "register" {
   return $<HTMLInputElement>("purpose-register").checked ? "register" : "login";
 }
 
-async function loadProfile(): Promise<{ message: string }> {
+/** The sign-in forms as a new visitor finds them: login chosen, nothing typed. */
+function resetAuthForms(): void {
+  $<HTMLFormElement>("otp-form").reset();
+  $<HTMLFormElement>("verify-form").reset();
+  $("names").hidden = true;
+  $("verify-form").hidden = true;
+  codeLength = null;
+}
+
+/**
+ * The code as typed, Persian or Arabic-Indic digits (a Persian keyboard's) read as
+ * ASCII ones: both ranges start at a multiple of 16, so the low four bits are the digit.
+ */
+function typedCode(): string {
+  return $<HTMLInputElement>("code")
+    .value.trim()
+    .replace(/[\u06F0-\u06F9\u0660-\u0669]/g, (d) => String(d.charCodeAt(0) & 0xf));
+}
+
+async function loadProfile(): Promise<void> {
   const response = await client.apiRequest("/dashboard/");
-  const envelope = (await response.json()) as { success: boolean; message: string };
-  if (!envelope.success) throw new Error(envelope.message);
-  return envelope;
+  await throwUnlessSuccess(response);
+}
+
+/** `apiRequest` answers with a Response: a refusal becomes an error like the client's own. */
+async function throwUnlessSuccess(response: Response): Promise<void> {
+  const envelope = (await response.json()) as { success: boolean; message: string; data?: { code?: unknown } };
+  if (!envelope.success) throw Object.assign(new Error(envelope.message), { code: envelope.data?.code, data: envelope.data });
 }
 
 function wire(): void {
@@ -184,54 +261,56 @@ function wire(): void {
 
   $("otp-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    void act($<HTMLButtonElement>("send-otp"), async () => {
+    void act($<HTMLButtonElement>("send-otp"), "otp_sent", async () => {
       const envelope = await client.sendOTP($<HTMLInputElement>("phone").value, purpose());
+      codeLength = typeof envelope.data.code_length === "number" ? envelope.data.code_length : null;
       $("verify-form").hidden = false;
       $("code").focus();
-      return envelope;
     });
   });
 
   $("verify-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    void act($<HTMLButtonElement>("verify"), async () => {
+    const code = typedCode();
+    // The server would refuse it as a bare validation_error: say what is wrong, without asking.
+    if (codeLength !== null && !new RegExp(`^\\d{${codeLength}}$`).test(code)) {
+      show(sayCodeDigits(codeLength), "error");
+      return;
+    }
+    const registering = purpose() === "register";
+    void act($<HTMLButtonElement>("verify"), registering ? "registered" : "logged_in", async () => {
       const phone = $<HTMLInputElement>("phone").value;
-      const code = $<HTMLInputElement>("code").value;
-      const envelope =
-        purpose() === "register"
-          ? await client.register(phone, code, $<HTMLInputElement>("first-name").value, $<HTMLInputElement>("last-name").value)
-          : await client.login(phone, code);
-      $<HTMLFormElement>("verify-form").reset();
-      $("verify-form").hidden = true;
-      return envelope;
+      if (registering) await client.register(phone, code, $<HTMLInputElement>("first-name").value, $<HTMLInputElement>("last-name").value);
+      else await client.login(phone, code);
+      resetAuthForms();
     });
   });
 
   $("profile-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    void act($<HTMLButtonElement>("save-profile"), async () => {
+    void act($<HTMLButtonElement>("save-profile"), "profile_updated", async () => {
       const response = await client.apiRequest("/profile/", {
         method: "PATCH",
         body: { first_name: $<HTMLInputElement>("profile-first-name").value, last_name: $<HTMLInputElement>("profile-last-name").value },
       });
-      const envelope = (await response.json()) as { success: boolean; message: string };
-      if (!envelope.success) throw new Error(envelope.message);
-      return envelope;
+      await throwUnlessSuccess(response);
     });
   });
 
-  $("reload-profile").addEventListener("click", (event) => void act(event.currentTarget as HTMLButtonElement, loadProfile));
-  $("refresh").addEventListener("click", (event) => void act(event.currentTarget as HTMLButtonElement, () => client.refreshToken()));
-  $("logout").addEventListener("click", (event) => void act(event.currentTarget as HTMLButtonElement, () => client.logout()));
-  $("logout-all").addEventListener("click", (event) => void act(event.currentTarget as HTMLButtonElement, () => client.logoutAll()));
+  const button = (event: Event) => event.currentTarget as HTMLButtonElement;
+  $("reload-profile").addEventListener("click", (event) => void act(button(event), "ok", loadProfile));
+  $("refresh").addEventListener("click", (event) => void act(button(event), "refreshed", () => client.refreshToken()));
+  $("logout").addEventListener("click", (event) => void act(button(event), "logged_out", () => client.logout()));
+  $("logout-all").addEventListener("click", (event) => void act(button(event), "logged_out_all", () => client.logoutAll()));
 
   client.onAuthChange((change: AuthChange) => {
-    if (!change.authenticated && change.reason === "revoked") show(t("ended"), "error");
+    if (!change.authenticated) resetAuthForms();
+    if (!change.authenticated && change.reason === "revoked") show(() => t("ended"), "error");
     render();
   });
   window.addEventListener("storage", (event) => {
     if (event.key !== null && event.key !== "jwt-client.session") return;
-    if (!client.isAuthenticated()) show(t("elsewhere"), "ok");
+    if (!client.isAuthenticated()) show(() => t("elsewhere"), "ok");
   });
   setInterval(renderExpiry, 1000);
 }

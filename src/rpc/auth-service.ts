@@ -31,7 +31,7 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
       const phone = phoneOf(request.phone);
       if (purpose === undefined) throw new AppError("validation_error", "purpose must be register or login", { field: "purpose" });
       const result = await sendOtp(deps, phone, purpose, ctx.clientIp);
-      return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds };
+      return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds, codeLength: result.codeLength };
     },
 
     async register(request) {

@@ -14,6 +14,8 @@ const HOUR_MS = 3_600_000;
 export interface SendOtpResult {
   expiresInSeconds: number;
   resendAfterSeconds: number;
+  /** Digits in the code, so a client can check what is typed before sending it. */
+  codeLength: number;
 }
 
 export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
@@ -51,7 +53,7 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
     }
     throw error;
   }
-  return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000) };
+  return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000), codeLength: otp.length };
 }
 
 function rateLimited(retryAfterMs: number): AppError {
