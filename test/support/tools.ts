@@ -69,6 +69,20 @@ export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<num
   return keys.length;
 }
 
+/**
+ * Lets `ms` pass for this test's keys: every TTL under `prefix` shrinks by `ms`,
+ * and keys whose time is up go, as Redis would expire them. The movable clock's
+ * counterpart for Redis, whose TTLs run on real time.
+ */
+export async function ageKeysUnder(redis: Redis, prefix: string, ms: number): Promise<void> {
+  for (const key of await keysUnder(redis, prefix)) {
+    const ttl = await redis.pttl(key);
+    if (ttl < 0) continue;
+    if (ttl <= ms) await redis.del(key);
+    else await redis.pexpire(key, ttl - ms);
+  }
+}
+
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
