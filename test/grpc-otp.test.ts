@@ -466,6 +466,25 @@ describe.each(modes)("wrong codes counted per client address and per phone (%s s
     await service.auth.login({ phone, code: service.sms.codeFor(phone, "login") }, from(owner));
   });
 
+  it("keeps the phone open when one address fires guesses in parallel as its lock ends, and locks it twice as long for each that lands", async () => {
+    const service = await fresh();
+    const { phone } = await registerUser(service);
+    const attacker = "203.0.113.68";
+    await guess(service, phone, LOGIN, attacker, 5);
+    await guess(service, phone, LOGIN, attacker, 5);
+    await passTime(service, 300_000);
+    await service.auth.sendOtp({ phone, purpose: LOGIN }, from(attacker));
+    const code = service.sms.codeFor(phone, "login");
+    const answers = await Promise.all(Array.from({ length: 5 }, () => failure(service.auth.login({ phone, code: wrong(code) }, from(attacker)))));
+    const landed = answers.filter((a) => a.reason !== "rate_limited").length;
+    expect(landed).toBeGreaterThanOrEqual(1);
+    // Each guess that landed was a lock of its own: the next is 5 min × 2^landed.
+    const retry = await lockedFor(service.auth.login({ phone, code: "123456" }, from(attacker)));
+    expect(retry).toBeGreaterThan(300 * 2 ** landed - 10);
+    expect(retry).toBeLessThanOrEqual(300 * 2 ** landed);
+    await ownerLogsIn(service, phone, "198.51.100.13");
+  });
+
   it("still locks the phone for everyone, for the rest of the hour, when several addresses together reach 15 wrong codes", async () => {
     const service = await fresh();
     const { phone } = await registerUser(service);
