@@ -2,7 +2,8 @@
  * One-time codes through a real gRPC client, on real PostgreSQL + Redis and on the
  * embedded default: expiry, single use, replacement, the attempt cap under parallel
  * guessing, phone and purpose binding, the send limits, SMS failures, phone forms,
- * and codes kept only as keyed hashes.
+ * wrong codes counted per client address and per phone (locks, back-off), and codes
+ * kept only as keyed hashes.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";

@@ -1,6 +1,7 @@
 /**
  * Small tools the gRPC suites share: a clock tests can move, JWT decoding, a
- * per-test Redis key scan, and a private redis-server child to stop and start.
+ * per-test Redis key scan (and ageing, the clock's counterpart for TTLs), and a
+ * private redis-server child to stop and start.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
