@@ -2,7 +2,8 @@
  * One-time codes through a real gRPC client, on real PostgreSQL + Redis and on the
  * embedded default: expiry, single use, replacement, the attempt cap under parallel
  * guessing, phone and purpose binding, the send limits, SMS failures, phone forms,
- * and codes kept only as keyed hashes.
+ * wrong codes counted per client address and per phone (locks, back-off), and codes
+ * kept only as keyed hashes.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -11,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { failure, newPhone, OtpPurpose, registerUser, type Service, type StoreMode } from "./support/grpc-harness.js";
 import { freshKeyPrefix, realStoresAvailable } from "./support/services.js";
-import { keysUnder, lab, sharedRedis } from "./support/tools.js";
+import { ageKeysUnder, keysUnder, lab, movableClock, sharedRedis } from "./support/tools.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
 const REGISTER = OtpPurpose.REGISTER;
@@ -149,19 +150,6 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       expect(refused.map((r) => r.reason)).toEqual(Array(9).fill("otp_expired"));
       expect(await countRows(service, "SELECT count(*) AS n FROM users WHERE phone = $1", [phone])).toBe(1);
       expect(await countRows(service, "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.phone = $1", [phone])).toBe(1);
-    });
-
-    it("locks a phone out after 15 wrong codes across resends (rate_limited), sends included", async () => {
-      const service = await stores.service();
-      const phone = newPhone();
-      for (let round = 0; round < 3; round++) {
-        const { code } = await sendRegister(service, phone);
-        for (let i = 0; i < 5; i++) await failure(service.auth.register({ phone, code: wrong(code), ...names }));
-      }
-      const locked = await refusal(service.auth.sendOtp({ phone, purpose: REGISTER }));
-      expect(locked).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
-      expect(Number(locked.metadata.retry_after)).toBeGreaterThan(0);
-      expect(await failure(service.auth.register({ phone, code: "123456", ...names }))).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
     });
 
     it("refuses a code of the wrong shape as validation_error without spending an attempt", async () => {
@@ -383,6 +371,164 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from("203.0.113.7")))).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
       await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from("203.0.113.8"));
     });
+  });
+});
+
+describe.each(modes)("wrong codes counted per client address and per phone (%s stores)", (mode) => {
+  const clock = movableClock();
+  const stores = lab(mode, { clock });
+  afterAll(() => stores.close());
+
+  // The test client (127.0.0.1) is the trusted proxy; each call names its client.
+  const from = (ip: string) => ({ headers: { "x-forwarded-for": ip } });
+  const fresh = (env: Record<string, string> = {}) => stores.service({ TRUSTED_PROXIES: "127.0.0.1", REDIS_KEY_PREFIX: freshKeyPrefix(), ...env });
+  const names = { firstName: "Reza", lastName: "Karimi" };
+
+  /** Time passes for the service's clock and, on Redis, for its keys' TTLs. */
+  async function passTime(service: Service, ms: number): Promise<void> {
+    clock.advance(ms);
+    if (mode !== "real") return;
+    const redis = sharedRedis();
+    try {
+      await ageKeysUnder(redis, service.config.redisKeyPrefix, ms);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Sends a code from `ip` and types `count` wrong ones from there; returns the answers' reasons. */
+  async function guess(service: Service, phone: string, purpose: OtpPurpose, ip: string, count: number): Promise<string[]> {
+    await service.auth.sendOtp({ phone, purpose }, from(ip));
+    const code = service.sms.codeFor(phone, purpose === REGISTER ? "register" : "login");
+    const reasons: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const call = purpose === REGISTER ? service.auth.register({ phone, code: wrong(code), ...names }, from(ip)) : service.auth.login({ phone, code: wrong(code) }, from(ip));
+      reasons.push((await failure(call)).reason);
+    }
+    return reasons;
+  }
+
+  /** A lock's answer: rate_limited, with retry_after in seconds. */
+  async function lockedFor(call: Promise<unknown>): Promise<number> {
+    const refused = await refusal(call);
+    expect(refused).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
+    expect(refused.trailer).toBe(refused.metadata.retry_after);
+    return Number(refused.metadata.retry_after);
+  }
+
+  async function ownerLogsIn(service: Service, phone: string, ip: string): Promise<void> {
+    await service.auth.sendOtp({ phone, purpose: LOGIN }, from(ip));
+    const { user } = await service.auth.login({ phone, code: service.sms.codeFor(phone, "login") }, from(ip));
+    expect(user!.phone).toBe(phone);
+  }
+
+  it("keeps the owner in when one address plays send-otp and five wrong codes three times: that address is locked for at most 5 minutes, the owner at another not at all", async () => {
+    const service = await fresh();
+    const { phone } = await registerUser(service);
+    const attacker = "203.0.113.66";
+    expect(await guess(service, phone, LOGIN, attacker, 5)).toEqual([...Array(4).fill("otp_invalid"), "otp_attempts_exceeded"]);
+    expect(await guess(service, phone, LOGIN, attacker, 5)).toEqual([...Array(4).fill("otp_invalid"), "otp_attempts_exceeded"]);
+    // The third round: send-otp and every guess are refused, for minutes, not an hour.
+    const retry = await lockedFor(service.auth.sendOtp({ phone, purpose: LOGIN }, from(attacker)));
+    expect(retry).toBeGreaterThan(0);
+    expect(retry).toBeLessThanOrEqual(300);
+    for (let i = 0; i < 5; i++) expect(await lockedFor(service.auth.login({ phone, code: "123456" }, from(attacker)))).toBeLessThanOrEqual(300);
+    // The owner, elsewhere, gets a code and logs in at once.
+    await ownerLogsIn(service, phone, "198.51.100.7");
+  });
+
+  it("backs off an address's repeated locks on a phone: the second lasts twice, the third four times as long as the first", async () => {
+    const service = await fresh();
+    const { phone } = await registerUser(service);
+    const attacker = "203.0.113.67";
+    await guess(service, phone, LOGIN, attacker, 5);
+    await guess(service, phone, LOGIN, attacker, 5);
+    const first = await lockedFor(service.auth.login({ phone, code: "123456" }, from(attacker)));
+    expect(first).toBeGreaterThan(290);
+    expect(first).toBeLessThanOrEqual(300);
+
+    // Once it ends, one more wrong code locks the address again, for twice as long.
+    await passTime(service, first * 1000);
+    expect(await guess(service, phone, LOGIN, attacker, 1)).toEqual(["otp_invalid"]);
+    const second = await lockedFor(service.auth.login({ phone, code: "123456" }, from(attacker)));
+    expect(second).toBeGreaterThan(2 * first - 10);
+    expect(second).toBeLessThanOrEqual(2 * first);
+
+    await passTime(service, second * 1000);
+    expect(await guess(service, phone, LOGIN, attacker, 1)).toEqual(["otp_invalid"]);
+    const third = await lockedFor(service.auth.sendOtp({ phone, purpose: LOGIN }, from(attacker)));
+    expect(third).toBeGreaterThan(4 * first - 10);
+    expect(third).toBeLessThanOrEqual(4 * first);
+
+    // Twelve wrong codes from one address leave the phone itself open: the owner,
+    // elsewhere, may even mistype once before the right code.
+    const owner = "198.51.100.8";
+    expect(await guess(service, phone, LOGIN, owner, 1)).toEqual(["otp_invalid"]);
+    await service.auth.login({ phone, code: service.sms.codeFor(phone, "login") }, from(owner));
+  });
+
+  it("keeps the phone open when one address fires guesses in parallel as its lock ends, and locks it twice as long for each that lands", async () => {
+    const service = await fresh();
+    const { phone } = await registerUser(service);
+    const attacker = "203.0.113.68";
+    await guess(service, phone, LOGIN, attacker, 5);
+    await guess(service, phone, LOGIN, attacker, 5);
+    await passTime(service, 300_000);
+    await service.auth.sendOtp({ phone, purpose: LOGIN }, from(attacker));
+    const code = service.sms.codeFor(phone, "login");
+    const answers = await Promise.all(Array.from({ length: 5 }, () => failure(service.auth.login({ phone, code: wrong(code) }, from(attacker)))));
+    const landed = answers.filter((a) => a.reason !== "rate_limited").length;
+    expect(landed).toBeGreaterThanOrEqual(1);
+    // Each guess that landed was a lock of its own: the next is 5 min × 2^landed.
+    const retry = await lockedFor(service.auth.login({ phone, code: "123456" }, from(attacker)));
+    expect(retry).toBeGreaterThan(300 * 2 ** landed - 10);
+    expect(retry).toBeLessThanOrEqual(300 * 2 ** landed);
+    await ownerLogsIn(service, phone, "198.51.100.13");
+  });
+
+  it("still locks the phone for everyone, for the rest of the hour, when several addresses together reach 15 wrong codes", async () => {
+    const service = await fresh();
+    const { phone } = await registerUser(service);
+    for (const ip of ["203.0.113.1", "203.0.113.2", "203.0.113.3"]) {
+      expect(await guess(service, phone, LOGIN, ip, 5)).toEqual([...Array(4).fill("otp_invalid"), "otp_attempts_exceeded"]);
+    }
+    const owner = from("198.51.100.9");
+    const retry = await lockedFor(service.auth.sendOtp({ phone, purpose: LOGIN }, owner));
+    expect(retry).toBeGreaterThan(3500);
+    expect(retry).toBeLessThanOrEqual(3600);
+    expect(await lockedFor(service.auth.login({ phone, code: "123456" }, owner))).toBeGreaterThan(3500);
+    expect(await lockedFor(service.auth.login({ phone, code: "123456" }, from("203.0.113.4")))).toBeGreaterThan(3500);
+  });
+
+  it("locks an address that fails across many phones (OTP_MAX_PER_IP_PER_HOUR × OTP_MAX_ATTEMPTS wrong codes), everywhere, and only that address", async () => {
+    const service = await fresh({ OTP_MAX_PER_IP_PER_HOUR: "3", OTP_MAX_ATTEMPTS: "3" });
+    const attacker = "203.0.113.70";
+    for (let i = 0; i < 3; i++) expect(await guess(service, newPhone(), REGISTER, attacker, 3)).toEqual(["otp_invalid", "otp_invalid", "otp_attempts_exceeded"]);
+    // A phone it never touched, whose owner has just asked for a code elsewhere.
+    const phone = newPhone();
+    const owner = "198.51.100.10";
+    await service.auth.sendOtp({ phone, purpose: REGISTER }, from(owner));
+    const retry = await lockedFor(service.auth.register({ phone, code: "123456", ...names }, from(attacker)));
+    expect(retry).toBeGreaterThan(290);
+    expect(retry).toBeLessThanOrEqual(300);
+    const { user } = await service.auth.register({ phone, code: service.sms.codeFor(phone, "register"), ...names }, from(owner));
+    expect(user!.phone).toBe(phone);
+  });
+
+  it("counts a send-otp refused by a lock toward nothing: neither the phone's nor the address's send limit", async () => {
+    const service = await fresh({ OTP_MAX_PER_IP_PER_HOUR: "3", OTP_MAX_PER_PHONE_PER_HOUR: "4" });
+    const phone = newPhone();
+    const attacker = "203.0.113.71";
+    await guess(service, phone, REGISTER, attacker, 5);
+    await guess(service, phone, REGISTER, attacker, 5);
+    let retry = 0;
+    for (let i = 0; i < 3; i++) retry = await lockedFor(service.auth.sendOtp({ phone, purpose: REGISTER }, from(attacker)));
+    // The phone's third send of four goes to the owner...
+    await service.auth.sendOtp({ phone, purpose: REGISTER }, from("198.51.100.11"));
+    // ...and once the lock ends the address has its third send of three, the phone its fourth.
+    await passTime(service, retry * 1000);
+    await service.auth.sendOtp({ phone, purpose: REGISTER }, from(attacker));
+    expect(await failure(service.auth.sendOtp({ phone, purpose: REGISTER }, from("198.51.100.12")))).toMatchObject({ reason: "rate_limited" });
   });
 });
 

@@ -131,6 +131,35 @@ function describeStoreContract(name: string, makeStore: () => Promise<StoreHarne
         const counts = await Promise.all(Array.from({ length: 20 }, () => store.hit("rl:b", 60_000)));
         expect(counts.map((c) => c.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       });
+
+      it("counts a shared window's total with each member's share capped, in a window fixed at the first hit", async () => {
+        await fresh();
+        const first = await store.hitShared("sh:a", "x", 2, 150);
+        expect(first).toMatchObject({ total: 1, byMember: 1 });
+        expect(first.resetMs).toBeGreaterThan(100);
+        expect(first.resetMs).toBeLessThanOrEqual(150);
+        expect(await store.hitShared("sh:a", "x", 2, 150)).toMatchObject({ total: 2, byMember: 2 });
+        // Past its cap a member still counts its own hits, but no longer the total.
+        expect(await store.hitShared("sh:a", "x", 2, 150)).toMatchObject({ total: 2, byMember: 3 });
+        // A member named like the total is just another member.
+        expect(await store.hitShared("sh:a", "total", 2, 150)).toMatchObject({ total: 3, byMember: 1 });
+
+        await elapse(60);
+        const later = await store.hitShared("sh:a", "y", 2, 150);
+        expect(later).toMatchObject({ total: 4, byMember: 1 });
+        expect(later.resetMs).toBeLessThanOrEqual(150 - 60);
+
+        await elapse(150);
+        expect(await store.hitShared("sh:a", "x", 2, 150)).toMatchObject({ total: 1, byMember: 1 });
+      });
+
+      it("counts every one of many parallel shared hits, the cap exactly", async () => {
+        await fresh();
+        const hits = await Promise.all(Array.from({ length: 20 }, (_, i) => store.hitShared("sh:b", i % 2 === 0 ? "x" : "y", 3, 60_000)));
+        expect(hits.map((h) => h.byMember).sort((p, q) => p - q)).toEqual(Array.from({ length: 20 }, (_, i) => Math.floor(i / 2) + 1));
+        expect(Math.max(...hits.map((h) => h.total))).toBe(6);
+        expect((await store.hitShared("sh:b", "z", 3, 60_000)).total).toBe(7);
+      });
     });
 
     describe("plain values", () => {

@@ -49,7 +49,7 @@ export function addService(server: Server, service: DescService, handlers: Recor
       let clientIp: string | undefined;
       const ctx: CallContext = {
         header,
-        // Resolved when asked (only send-otp does), not on every Verify.
+        // Resolved when asked (only the one-time-code calls do), not on every Verify.
         // getPeer() is `address:port`; limits and trusted proxies go by the address.
         get clientIp() {
           return (clientIp ??= options.clientIp(ipOfGrpcPeer(call.getPeer()), header("x-forwarded-for")));

@@ -34,18 +34,19 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
       return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds, codeLength: result.codeLength };
     },
 
-    async register(request) {
+    async register(request, ctx) {
       const { user, tokens } = await register(deps, {
         phone: phoneOf(request.phone),
         code: required(request.code, "code"),
         firstName: request.firstName,
         lastName: request.lastName,
+        clientIp: ctx.clientIp,
       });
       return { user: userMessage(user), tokens: tokenPairMessage(tokens) };
     },
 
-    async login(request) {
-      const { user, tokens } = await login(deps, { phone: phoneOf(request.phone), code: required(request.code, "code") });
+    async login(request, ctx) {
+      const { user, tokens } = await login(deps, { phone: phoneOf(request.phone), code: required(request.code, "code"), clientIp: ctx.clientIp });
       return { user: userMessage(user), tokens: tokenPairMessage(tokens) };
     },
 

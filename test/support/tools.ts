@@ -1,6 +1,7 @@
 /**
  * Small tools the gRPC suites share: a clock tests can move, JWT decoding, a
- * per-test Redis key scan, and a private redis-server child to stop and start.
+ * per-test Redis key scan (and ageing, the clock's counterpart for TTLs), and a
+ * private redis-server child to stop and start.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -67,6 +68,20 @@ export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<num
   const keys = await keysUnder(redis, prefix);
   for (const key of keys) await redis.del(key);
   return keys.length;
+}
+
+/**
+ * Lets `ms` pass for this test's keys: every TTL under `prefix` shrinks by `ms`,
+ * and keys whose time is up go, as Redis would expire them. The movable clock's
+ * counterpart for Redis, whose TTLs run on real time.
+ */
+export async function ageKeysUnder(redis: Redis, prefix: string, ms: number): Promise<void> {
+  for (const key of await keysUnder(redis, prefix)) {
+    const ttl = await redis.pttl(key);
+    if (ttl < 0) continue;
+    if (ttl <= ms) await redis.del(key);
+    else await redis.pexpire(key, ttl - ms);
+  }
 }
 
 function escapeGlob(text: string): string {

@@ -1,22 +1,66 @@
 /**
- * Wrong codes counted per phone across codes, so resending cannot reset a guesser:
- * past the limit the phone is locked out until the window ends.
+ * Wrong codes, counted three ways, so guessing stays hopeless while no stranger at
+ * another address can keep a number's owner out:
+ * - per phone and client address: from the ADDRESS_SHARE_PER_PHONE-th in the
+ *   phone's hour on, each wrong code locks that address (only) out of that phone,
+ *   with back-off;
+ * - per phone over all addresses, each adding at most its ADDRESS_SHARE_PER_PHONE:
+ *   MAX_FAILURES_PER_PHONE lock the phone for everyone until the hour ends, a
+ *   backstop against guessing from many addresses that one address cannot reach;
+ * - per address over all phones: past its hourly budget each wrong code locks the
+ *   address out of every phone, with back-off.
+ * Resending resets none of them. SECURITY.md works out what they allow.
  */
+import type { Config } from "../../config.js";
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
+import { lockWithBackoff } from "./backoff.js";
 import { otpKeys } from "./keys.js";
 
-/** Wrong codes per phone per window before lock-out (well under 100, as promised). */
+/** Wrong codes per phone per window before it locks for everyone (well under 100, as promised). */
 export const MAX_FAILURES_PER_PHONE = 15;
+/** One address's wrong codes on a phone per window before it is locked out of it;
+ * also the most it adds toward MAX_FAILURES_PER_PHONE. Two codes' worth. */
+export const ADDRESS_SHARE_PER_PHONE = 10;
 export const FAILURE_WINDOW_MS = 3_600_000;
 
-export async function assertNotLockedOut(deps: Pick<CoreDeps, "kv">, phone: string): Promise<void> {
-  const failures = await deps.kv.peek(otpKeys.phoneFailures(phone));
-  if (failures.count >= MAX_FAILURES_PER_PHONE) {
-    throw new AppError("rate_limited", "too many wrong codes", { retryAfterSeconds: Math.max(1, Math.ceil(failures.resetMs / 1000)) });
-  }
+type Deps = Pick<CoreDeps, "kv" | "clock" | "config">;
+
+/** An address may fail every code it may ask for in an hour (the send cap says how
+ * many people one address may stand for). */
+export function addressBudget(config: Config): number {
+  return config.otp.maxPerIpPerHour * config.otp.maxAttempts;
 }
 
-export async function recordFailure(deps: Pick<CoreDeps, "kv">, phone: string): Promise<void> {
-  await deps.kv.hit(otpKeys.phoneFailures(phone), FAILURE_WINDOW_MS);
+/** Refuses with the longest lock that applies to this phone and address. */
+export async function assertNotLockedOut(deps: Pick<CoreDeps, "kv">, phone: string, clientIp: string): Promise<void> {
+  const locks = [otpKeys.phoneLock(phone), otpKeys.pairLock(phone, clientIp), otpKeys.ipLock(clientIp)];
+  const left = await Promise.all(locks.map(async (key) => (await deps.kv.peek(key)).resetMs));
+  const ms = Math.max(...left);
+  if (ms > 0) throw new AppError("rate_limited", "too many wrong codes", { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) });
+}
+
+export async function recordFailure(deps: Deps, phone: string, clientIp: string): Promise<void> {
+  await Promise.all([countOnPhone(deps, phone, clientIp), countForAddress(deps, clientIp)]);
+}
+
+async function countOnPhone(deps: Deps, phone: string, clientIp: string): Promise<void> {
+  // The address's share and the phone's total in one step on one key: always the
+  // same window, also under parallel guesses.
+  const counted = await deps.kv.hitShared(otpKeys.phoneFailures(phone), clientIp, ADDRESS_SHARE_PER_PHONE, FAILURE_WINDOW_MS);
+  const locks: Promise<void>[] = [];
+  if (counted.total >= MAX_FAILURES_PER_PHONE && counted.resetMs > 0) {
+    locks.push(deps.kv.set(otpKeys.phoneLock(phone), "1", counted.resetMs));
+  }
+  if (counted.byMember >= ADDRESS_SHARE_PER_PHONE) {
+    locks.push(lockWithBackoff(deps, { lock: otpKeys.pairLock(phone, clientIp), locks: otpKeys.pairLocks(phone, clientIp) }));
+  }
+  await Promise.all(locks);
+}
+
+async function countForAddress(deps: Deps, clientIp: string): Promise<void> {
+  const { count } = await deps.kv.hit(otpKeys.ipFailures(clientIp), FAILURE_WINDOW_MS);
+  if (count >= addressBudget(deps.config)) {
+    await lockWithBackoff(deps, { lock: otpKeys.ipLock(clientIp), locks: otpKeys.ipLocks(clientIp) });
+  }
 }

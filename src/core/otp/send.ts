@@ -20,7 +20,10 @@ export interface SendOtpResult {
 
 export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
   const { otp } = deps.config;
-  // The client's budget is spent first, so probing which numbers are registered
+  // Locks only read, and refuse before anything is counted: a send-otp they refuse
+  // spends no send limit.
+  await assertNotLockedOut(deps, phone, clientIp);
+  // The client's budget is spent next, so probing which numbers are registered
   // costs it as much as sending does.
   const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
   if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
@@ -31,7 +34,6 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
     if (purpose === "register" && registered) throw new AppError("phone_already_registered");
     if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
   }
-  await assertNotLockedOut(deps, phone);
 
   if (otp.resendIntervalMs > 0) {
     const resend = await deps.kv.setIfAbsent(otpKeys.resend(phone, purpose), "1", otp.resendIntervalMs);

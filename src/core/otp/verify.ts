@@ -10,25 +10,26 @@ import { codeDigest } from "./digest.js";
 import { assertNotLockedOut, recordFailure } from "./failures.js";
 import { otpKeys, type OtpPurpose } from "./keys.js";
 
-export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string): Promise<void> {
+export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string, clientIp: string): Promise<void> {
   const { otp } = deps.config;
   const code = asciiDigits(typed.trim());
   if (!new RegExp(`^\\d{${otp.length}}$`).test(code)) {
     throw new AppError("validation_error", `code must be ${otp.length} digits`, { field: "code" });
   }
-  await assertNotLockedOut(deps, phone);
+  await assertNotLockedOut(deps, phone, clientIp);
   const key = otpKeys.code(phone, purpose);
   const check = await deps.kv.checkCode(key, codeDigest(deps.otpKey, phone, purpose, code), otp.maxAttempts);
   switch (check.state) {
     case "match":
-      await deps.kv.del(otpKeys.phoneFailures(phone));
+      // A right code resets no count: the owner's login must not wipe the slate of
+      // whoever is guessing at the same number.
       return;
     case "missing":
       throw new AppError("otp_expired");
     case "exhausted":
       throw new AppError("otp_attempts_exceeded", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(check.ttlMs / 1000)) });
     case "mismatch":
-      await recordFailure(deps, phone);
+      await recordFailure(deps, phone, clientIp);
       if (check.failures >= otp.maxAttempts) {
         throw new AppError("otp_attempts_exceeded", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(check.ttlMs / 1000)) });
       }

@@ -7,8 +7,8 @@ import { announceProfileChange } from "./profile.js";
 import type { SignedIn } from "./register.js";
 
 /** Starts a session for a registered phone with a verified login code. */
-export async function login(deps: CoreDeps, input: { phone: string; code: string }): Promise<SignedIn> {
-  await verifyOtp(deps, input.phone, "login", input.code);
+export async function login(deps: CoreDeps, input: { phone: string; code: string; clientIp: string }): Promise<SignedIn> {
+  await verifyOtp(deps, input.phone, "login", input.code, input.clientIp);
   const nowMs = deps.clock.now();
   const session = newSession(deps, nowMs);
   const user = await deps.sessions.login(input.phone, session, deps.config.tokens.updateLastLogin);

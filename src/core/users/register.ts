@@ -12,10 +12,10 @@ export interface SignedIn {
 }
 
 /** Creates the user from a verified registration code, with a first session. */
-export async function register(deps: CoreDeps, input: { phone: string; code: string; firstName: string; lastName: string }): Promise<SignedIn> {
+export async function register(deps: CoreDeps, input: { phone: string; code: string; firstName: string; lastName: string; clientIp: string }): Promise<SignedIn> {
   const firstName = cleanName(input.firstName, "first_name");
   const lastName = cleanName(input.lastName, "last_name");
-  await verifyOtp(deps, input.phone, "register", input.code);
+  await verifyOtp(deps, input.phone, "register", input.code, input.clientIp);
   const nowMs = deps.clock.now();
   const session = newSession(deps, nowMs);
   const user = await deps.sessions.register(

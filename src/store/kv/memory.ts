@@ -1,6 +1,6 @@
 import { UnavailableError } from "../../core/errors.js";
 import { constantTimeEqual } from "../../lib/constant-time.js";
-import type { CodeCheck, Counter, KeyValueStore } from "./types.js";
+import type { CodeCheck, Counter, KeyValueStore, SharedCounter } from "./types.js";
 
 export interface MemoryStoreOptions {
   /** Epoch milliseconds; injected so tests can expire entries without sleeping. */
@@ -9,7 +9,8 @@ export interface MemoryStoreOptions {
 
 type Entry =
   | { kind: "string"; value: string; expiresAt: number }
-  | { kind: "code"; digest: string; failures: number; expiresAt: number };
+  | { kind: "code"; digest: string; failures: number; expiresAt: number }
+  | { kind: "shared"; total: number; members: Map<string, number>; expiresAt: number };
 
 /** How often, at most, writes sweep out expired entries nobody reads again. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -50,15 +51,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
 
   /** Reads `key` as a string, failing like Redis does on a code record (WRONGTYPE). */
   function liveString(key: string): Extract<Entry, { kind: "string" }> | undefined {
-    const entry = live(key);
-    if (entry && entry.kind !== "string") throw new TypeError(`key ${key} holds a code, not a string`);
-    return entry;
+    return liveOf(key, "string");
   }
 
   function liveCode(key: string): Extract<Entry, { kind: "code" }> | undefined {
+    return liveOf(key, "code");
+  }
+
+  function liveOf<K extends Entry["kind"]>(key: string, kind: K): Extract<Entry, { kind: K }> | undefined {
     const entry = live(key);
-    if (entry && entry.kind !== "code") throw new TypeError(`key ${key} holds a string, not a code`);
-    return entry;
+    if (entry && entry.kind !== kind) throw new TypeError(`key ${key} holds a ${entry.kind} entry, not a ${kind} one`);
+    return entry as Extract<Entry, { kind: K }> | undefined;
   }
 
   function open(): void {
@@ -104,6 +107,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
       const counter = liveString(key);
       if (!counter) return { count: 0, resetMs: 0 };
       return { count: Number(counter.value), resetMs: counter.expiresAt - now() };
+    },
+
+    async hitShared(key, member, memberCap, windowMs): Promise<SharedCounter> {
+      open();
+      assertTtl(windowMs);
+      let counter = liveOf(key, "shared");
+      if (!counter) {
+        counter = { kind: "shared", total: 0, members: new Map(), expiresAt: now() + windowMs };
+        write(key, counter);
+      }
+      const byMember = (counter.members.get(member) ?? 0) + 1;
+      counter.members.set(member, byMember);
+      if (byMember <= memberCap) counter.total += 1;
+      return { total: counter.total, byMember, resetMs: counter.expiresAt - now() };
     },
 
     async setIfAbsent(key, value, ttlMs) {

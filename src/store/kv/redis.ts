@@ -1,6 +1,6 @@
 import { Cluster, Redis } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
-import type { CodeCheck, Counter, KeyValueStore } from "./types.js";
+import type { CodeCheck, Counter, KeyValueStore, SharedCounter } from "./types.js";
 
 export interface RedisStoreOptions {
   /** `redis://` or `rediss://` URL of a standalone Redis. */
@@ -52,6 +52,22 @@ const SCRIPTS = {
       ttl = tonumber(ARGV[1])
     end
     return {count, ttl}`,
+  // A hash: the total, and each member's own count under "m:" + member (so no
+  // member's field is the total's). The window is fixed at the first hit, as in kvHit.
+  kvHitShared: `
+    local mine = redis.call("HINCRBY", KEYS[1], "m:" .. ARGV[1], 1)
+    local total
+    if mine <= tonumber(ARGV[2]) then
+      total = redis.call("HINCRBY", KEYS[1], "total", 1)
+    else
+      total = tonumber(redis.call("HGET", KEYS[1], "total") or "0")
+    end
+    local ttl = redis.call("PTTL", KEYS[1])
+    if ttl < 0 then
+      redis.call("PEXPIRE", KEYS[1], ARGV[3])
+      ttl = tonumber(ARGV[3])
+    end
+    return {total, mine, ttl}`,
   kvPeek: `
     return {redis.call("GET", KEYS[1]), redis.call("PTTL", KEYS[1])}`,
   kvSetIfAbsent: `
@@ -72,6 +88,7 @@ interface Scripts {
   kvPutCode(key: string, digest: string, ttlMs: number): Promise<unknown>;
   kvCheckCode(key: string, digest: string, maxAttempts: number): Promise<unknown>;
   kvHit(key: string, windowMs: number): Promise<unknown>;
+  kvHitShared(key: string, member: string, memberCap: number, windowMs: number): Promise<unknown>;
   kvPeek(key: string): Promise<unknown>;
   kvSetIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown>;
   kvRaise(key: string, value: number, ttlMs: number): Promise<unknown>;
@@ -193,6 +210,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
       assertTtl(windowMs);
       const [count, ttl] = list(await call("hit", () => scripts.kvHit(key, windowMs)));
       return { count: int(count), resetMs: Math.max(0, int(ttl)) };
+    },
+
+    async hitShared(key, member, memberCap, windowMs): Promise<SharedCounter> {
+      assertTtl(windowMs);
+      const [total, byMember, ttl] = list(await call("hitShared", () => scripts.kvHitShared(key, member, memberCap, windowMs)));
+      return { total: int(total), byMember: int(byMember), resetMs: Math.max(0, int(ttl)) };
     },
 
     async peek(key): Promise<Counter> {

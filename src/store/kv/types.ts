@@ -22,6 +22,10 @@ export interface KeyValueStore {
   hit(key: string, windowMs: number): Promise<Counter>;
   /** Reads the counter at `key` without counting (count 0 when absent). */
   peek(key: string): Promise<Counter>;
+  /** Counts one hit by `member` in the fixed window at `key` (as `hit` does) and,
+   * in the same atomic step, the window's total, to which each member adds at most
+   * `memberCap` of its hits: no member alone takes the total past `memberCap`. */
+  hitShared(key: string, member: string, memberCap: number, windowMs: number): Promise<SharedCounter>;
 
   /** Sets `key` to `value` for `ttlMs` only if it is absent. Returns whether it
    * was set and, when not, the milliseconds the existing key still lives. */
@@ -66,5 +70,14 @@ export type CodeCheck =
 export interface Counter {
   count: number;
   /** Milliseconds until the window ends (0 when the counter is absent). */
+  resetMs: number;
+}
+
+export interface SharedCounter {
+  /** Hits of every member, each counted up to the member cap. */
+  total: number;
+  /** Hits of this member, all of them. */
+  byMember: number;
+  /** Milliseconds until the window ends. */
   resetMs: number;
 }
