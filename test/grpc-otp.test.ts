@@ -364,6 +364,39 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       expect(await failure(spoofed)).toMatchObject({ reason: "rate_limited" });
     });
 
+    it("counts a refused send-otp toward neither limit: registered-number and resend-interval refusals spend none of the address's sends", async () => {
+      const service = await stores.service({ OTP_MAX_PER_IP_PER_HOUR: "3", OTP_RESEND_INTERVAL: "60s", TRUSTED_PROXIES: "127.0.0.1", REDIS_KEY_PREFIX: freshKeyPrefix() });
+      const from = { headers: { "x-forwarded-for": "203.0.113.40" } };
+      const { phone: registered } = await registerUser(service); // from 127.0.0.1
+      for (let i = 0; i < 3; i++) expect(await failure(service.auth.sendOtp({ phone: registered, purpose: REGISTER }, from))).toMatchObject({ reason: "phone_already_registered" });
+      const phone = newPhone();
+      await service.auth.sendOtp({ phone, purpose: REGISTER }, from);
+      for (let i = 0; i < 2; i++) expect(await failure(service.auth.sendOtp({ phone, purpose: REGISTER }, from))).toMatchObject({ reason: "rate_limited" });
+      // The address's three sends are all still its own.
+      await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from);
+      await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from);
+      const fourth = await refusal(service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from));
+      expect(fourth).toMatchObject({ reason: "rate_limited" });
+      expect(Number(fourth.metadata.retry_after)).toBeGreaterThan(3500);
+    });
+
+    it("counts a send refused by one cap toward neither: not the phone's when the address is over, not the address's when the phone is", async () => {
+      const service = await stores.service({ OTP_MAX_PER_IP_PER_HOUR: "2", OTP_MAX_PER_PHONE_PER_HOUR: "2", TRUSTED_PROXIES: "127.0.0.1", REDIS_KEY_PREFIX: freshKeyPrefix() });
+      const x = { headers: { "x-forwarded-for": "203.0.113.41" } };
+      const y = { headers: { "x-forwarded-for": "203.0.113.42" } };
+      const full = newPhone();
+      const other = newPhone();
+      await service.auth.sendOtp({ phone: full, purpose: REGISTER }, x);
+      await service.auth.sendOtp({ phone: full, purpose: REGISTER }, x);
+      // x is at its cap: refused, and `other` is not charged for it.
+      expect(await failure(service.auth.sendOtp({ phone: other, purpose: REGISTER }, x))).toMatchObject({ reason: "rate_limited" });
+      // `full` is at its cap: refused, and y is not charged for it.
+      expect(await failure(service.auth.sendOtp({ phone: full, purpose: REGISTER }, y))).toMatchObject({ reason: "rate_limited" });
+      await service.auth.sendOtp({ phone: other, purpose: REGISTER }, y);
+      await service.auth.sendOtp({ phone: other, purpose: REGISTER }, y);
+      expect(await failure(service.auth.sendOtp({ phone: other, purpose: REGISTER }, y))).toMatchObject({ reason: "rate_limited" });
+    });
+
     it("counts by the X-Forwarded-For address when the peer is a trusted proxy", async () => {
       const service = await stores.service({ OTP_MAX_PER_IP_PER_HOUR: "3", TRUSTED_PROXIES: "127.0.0.1", REDIS_KEY_PREFIX: freshKeyPrefix() });
       const from = (ip: string) => ({ headers: { "x-forwarded-for": `198.51.100.1, ${ip}` } });

@@ -20,13 +20,9 @@ export interface SendOtpResult {
 
 export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
   const { otp } = deps.config;
-  // Locks only read, and refuse before anything is counted: a send-otp they refuse
-  // spends no send limit.
+  // A refused send-otp (any 4xx) counts toward no limit: every refusal below comes
+  // before the counters, or undoes the one step it took (the resend interval).
   await assertNotLockedOut(deps, phone, clientIp);
-  // The client's budget is spent next, so probing which numbers are registered
-  // costs it as much as sending does.
-  const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
-  if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
   // Under ENUMERATION_PROTECTION every number gets a code alike; register and login
   // say "already registered" / "not registered" only to whoever verified that code.
   if (!otp.enumerationProtection) {
@@ -34,13 +30,23 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
     if (purpose === "register" && registered) throw new AppError("phone_already_registered");
     if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
   }
+  const [ipSent, phoneSent] = await Promise.all([deps.kv.peek(otpKeys.ipSends(clientIp)), deps.kv.peek(otpKeys.phoneSends(phone))]);
+  if (ipSent.count >= otp.maxPerIpPerHour) throw rateLimited(ipSent.resetMs);
+  if (phoneSent.count >= otp.maxPerPhonePerHour) throw rateLimited(phoneSent.resetMs);
 
+  const resendKey = otpKeys.resend(phone, purpose);
   if (otp.resendIntervalMs > 0) {
-    const resend = await deps.kv.setIfAbsent(otpKeys.resend(phone, purpose), "1", otp.resendIntervalMs);
+    const resend = await deps.kv.setIfAbsent(resendKey, "1", otp.resendIntervalMs);
     if (!resend.set) throw rateLimited(resend.ttlMs);
   }
-  const phoneSends = await deps.kv.hit(otpKeys.phoneSends(phone), HOUR_MS);
-  if (phoneSends.count > otp.maxPerPhonePerHour) throw rateLimited(phoneSends.resetMs);
+  // Counting is what holds the caps under parallel sends (the reads above only
+  // spare sequential refusals): past a cap here, the send is refused after all.
+  const [ipSends, phoneSends] = await Promise.all([deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS), deps.kv.hit(otpKeys.phoneSends(phone), HOUR_MS)]);
+  const over = ipSends.count > otp.maxPerIpPerHour ? ipSends : phoneSends.count > otp.maxPerPhonePerHour ? phoneSends : undefined;
+  if (over !== undefined) {
+    await deps.kv.del(resendKey).catch(() => {});
+    throw rateLimited(over.resetMs);
+  }
 
   const code = deps.random.code(otp.length);
   const codeKey = otpKeys.code(phone, purpose);
