@@ -25,11 +25,12 @@ import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
 import { createMemoryStore } from "./store/kv/memory.js";
-import type { KeyValueStore } from "./store/kv/types.js";
+import type { KeyValueStore } from "./core/ports/key-value.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
 import { createSessionRepository } from "./store/postgres/sessions.js";
-import { createUserRepository, type UserRecord } from "./store/postgres/users.js";
+import type { User } from "./core/ports/users.js";
+import { createUserRepository } from "./store/postgres/users.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 
@@ -141,7 +142,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       localState: stores.shared ? createLocalCopies<string>(stores.kv, SESSION_COPY_MS) : undefined,
       // Profiles are not security state (a revoked session is refused before its
       // profile is read), so a copy may live longer; every change is announced.
-      localProfiles: createLocalCopies<UserRecord>(stores.kv, PROFILE_COPY_MS, 50_000),
+      localProfiles: createLocalCopies<User>(stores.kv, PROFILE_COPY_MS, 50_000),
     };
     const readiness = monitorReadiness([
       { name: "database", check: () => stores.db.ping() },

@@ -1,16 +1,15 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { SmsSender } from "../sms/sender.js";
-import type { KeyValueStore } from "../store/kv/types.js";
-import type { SessionRepository } from "../store/postgres/sessions.js";
-import type { UserRepository } from "../store/postgres/users.js";
 import type { Clock } from "./clock.js";
+import type { LocalCopies } from "./local-copies.js";
+import type { KeyValueStore } from "./ports/key-value.js";
+import type { SessionRepository } from "./ports/sessions.js";
+import type { User, UserRepository } from "./ports/users.js";
 import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
 import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
-import type { UserRecord } from "../store/postgres/users.js";
-import type { LocalCopies } from "./local-copies.js";
 
 /** Everything the domain needs, built once by the composition root. */
 export interface CoreDeps {
@@ -31,5 +30,5 @@ export interface CoreDeps {
   /** Session state held in-process for up to a second (shared stores only). */
   localState?: LocalCopies<string> | undefined;
   /** Profiles held in-process (GetProfile, the dashboard), dropped on every change. */
-  localProfiles?: LocalCopies<UserRecord> | undefined;
+  localProfiles?: LocalCopies<User> | undefined;
 }

@@ -14,7 +14,7 @@ export async function startSessionForUser(deps: CoreDeps, userId: string): Promi
   // typeof: embedding JavaScript callers are not held to the type.
   if (typeof userId !== "string" || !USER_ID.test(userId)) throw new AppError("validation_error", "user id must be a UUID", { field: "id" });
   const existing = await deps.users.findById(userId);
-  if (existing === undefined || !existing.is_active) throw new AppError("phone_not_registered", "no active user with that id");
+  if (existing === undefined || !existing.isActive) throw new AppError("phone_not_registered", "no active user with that id");
   const nowMs = deps.clock.now();
   const session = newSession(deps, nowMs);
   const user = await deps.sessions.login(existing.phone, session, deps.config.tokens.updateLastLogin);

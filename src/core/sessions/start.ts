@@ -1,5 +1,5 @@
 import type { CoreDeps } from "../deps.js";
-import type { NewSession } from "../../store/postgres/sessions.js";
+import type { NewSession } from "../ports/sessions.js";
 
 /** The ids and instants of a session about to be created. */
 export function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number): NewSession {

@@ -1,4 +1,5 @@
 import type { CoreDeps } from "../deps.js";
+import type { User } from "../ports/users.js";
 import type { TokenUser } from "./claims.js";
 import { signToken } from "./sign.js";
 
@@ -44,7 +45,7 @@ function secondsPrecision(ms: number): Date {
   return new Date(Math.floor(ms / 1000) * 1000);
 }
 
-/** The token-shaped view of a stored user. */
-export function tokenUser(user: { id: string; phone: string; first_name: string; last_name: string; is_staff: boolean }): TokenUser {
-  return { id: user.id, phone: user.phone, first_name: user.first_name, last_name: user.last_name, is_staff: user.is_staff };
+/** The token-shaped view of a user (the claims' names). */
+export function tokenUser(user: User): TokenUser {
+  return { id: user.id, phone: user.phone, first_name: user.firstName, last_name: user.lastName, is_staff: user.isStaff };
 }

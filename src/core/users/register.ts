@@ -3,11 +3,11 @@ import type { CoreDeps } from "../deps.js";
 import { verifyOtp } from "../otp/verify.js";
 import { newSession } from "../sessions/start.js";
 import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
-import type { UserRecord } from "../../store/postgres/users.js";
+import type { User } from "../ports/users.js";
 import { cleanName } from "./names.js";
 
 export interface SignedIn {
-  user: UserRecord;
+  user: User;
   tokens: TokenPair;
 }
 
@@ -19,7 +19,7 @@ export async function register(deps: CoreDeps, input: { phone: string; code: str
   const nowMs = deps.clock.now();
   const session = newSession(deps, nowMs);
   const user = await deps.sessions.register(
-    { id: deps.random.uuid(), phone: input.phone, first_name: firstName, last_name: lastName },
+    { id: deps.random.uuid(), phone: input.phone, firstName, lastName },
     session,
     deps.config.tokens.updateLastLogin,
   );
