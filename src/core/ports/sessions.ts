@@ -30,17 +30,6 @@ export interface RotationState {
   user: User;
 }
 
-/** What the hot path caches about a session. */
-export interface SessionSnapshot {
-  userId: string;
-  createdAt: Date;
-  expiresAt: Date;
-  revoked: boolean;
-  /** Logout-all instant of the user (null: never), and whether the user is active. */
-  sessionsRevokedBefore: Date | null;
-  userActive: boolean;
-}
-
 /**
  * Sessions and their refresh-token history. Each command is atomic on its own.
  * Failures to reach the store are thrown as `UnavailableError("database", …)`.
@@ -60,7 +49,6 @@ export interface SessionRepository {
    * live, and the instant recorded: `now`, or later when a session of the user was
    * started later by a clock ahead of this one, so that no existing session escapes. */
   revokeAllOfUser(userId: string, now: Date): Promise<{ revoked: number; at: Date }>;
-  snapshot(sessionId: string): Promise<SessionSnapshot | undefined>;
   /** One bounded batch: of up to `limit` expired sessions, deletes up to `limit` of
    * their refresh-token rows (a refresh token can outlive its session) and the
    * sessions left with none. */

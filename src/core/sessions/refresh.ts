@@ -9,7 +9,7 @@ import type { CoreDeps } from "../deps.js";
 import { readToken } from "../tokens/authenticate.js";
 import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
 import { refreshExpiry } from "./start.js";
-import { assertSessionLive, markSessionRevoked } from "./state.js";
+import { assertSessionLive } from "./liveness.js";
 
 export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
   const nowMs = deps.clock.now();
@@ -67,7 +67,7 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   }
   // A rotated-out token presented after the grace interval: someone holds a copy.
   deps.log.warn({ sessionId, userId: state.userId }, "refresh token reuse detected; session revoked");
-  await markSessionRevoked(deps, state.userId, sessionId);
+  await deps.liveness.markRevoked(state.userId, sessionId);
   await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs));
   throw new AppError("token_blacklisted");
 }

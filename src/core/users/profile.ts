@@ -2,8 +2,13 @@ import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import type { Caller } from "../tokens/authenticate.js";
 import type { User } from "../ports/users.js";
-import { profileKey } from "../sessions/cache-keys.js";
 import { cleanName } from "./names.js";
+
+/** The name under which a change of the user's profile is announced to every
+ * process (and the key of its in-process copy). Not a stored key. */
+function profileKey(userId: string): string {
+  return `{u:${userId}}:p`;
+}
 
 /** The caller's profile, from the in-process copy when one is held. */
 export async function getProfile(deps: CoreDeps, caller: Caller): Promise<User> {

@@ -6,6 +6,21 @@ import type { NewSession, SessionRepository } from "../../core/ports/sessions.js
 import type { Queryable } from "./db.js";
 import { firstUser, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
+/** What the liveness cache reads through about a session on a miss. */
+export interface SessionSnapshot {
+  userId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revoked: boolean;
+  /** Logout-all instant of the user (null: never), and whether the user is active. */
+  sessionsRevokedBefore: Date | null;
+  userActive: boolean;
+}
+
+export interface SessionSnapshots {
+  snapshot(sessionId: string): Promise<SessionSnapshot | undefined>;
+}
+
 /** A session is dead when revoked, when logout-all came after it, or when its user is inactive. */
 const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.created_at <= COALESCE(u.sessions_revoked_before, '-infinity'))`;
 
@@ -29,7 +44,7 @@ function sessionParams(session: NewSession): unknown[] {
   return [session.id, session.createdAt, session.expiresAt, session.refreshJti, session.refreshExpiresAt];
 }
 
-export function createSessionRepository(db: Queryable): SessionRepository {
+export function createSessionRepository(db: Queryable): SessionRepository & SessionSnapshots {
   return {
     async register(user, session, updateLastLogin) {
       // $1..$5 are the session (sessionParams); the user follows.
