@@ -1,12 +1,13 @@
 /**
- * Is this session still live? The hot-path question behind Verify, Introspect and
- * every authenticated call. The facts come from the liveness cache (a port: what
- * this process holds, else the shared cache read through from the database); the
- * rule that judges them is here, once.
+ * Is this session still live, is this refresh token? Each rule once, here. The
+ * session question is the hot path behind Verify, Introspect and every
+ * authenticated call; its facts come from the liveness cache (a port: what this
+ * process holds, else the shared cache read through from the database).
  */
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import type { SessionFacts } from "../ports/session-liveness.js";
+import type { RotationState } from "../ports/sessions.js";
 
 /**
  * A session is dead when it is revoked (or unknown), when its user is inactive,
@@ -26,4 +27,11 @@ export async function assertSessionLive(deps: Pick<CoreDeps, "liveness" | "clock
   const facts = deps.liveness.held(userId, sessionId) ?? (await deps.liveness.read(userId, sessionId));
   const dead = sessionDeadReason(facts, deps.clock.now());
   if (dead !== undefined) throw new AppError(dead);
+}
+
+/** A refresh token is live only if the store knows it and it has not been replaced
+ * (rotated out), even while its session lives. Its state when live; else undefined. */
+export async function liveRefreshToken(deps: Pick<CoreDeps, "sessions">, jti: string): Promise<RotationState | undefined> {
+  const state = await deps.sessions.rotationState(jti);
+  return state !== undefined && state.replacedBy === null ? state : undefined;
 }

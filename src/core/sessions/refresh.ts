@@ -10,7 +10,7 @@ import { readToken } from "../tokens/authenticate.js";
 import type { User } from "../ports/users.js";
 import { issueTokenPair, type RefreshTokenSpec, type TokenPair } from "../tokens/issue.js";
 import { refreshExpiry } from "./start.js";
-import { assertSessionLive } from "./liveness.js";
+import { assertSessionLive, liveRefreshToken } from "./liveness.js";
 
 export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
   const nowMs = deps.clock.now();
@@ -21,8 +21,8 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
   await assertSessionLive(deps, claims.sub, claims.sid);
 
   if (!tokens.rotateRefreshTokens) {
-    const state = await deps.sessions.rotationState(claims.jti);
-    if (state === undefined || state.replacedBy !== null) throw new AppError("token_blacklisted");
+    const state = await liveRefreshToken(deps, claims.jti);
+    if (state === undefined) throw new AppError("token_blacklisted");
     const pair = sessionPair(deps, claims.sid, state, { jti: claims.jti, issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 }, nowMs);
     // The very token presented: re-signing it would change its bytes (ES256/EdDSA
     // signatures are randomized), and clients compare refresh tokens as strings.
