@@ -25,11 +25,13 @@ import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
 import { createMemoryStore } from "./store/kv/memory.js";
-import type { KeyValueStore } from "./store/kv/types.js";
+import type { KeyValueStore } from "./core/ports/key-value.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
+import { createSessionLiveness } from "./store/liveness/cache.js";
 import { createSessionRepository } from "./store/postgres/sessions.js";
-import { createUserRepository, type UserRecord } from "./store/postgres/users.js";
+import type { User } from "./core/ports/users.js";
+import { createUserRepository } from "./store/postgres/users.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 
@@ -124,6 +126,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
   try {
     const applied = await migrate(stores.db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
+    const sessions = createSessionRepository(stores.db);
     const deps: CoreDeps = {
       config,
       clock,
@@ -131,17 +134,23 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       keys,
       otpKey: new Uint8Array(hkdfSync("sha256", signingKey, "identity-service", "otp-digest", 32)),
       users: createUserRepository(stores.db),
-      sessions: createSessionRepository(stores.db),
+      sessions,
+      liveness: createSessionLiveness({
+        kv: stores.kv,
+        sessions,
+        tokens: config.tokens,
+        clock,
+        // The in-process store is already local; only a shared Redis is worth copying.
+        localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
+      }),
       kv: stores.kv,
       sms: options.sms ?? createSmsSender(config.sms, log),
       log,
       extraClaims: options.extraClaims,
       verifiedTokens: createVerifiedTokenCache(),
-      // The in-process store is already local; only a shared Redis is worth copying.
-      localState: stores.shared ? createLocalCopies<string>(stores.kv, SESSION_COPY_MS) : undefined,
       // Profiles are not security state (a revoked session is refused before its
       // profile is read), so a copy may live longer; every change is announced.
-      localProfiles: createLocalCopies<UserRecord>(stores.kv, PROFILE_COPY_MS, 50_000),
+      localProfiles: createLocalCopies<User>(stores.kv, PROFILE_COPY_MS, 50_000),
     };
     const readiness = monitorReadiness([
       { name: "database", check: () => stores.db.ping() },

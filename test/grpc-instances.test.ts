@@ -99,6 +99,20 @@ describe.runIf(realStoresAvailable())("two instances on one PostgreSQL and Redis
     expect(Number(after.seconds) * 1000 + after.nanos / 1e6).toBeGreaterThan(Number(before.seconds) * 1000 + before.nanos / 1e6);
   });
 
+  it("shows on A, at once, the last_login moved by the library's createTokensForUser, though A holds a copy of the profile", async () => {
+    const { user, tokens } = await registerUser(a);
+    const before = (await a.auth.getProfile({}, bearer(tokens.access))).user!.lastLogin!;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const library = await openIdentity({ config: b.config });
+    try {
+      await library.createTokensForUser({ id: user.id });
+    } finally {
+      await library.close();
+    }
+    const after = (await a.auth.getProfile({}, bearer(tokens.access))).user!.lastLogin!;
+    expect(Number(after.seconds) * 1000 + after.nanos / 1e6).toBeGreaterThan(Number(before.seconds) * 1000 + before.nanos / 1e6);
+  });
+
   it("answers 20 concurrent refreshes of one token, split across A and B, with one successor and one live refresh token", async () => {
     const { tokens } = await registerUser(a);
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).token.refresh({ refresh: tokens.refresh })));

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UnavailableError } from "../src/core/errors.js";
 import { createMemoryStore } from "../src/store/kv/memory.js";
 import { createRedisStore } from "../src/store/kv/redis.js";
-import type { KeyValueStore } from "../src/store/kv/types.js";
+import type { KeyValueStore } from "../src/core/ports/key-value.js";
 import { REDIS_URL, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
 
 interface StoreHarness {

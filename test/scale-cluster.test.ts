@@ -19,7 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { otpKeys } from "../src/core/otp/keys.js";
-import { sessionCacheKey, userCacheKey } from "../src/core/sessions/cache-keys.js";
+import { sessionCacheKey, userCacheKey } from "../src/store/liveness/keys.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
 import { bearer, failure, newPhone, OtpPurpose } from "./support/grpc-harness.js";
 import { startRedisCluster, type RedisCluster } from "./support/redis-cluster.js";

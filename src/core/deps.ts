@@ -1,16 +1,16 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { SmsSender } from "../sms/sender.js";
-import type { KeyValueStore } from "../store/kv/types.js";
-import type { SessionRepository } from "../store/postgres/sessions.js";
-import type { UserRepository } from "../store/postgres/users.js";
 import type { Clock } from "./clock.js";
+import type { LocalCopies } from "./local-copies.js";
+import type { KeyValueStore } from "./ports/key-value.js";
+import type { SessionLiveness } from "./ports/session-liveness.js";
+import type { SessionRepository } from "./ports/sessions.js";
+import type { User, UserRepository } from "./ports/users.js";
 import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
 import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
-import type { UserRecord } from "../store/postgres/users.js";
-import type { LocalCopies } from "./local-copies.js";
 
 /** Everything the domain needs, built once by the composition root. */
 export interface CoreDeps {
@@ -22,14 +22,15 @@ export interface CoreDeps {
   otpKey: Uint8Array;
   users: UserRepository;
   sessions: SessionRepository;
+  /** Is a session live: the hot path's facts, and where revocations are recorded first. */
+  liveness: SessionLiveness;
+  /** One-time codes, rate counters, and change announcements. */
   kv: KeyValueStore;
   sms: SmsSender;
   log: Logger;
   extraClaims?: ExtraClaims | undefined;
   /** Access tokens whose signature and claims were already checked (in-process). */
   verifiedTokens: VerifiedTokenCache;
-  /** Session state held in-process for up to a second (shared stores only). */
-  localState?: LocalCopies<string> | undefined;
   /** Profiles held in-process (GetProfile, the dashboard), dropped on every change. */
-  localProfiles?: LocalCopies<UserRecord> | undefined;
+  localProfiles?: LocalCopies<User> | undefined;
 }

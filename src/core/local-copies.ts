@@ -10,7 +10,7 @@
  *   trusted, and all are dropped when they are heard again: it never outlives an
  *   outage, and Verify then fails closed as before.
  */
-import type { KeyValueStore } from "../store/kv/types.js";
+import type { KeyValueStore } from "./ports/key-value.js";
 
 export interface LocalCopies<T> {
   /** The value of `key`, when held, fresh, and changes are being heard. */
@@ -24,7 +24,7 @@ export interface LocalCopies<T> {
 }
 
 /** Staleness is real elapsed time (monotonic), not the domain clock tests may stop. */
-export function createLocalCopies<T>(kv: KeyValueStore, ttlMs: number, maxEntries = 100_000): LocalCopies<T> {
+export function createLocalCopies<T>(kv: Pick<KeyValueStore, "onChange" | "hearingChanges">, ttlMs: number, maxEntries = 100_000): LocalCopies<T> {
   const entries = new Map<string, { value: T; expiresAt: number }>();
   /** Counts changes heard; a read that straddles one is not kept. */
   let changes = 0;

@@ -3,22 +3,22 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { TokenPair } from "../core/tokens/issue.js";
 import type { TokenUser } from "../core/tokens/claims.js";
-import type { UserRecord } from "../store/postgres/users.js";
+import type { User } from "../core/ports/users.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 
 export function timestamp(date: Date): Timestamp {
   return timestampFromMs(date.getTime());
 }
 
-export function userMessage(user: UserRecord): MessageInitShape<typeof UserSchema> {
+export function userMessage(user: User): MessageInitShape<typeof UserSchema> {
   return {
     id: user.id,
     phone: user.phone,
-    firstName: user.first_name,
-    lastName: user.last_name,
-    isStaff: user.is_staff,
-    dateJoined: timestamp(user.date_joined),
-    lastLogin: user.last_login === null ? undefined : timestamp(user.last_login),
+    firstName: user.firstName,
+    lastName: user.lastName,
+    isStaff: user.isStaff,
+    dateJoined: timestamp(user.dateJoined),
+    lastLogin: user.lastLogin === null ? undefined : timestamp(user.lastLogin),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { SessionRepository } from "../../store/postgres/sessions.js";
+import type { SessionRepository } from "../ports/sessions.js";
 
 /** What one statement deleted: never more than the batch size of either table. */
 export interface FlushBatch {

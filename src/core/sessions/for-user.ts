@@ -1,7 +1,7 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
-import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
-import { newSession } from "./start.js";
+import type { TokenPair } from "../tokens/issue.js";
+import { startSession } from "./start.js";
 
 /** User ids are UUIDs; anything else is refused before it reaches the database. */
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -14,11 +14,8 @@ export async function startSessionForUser(deps: CoreDeps, userId: string): Promi
   // typeof: embedding JavaScript callers are not held to the type.
   if (typeof userId !== "string" || !USER_ID.test(userId)) throw new AppError("validation_error", "user id must be a UUID", { field: "id" });
   const existing = await deps.users.findById(userId);
-  if (existing === undefined || !existing.is_active) throw new AppError("phone_not_registered", "no active user with that id");
-  const nowMs = deps.clock.now();
-  const session = newSession(deps, nowMs);
-  const user = await deps.sessions.login(existing.phone, session, deps.config.tokens.updateLastLogin);
-  if (user === undefined) throw new AppError("phone_not_registered", "no active user with that id");
-  return issueTokenPair(deps, tokenUser(user), { id: session.id, expiresAtMs: session.expiresAt.getTime() },
-    { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
+  if (existing === undefined || !existing.isActive) throw new AppError("phone_not_registered", "no active user with that id");
+  const signedIn = await startSession(deps, { kind: "existing", phone: existing.phone });
+  if (signedIn === undefined) throw new AppError("phone_not_registered", "no active user with that id");
+  return signedIn.tokens;
 }

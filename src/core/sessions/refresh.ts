@@ -7,9 +7,10 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { readToken } from "../tokens/authenticate.js";
-import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
+import type { User } from "../ports/users.js";
+import { issueTokenPair, type RefreshTokenSpec, type TokenPair } from "../tokens/issue.js";
 import { refreshExpiry } from "./start.js";
-import { assertSessionLive, markSessionRevoked } from "./state.js";
+import { assertSessionLive, liveRefreshToken } from "./liveness.js";
 
 export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
   const nowMs = deps.clock.now();
@@ -20,10 +21,9 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
   await assertSessionLive(deps, claims.sub, claims.sid);
 
   if (!tokens.rotateRefreshTokens) {
-    const state = await deps.sessions.rotationState(claims.jti);
-    if (state === undefined || state.replacedBy !== null) throw new AppError("token_blacklisted");
-    const pair = await issueTokenPair(deps, tokenUser(state.user), { id: claims.sid, expiresAtMs: state.sessionExpiresAt.getTime() },
-      { jti: claims.jti, issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 }, nowMs);
+    const state = await liveRefreshToken(deps, claims.jti);
+    if (state === undefined) throw new AppError("token_blacklisted");
+    const pair = sessionPair(deps, claims.sid, state, { jti: claims.jti, issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 }, nowMs);
     // The very token presented: re-signing it would change its bytes (ES256/EdDSA
     // signatures are randomized), and clients compare refresh tokens as strings.
     return { ...pair, refresh: refreshToken };
@@ -39,8 +39,7 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
     refreshExpiresAt: new Date(refreshExpiresAtMs),
   });
   if (rotated !== undefined) {
-    return issueTokenPair(deps, tokenUser(rotated.user), { id: claims.sid, expiresAtMs: rotated.sessionExpiresAt.getTime() },
-      { jti: newJti, issuedAtMs: nowMs, expiresAtMs: refreshExpiresAtMs }, nowMs);
+    return sessionPair(deps, claims.sid, rotated, { jti: newJti, issuedAtMs: nowMs, expiresAtMs: refreshExpiresAtMs }, nowMs);
   }
   return replayOrRefuse(deps, claims.jti, claims.sid, nowMs);
 }
@@ -57,8 +56,7 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   // `graceMs > 0`: with 0s even a reuse in the very instant of the rotation is theft.
   const withinGrace = graceMs > 0 && rotatedAt !== null && nowMs - rotatedAt.getTime() <= graceMs;
   if (successor !== null && successor.isCurrent && withinGrace) {
-    return issueTokenPair(deps, tokenUser(state.user), { id: sessionId, expiresAtMs: state.sessionExpiresAt.getTime() },
-      { jti: successor.jti, issuedAtMs: successor.createdAt.getTime(), expiresAtMs: successor.expiresAt.getTime() }, nowMs);
+    return sessionPair(deps, sessionId, state, { jti: successor.jti, issuedAtMs: successor.createdAt.getTime(), expiresAtMs: successor.expiresAt.getTime() }, nowMs);
   }
   if (state.replacedBy === null) {
     // Not rotated and yet the swap failed: the session changed under us (revoked or
@@ -67,7 +65,13 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   }
   // A rotated-out token presented after the grace interval: someone holds a copy.
   deps.log.warn({ sessionId, userId: state.userId }, "refresh token reuse detected; session revoked");
-  await markSessionRevoked(deps, state.userId, sessionId);
+  await deps.liveness.markRevoked(state.userId, sessionId);
   await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs));
   throw new AppError("token_blacklisted");
+}
+
+/** What a refresh answers: a fresh access token beside `refresh`, a refresh token of
+ * the session, for the session's user as the store read it just now. */
+function sessionPair(deps: CoreDeps, sessionId: string, session: { user: User; sessionExpiresAt: Date }, refresh: RefreshTokenSpec, nowMs: number): TokenPair {
+  return issueTokenPair(deps, session.user, { id: sessionId, expiresAtMs: session.sessionExpiresAt.getTime() }, refresh, nowMs);
 }

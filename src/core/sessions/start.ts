@@ -1,8 +1,48 @@
 import type { CoreDeps } from "../deps.js";
-import type { NewSession } from "../../store/postgres/sessions.js";
+import type { NewSession } from "../ports/sessions.js";
+import type { User } from "../ports/users.js";
+import { issueTokenPair, type TokenPair } from "../tokens/issue.js";
+import { announceProfileChange } from "../users/profile.js";
+
+/** A session just started: its user and its first token pair. */
+export interface SignedIn {
+  user: User;
+  tokens: TokenPair;
+}
+
+/** Whose session starts: an existing active user (by phone), or a user created with it. */
+export type SessionFor =
+  | { kind: "existing"; phone: string }
+  | { kind: "new"; phone: string; firstName: string; lastName: string };
+
+/**
+ * Starts a session and issues its first token pair: the one way a session begins
+ * (login, register, a session for a user authenticated elsewhere). Undefined when
+ * the store refused: no active user has that phone, or the new user's phone is taken.
+ */
+export async function startSession(deps: CoreDeps, owner: SessionFor): Promise<SignedIn | undefined> {
+  const nowMs = deps.clock.now();
+  const session = newSession(deps, nowMs);
+  const { updateLastLogin } = deps.config.tokens;
+  const user =
+    owner.kind === "new"
+      ? await deps.sessions.register({ id: deps.random.uuid(), phone: owner.phone, firstName: owner.firstName, lastName: owner.lastName }, session, updateLastLogin)
+      : await deps.sessions.login(owner.phone, session, updateLastLogin);
+  if (user === undefined) return undefined;
+  // An existing user's last_login moved: copies of the profile elsewhere are out of
+  // date. Best effort: the session is committed (and a code spent), so failing here
+  // would strand the client; and while Redis cannot carry the announcement, no copy
+  // is trusted anyway. A new user has no copies to drop.
+  if (updateLastLogin && owner.kind === "existing") {
+    await announceProfileChange(deps, user.id).catch((error: unknown) => deps.log.warn({ err: String(error) }, "profile change not announced"));
+  }
+  const tokens = issueTokenPair(deps, user, { id: session.id, expiresAtMs: session.expiresAt.getTime() },
+    { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
+  return { user, tokens };
+}
 
 /** The ids and instants of a session about to be created. */
-export function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number): NewSession {
+function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number): NewSession {
   const { tokens } = deps.config;
   const expiresAtMs = nowMs + tokens.sessionMaxLifetimeMs;
   return {

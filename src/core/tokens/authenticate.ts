@@ -1,5 +1,5 @@
 import type { CoreDeps } from "../deps.js";
-import { assertSessionLive } from "../sessions/state.js";
+import { assertSessionLive } from "../sessions/liveness.js";
 import { userOfClaims, type TokenClaims, type TokenType, type TokenUser } from "./claims.js";
 import { verifyToken } from "./verify.js";
 
@@ -11,7 +11,7 @@ export interface Caller {
   expiresAt: Date;
 }
 
-type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "kv" | "sessions" | "log" | "verifiedTokens" | "localState">;
+type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "log" | "verifiedTokens" | "liveness">;
 
 /** Validates a token's form, signature and claims as configured (not its session). */
 export async function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock" | "log" | "verifiedTokens">, token: string, type: TokenType): Promise<TokenClaims> {

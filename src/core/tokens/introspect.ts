@@ -1,6 +1,7 @@
 /** RFC 7662 introspection: either token type; any bad token is only `active: false`. */
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
+import { liveRefreshToken } from "../sessions/liveness.js";
 import { checkToken } from "./authenticate.js";
 import type { TokenClaims, TokenType } from "./claims.js";
 
@@ -12,11 +13,7 @@ export async function introspect(deps: CoreDeps, token: string, hint: string): P
   for (const type of order) {
     try {
       const claims = await checkToken(deps, token, type);
-      if (type === "refresh") {
-        // A rotated-out refresh token is dead even though its session lives.
-        const state = await deps.sessions.rotationState(claims.jti);
-        if (state === undefined || state.replacedBy !== null) return { active: false };
-      }
+      if (type === "refresh" && (await liveRefreshToken(deps, claims.jti)) === undefined) return { active: false };
       return { active: true, claims };
     } catch (error) {
       if (error instanceof AppError && error.reason === "token_wrong_type") continue;

@@ -1,6 +1,6 @@
 /**
  * Strict validation of a token's form, signature and claims. Whether its session is
- * still live is a separate question (sessions/state.ts).
+ * still live is a separate question (sessions/liveness.ts).
  */
 import { errors, jwtVerify, type JWTHeaderParameters } from "jose";
 import { AppError } from "../errors.js";

@@ -1,25 +1,12 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { verifyOtp } from "../otp/verify.js";
-import { newSession } from "../sessions/start.js";
-import { issueTokenPair, tokenUser } from "../tokens/issue.js";
-import { announceProfileChange } from "./profile.js";
-import type { SignedIn } from "./register.js";
+import { startSession, type SignedIn } from "../sessions/start.js";
 
 /** Starts a session for a registered phone with a verified login code. */
 export async function login(deps: CoreDeps, input: { phone: string; code: string; clientIp: string }): Promise<SignedIn> {
   await verifyOtp(deps, input.phone, "login", input.code, input.clientIp);
-  const nowMs = deps.clock.now();
-  const session = newSession(deps, nowMs);
-  const user = await deps.sessions.login(input.phone, session, deps.config.tokens.updateLastLogin);
-  if (user === undefined) throw new AppError("phone_not_registered");
-  // last_login moved: copies of the profile elsewhere are out of date. Best effort:
-  // the session is committed and the code spent, so failing here would strand the
-  // client; and while Redis cannot carry the announcement, no copy is trusted anyway.
-  if (deps.config.tokens.updateLastLogin) {
-    await announceProfileChange(deps, user.id).catch((error: unknown) => deps.log.warn({ err: String(error) }, "profile change not announced"));
-  }
-  const tokens = await issueTokenPair(deps, tokenUser(user), { id: session.id, expiresAtMs: session.expiresAt.getTime() },
-    { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
-  return { user, tokens };
+  const signedIn = await startSession(deps, { kind: "existing", phone: input.phone });
+  if (signedIn === undefined) throw new AppError("phone_not_registered");
+  return signedIn;
 }

@@ -1,12 +1,17 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import type { Caller } from "../tokens/authenticate.js";
-import type { UserRecord } from "../../store/postgres/users.js";
-import { profileKey } from "../sessions/cache-keys.js";
+import type { User } from "../ports/users.js";
 import { cleanName } from "./names.js";
 
+/** The name under which a change of the user's profile is announced to every
+ * process (and the key of its in-process copy). Not a stored key. */
+function profileKey(userId: string): string {
+  return `{u:${userId}}:p`;
+}
+
 /** The caller's profile, from the in-process copy when one is held. */
-export async function getProfile(deps: CoreDeps, caller: Caller): Promise<UserRecord> {
+export async function getProfile(deps: CoreDeps, caller: Caller): Promise<User> {
   const key = profileKey(caller.user.id);
   const held = deps.localProfiles?.get(key);
   if (held !== undefined) return held;
@@ -25,10 +30,10 @@ export async function announceProfileChange(deps: Pick<CoreDeps, "kv" | "localPr
 }
 
 /** Changes only the names given. Tokens already issued keep the old names until refreshed. */
-export async function updateProfile(deps: CoreDeps, caller: Caller, changes: { firstName?: string | undefined; lastName?: string | undefined }): Promise<UserRecord> {
+export async function updateProfile(deps: CoreDeps, caller: Caller, changes: { firstName?: string | undefined; lastName?: string | undefined }): Promise<User> {
   const names = {
-    first_name: changes.firstName === undefined ? undefined : cleanName(changes.firstName, "first_name"),
-    last_name: changes.lastName === undefined ? undefined : cleanName(changes.lastName, "last_name"),
+    firstName: changes.firstName === undefined ? undefined : cleanName(changes.firstName, "first_name"),
+    lastName: changes.lastName === undefined ? undefined : cleanName(changes.lastName, "last_name"),
   };
   const user = await deps.users.updateNames(caller.user.id, names);
   if (user === undefined) throw new AppError("session_revoked", "user no longer exists");

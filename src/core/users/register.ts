@@ -1,30 +1,15 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { verifyOtp } from "../otp/verify.js";
-import { newSession } from "../sessions/start.js";
-import { issueTokenPair, tokenUser, type TokenPair } from "../tokens/issue.js";
-import type { UserRecord } from "../../store/postgres/users.js";
+import { startSession, type SignedIn } from "../sessions/start.js";
 import { cleanName } from "./names.js";
-
-export interface SignedIn {
-  user: UserRecord;
-  tokens: TokenPair;
-}
 
 /** Creates the user from a verified registration code, with a first session. */
 export async function register(deps: CoreDeps, input: { phone: string; code: string; firstName: string; lastName: string; clientIp: string }): Promise<SignedIn> {
   const firstName = cleanName(input.firstName, "first_name");
   const lastName = cleanName(input.lastName, "last_name");
   await verifyOtp(deps, input.phone, "register", input.code, input.clientIp);
-  const nowMs = deps.clock.now();
-  const session = newSession(deps, nowMs);
-  const user = await deps.sessions.register(
-    { id: deps.random.uuid(), phone: input.phone, first_name: firstName, last_name: lastName },
-    session,
-    deps.config.tokens.updateLastLogin,
-  );
-  if (user === undefined) throw new AppError("phone_already_registered");
-  const tokens = await issueTokenPair(deps, tokenUser(user), { id: session.id, expiresAtMs: session.expiresAt.getTime() },
-    { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
-  return { user, tokens };
+  const signedIn = await startSession(deps, { kind: "new", phone: input.phone, firstName, lastName });
+  if (signedIn === undefined) throw new AppError("phone_already_registered");
+  return signedIn;
 }

@@ -1,6 +1,6 @@
 import { UnavailableError } from "../../core/errors.js";
 import { constantTimeEqual } from "../../lib/constant-time.js";
-import type { CodeCheck, Counter, KeyValueStore, SharedCounter } from "./types.js";
+import type { CodeCheck, Counter, KeyValueStore, SharedCounter } from "../../core/ports/key-value.js";
 
 export interface MemoryStoreOptions {
   /** Epoch milliseconds; injected so tests can expire entries without sleeping. */

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
-import type { CodeCheck, Counter, KeyValueStore, SharedCounter } from "./types.js";
+import type { CodeCheck, Counter, KeyValueStore, SharedCounter } from "../../core/ports/key-value.js";
 
 export interface RedisStoreOptions {
   /** `redis://` or `rediss://` URL of a standalone Redis. */

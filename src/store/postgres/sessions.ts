@@ -2,30 +2,11 @@
  * Sessions and their refresh-token history. Each command is one SQL statement, so
  * it is atomic without an explicit transaction and costs one round trip.
  */
+import type { NewSession, SessionRepository } from "../../core/ports/sessions.js";
 import type { Queryable } from "./db.js";
-import { USER_COLUMNS, type UserRecord } from "./users.js";
+import { firstUser, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
-export interface NewSession {
-  id: string;
-  refreshJti: string;
-  createdAt: Date;
-  expiresAt: Date;
-  refreshExpiresAt: Date;
-}
-
-export interface RotationState {
-  sessionId: string;
-  userId: string;
-  replacedBy: string | null;
-  rotatedAt: Date | null;
-  /** Revoked by logout, reuse detection, logout-all or a deactivated user. */
-  sessionRevoked: boolean;
-  sessionExpiresAt: Date;
-  successor: { jti: string; createdAt: Date; expiresAt: Date; isCurrent: boolean } | null;
-  user: UserRecord;
-}
-
-/** What the hot path caches about a session. */
+/** What the liveness cache reads through about a session on a miss. */
 export interface SessionSnapshot {
   userId: string;
   createdAt: Date;
@@ -36,28 +17,8 @@ export interface SessionSnapshot {
   userActive: boolean;
 }
 
-export interface SessionRepository {
-  /** Creates the user with a first session; undefined when the phone is taken. */
-  register(user: { id: string; phone: string; first_name: string; last_name: string }, session: NewSession, updateLastLogin: boolean): Promise<UserRecord | undefined>;
-  /** Starts a session for an active user; undefined when no active user has that phone. */
-  login(phone: string, session: NewSession, updateLastLogin: boolean): Promise<UserRecord | undefined>;
-  /** Compare-and-swap of the session's live refresh token; undefined when `oldJti`
-   * is not the live token of a live session (the caller then reads `rotationState`). */
-  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date }): Promise<{ user: UserRecord; sessionExpiresAt: Date } | undefined>;
-  rotationState(jti: string): Promise<RotationState | undefined>;
-  /** Revokes one session; true when it was live. */
-  revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
-  /** Revokes every session the user has (logout-all) and returns how many were
-   * live, and the instant recorded: `now`, or later when a session of the user was
-   * started later by a clock ahead of this one, so that no existing session escapes. */
-  revokeAllOfUser(userId: string, now: Date): Promise<{ revoked: number; at: Date }>;
+export interface SessionSnapshots {
   snapshot(sessionId: string): Promise<SessionSnapshot | undefined>;
-  /** One bounded batch: of up to `limit` expired sessions, deletes up to `limit` of
-   * their refresh-token rows (a refresh token can outlive its session) and the
-   * sessions left with none. */
-  deleteExpired(now: Date, limit: number): Promise<{ sessions: number; tokens: number }>;
-  /** Deletes up to `limit` expired refresh-token rows (and their blacklist rows). */
-  deleteExpiredTokens(now: Date, limit: number): Promise<number>;
 }
 
 /** A session is dead when revoked, when logout-all came after it, or when its user is inactive. */
@@ -83,11 +44,11 @@ function sessionParams(session: NewSession): unknown[] {
   return [session.id, session.createdAt, session.expiresAt, session.refreshJti, session.refreshExpiresAt];
 }
 
-export function createSessionRepository(db: Queryable): SessionRepository {
+export function createSessionRepository(db: Queryable): SessionRepository & SessionSnapshots {
   return {
     async register(user, session, updateLastLogin) {
       // $1..$5 are the session (sessionParams); the user follows.
-      const rows = await db.query<UserRecord>(
+      const rows = await db.query<UserRow>(
         `WITH u AS (
            INSERT INTO users (id, phone, first_name, last_name, date_joined, last_login)
            VALUES ($6, $7, $8, $9, $2, CASE WHEN $10::boolean THEN $2::timestamptz END)
@@ -95,13 +56,13 @@ export function createSessionRepository(db: Queryable): SessionRepository {
            RETURNING ${USER_COLUMNS}, sessions_revoked_before
          ), ${SESSION_OF_U}
          SELECT ${USER_COLUMNS} FROM u`,
-        [...sessionParams(session), user.id, user.phone, user.first_name, user.last_name, updateLastLogin],
+        [...sessionParams(session), user.id, user.phone, user.firstName, user.lastName, updateLastLogin],
       );
-      return rows[0];
+      return firstUser(rows);
     },
 
     async login(phone, session, updateLastLogin) {
-      const rows = await db.query<UserRecord>(
+      const rows = await db.query<UserRow>(
         `WITH u AS (
            UPDATE users SET last_login = CASE WHEN $7::boolean THEN $2::timestamptz ELSE last_login END
            WHERE phone = $6 AND is_active
@@ -110,13 +71,13 @@ export function createSessionRepository(db: Queryable): SessionRepository {
          SELECT ${USER_COLUMNS} FROM u`,
         [...sessionParams(session), phone, updateLastLogin],
       );
-      return rows[0];
+      return firstUser(rows);
     },
 
     async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt }) {
       // The UPDATE of the session row is the compare-and-swap: concurrent rotations
       // of one token queue on its row lock and all but the first match nothing.
-      const rows = await db.query<UserRecord & { session_expires_at: Date }>(
+      const rows = await db.query<UserRow & { session_expires_at: Date }>(
         `WITH s AS (
            UPDATE sessions s SET current_refresh_jti = $3
            FROM users u
@@ -140,12 +101,11 @@ export function createSessionRepository(db: Queryable): SessionRepository {
       );
       const row = rows[0];
       if (row === undefined) return undefined;
-      const { session_expires_at, ...user } = row;
-      return { user, sessionExpiresAt: session_expires_at };
+      return { user: userOfRow(row), sessionExpiresAt: row.session_expires_at };
     },
 
     async rotationState(jti) {
-      const rows = await db.query<UserRecord & {
+      const rows = await db.query<UserRow & {
         session_id: string; replaced_by: string | null; rotated_at: Date | null; session_revoked: boolean;
         session_expires_at: Date; current_refresh_jti: string; next_created_at: Date | null; next_expires_at: Date | null;
       }>(
@@ -162,10 +122,10 @@ export function createSessionRepository(db: Queryable): SessionRepository {
       );
       const row = rows[0];
       if (row === undefined) return undefined;
-      const { session_id, replaced_by, rotated_at, session_revoked, session_expires_at, current_refresh_jti, next_created_at, next_expires_at, ...user } = row;
+      const { session_id, replaced_by, rotated_at, session_revoked, session_expires_at, current_refresh_jti, next_created_at, next_expires_at } = row;
       return {
         sessionId: session_id,
-        userId: user.id,
+        userId: row.id,
         replacedBy: replaced_by,
         rotatedAt: rotated_at,
         sessionRevoked: session_revoked,
@@ -174,7 +134,7 @@ export function createSessionRepository(db: Queryable): SessionRepository {
           replaced_by !== null && next_created_at !== null && next_expires_at !== null
             ? { jti: replaced_by, createdAt: next_created_at, expiresAt: next_expires_at, isCurrent: current_refresh_jti === replaced_by }
             : null,
-        user,
+        user: userOfRow(row),
       };
     },
 

@@ -1,7 +1,8 @@
+import type { User, UserRepository } from "../../core/ports/users.js";
 import type { Queryable } from "./db.js";
 
-/** A row of `users`, as the domain reads it. */
-export interface UserRecord {
+/** A row of `users`, as selected by USER_COLUMNS. */
+export interface UserRow {
   id: string;
   phone: string;
   first_name: string;
@@ -14,30 +15,41 @@ export interface UserRecord {
 
 export const USER_COLUMNS = "id, phone, first_name, last_name, is_staff, is_active, date_joined, last_login";
 
-export interface UserRepository {
-  findByPhone(phone: string): Promise<UserRecord | undefined>;
-  findById(id: string): Promise<UserRecord | undefined>;
-  /** Changes the names that are given; undefined when the user does not exist. */
-  updateNames(id: string, names: { first_name?: string | undefined; last_name?: string | undefined }): Promise<UserRecord | undefined>;
+/** The one mapping from a row of `users` (or a row that holds its columns) to the domain's User. */
+export function userOfRow(row: UserRow): User {
+  return {
+    id: row.id,
+    phone: row.phone,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    isStaff: row.is_staff,
+    isActive: row.is_active,
+    dateJoined: row.date_joined,
+    lastLogin: row.last_login,
+  };
+}
+
+/** The user of the first row, if any. */
+export function firstUser(rows: UserRow[]): User | undefined {
+  const row = rows[0];
+  return row === undefined ? undefined : userOfRow(row);
 }
 
 export function createUserRepository(db: Queryable): UserRepository {
   return {
     async findByPhone(phone) {
-      const rows = await db.query<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [phone]);
-      return rows[0];
+      return firstUser(await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [phone]));
     },
     async findById(id) {
-      const rows = await db.query<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
-      return rows[0];
+      return firstUser(await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]));
     },
     async updateNames(id, names) {
-      const rows = await db.query<UserRecord>(
+      const rows = await db.query<UserRow>(
         `UPDATE users SET first_name = COALESCE($2, first_name), last_name = COALESCE($3, last_name)
          WHERE id = $1 RETURNING ${USER_COLUMNS}`,
-        [id, names.first_name ?? null, names.last_name ?? null],
+        [id, names.firstName ?? null, names.lastName ?? null],
       );
-      return rows[0];
+      return firstUser(rows);
     },
   };
 }

@@ -1,0 +1,58 @@
+import type { User } from "./users.js";
+
+/** The ids and instants of a session about to be created, with its first refresh token. */
+export interface NewSession {
+  id: string;
+  refreshJti: string;
+  createdAt: Date;
+  expiresAt: Date;
+  refreshExpiresAt: Date;
+}
+
+/** A user about to be created with their first session. */
+export interface NewUser {
+  id: string;
+  phone: string;
+  firstName: string;
+  lastName: string;
+}
+
+/** What the store knows about a refresh token, its session and its successor. */
+export interface RotationState {
+  sessionId: string;
+  userId: string;
+  replacedBy: string | null;
+  rotatedAt: Date | null;
+  /** Revoked by logout, reuse detection, logout-all or a deactivated user. */
+  sessionRevoked: boolean;
+  sessionExpiresAt: Date;
+  successor: { jti: string; createdAt: Date; expiresAt: Date; isCurrent: boolean } | null;
+  user: User;
+}
+
+/**
+ * Sessions and their refresh-token history. Each command is atomic on its own.
+ * Failures to reach the store are thrown as `UnavailableError("database", …)`.
+ */
+export interface SessionRepository {
+  /** Creates the user with a first session; undefined when the phone is taken. */
+  register(user: NewUser, session: NewSession, updateLastLogin: boolean): Promise<User | undefined>;
+  /** Starts a session for an active user; undefined when no active user has that phone. */
+  login(phone: string, session: NewSession, updateLastLogin: boolean): Promise<User | undefined>;
+  /** Compare-and-swap of the session's live refresh token; undefined when `oldJti`
+   * is not the live token of a live session (the caller then reads `rotationState`). */
+  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date }): Promise<{ user: User; sessionExpiresAt: Date } | undefined>;
+  rotationState(jti: string): Promise<RotationState | undefined>;
+  /** Revokes one session; true when it was live. */
+  revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  /** Revokes every session the user has (logout-all) and returns how many were
+   * live, and the instant recorded: `now`, or later when a session of the user was
+   * started later by a clock ahead of this one, so that no existing session escapes. */
+  revokeAllOfUser(userId: string, now: Date): Promise<{ revoked: number; at: Date }>;
+  /** One bounded batch: of up to `limit` expired sessions, deletes up to `limit` of
+   * their refresh-token rows (a refresh token can outlive its session) and the
+   * sessions left with none. */
+  deleteExpired(now: Date, limit: number): Promise<{ sessions: number; tokens: number }>;
+  /** Deletes up to `limit` expired refresh-token rows (and their blacklist rows). */
+  deleteExpiredTokens(now: Date, limit: number): Promise<number>;
+}
