@@ -11,6 +11,7 @@ import type { CoreDeps } from "./core/deps.js";
 import { cryptoRandom, type Random } from "./core/random.js";
 import type { ExtraClaims } from "./core/tokens/claims.js";
 import { createKeyRing } from "./core/tokens/keys.js";
+import { createServiceKeyCheck } from "./core/tokens/service-keys.js";
 import { createVerifiedTokenCache } from "./core/tokens/verified-cache.js";
 import { createLocalCopies } from "./core/local-copies.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
@@ -136,6 +137,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       sms: options.sms ?? createSmsSender(config.sms, log),
       log,
       extraClaims: options.extraClaims,
+      serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
       verifiedTokens: createVerifiedTokenCache(),
       // The in-process store is already local; only a shared Redis is worth copying.
       localState: stores.shared ? createLocalCopies<string>(stores.kv, SESSION_COPY_MS) : undefined,

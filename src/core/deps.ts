@@ -8,6 +8,7 @@ import type { Clock } from "./clock.js";
 import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
+import type { ServiceKeyCheck } from "./tokens/service-keys.js";
 import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
 import type { UserRecord } from "../store/postgres/users.js";
 import type { LocalCopies } from "./local-copies.js";
@@ -26,6 +27,8 @@ export interface CoreDeps {
   sms: SmsSender;
   log: Logger;
   extraClaims?: ExtraClaims | undefined;
+  /** Which service presents a key (Introspect), from SERVICE_API_KEYS. */
+  serviceKeys: ServiceKeyCheck;
   /** Access tokens whose signature and claims were already checked (in-process). */
   verifiedTokens: VerifiedTokenCache;
   /** Session state held in-process for up to a second (shared stores only). */

@@ -1,4 +1,3 @@
-import { timingSafeEqual, createHash } from "node:crypto";
 import { AppError } from "../core/errors.js";
 import type { CoreDeps } from "../core/deps.js";
 import { authenticateAccess, type Caller } from "../core/tokens/authenticate.js";
@@ -17,32 +16,4 @@ export async function requireCaller(deps: CoreDeps, ctx: CallContext): Promise<C
   ctx.setResponseHeader("x-authenticated", "true");
   ctx.setResponseHeader("x-token-expires-at", String(caller.claims.exp));
   return caller;
-}
-
-function fingerprint(key: string): Buffer {
-  return createHash("sha256").update(key).digest();
-}
-
-/**
- * Checks `x-api-key` against SERVICE_API_KEYS in constant time (comparing digests,
- * so key lengths do not leak either); returns the calling service's name.
- */
-export function createServiceKeyCheck(keys: ReadonlyMap<string, string>, log: CoreDeps["log"]): (ctx: CallContext) => string {
-  const known = [...keys].map(([name, key]) => ({ name, digest: fingerprint(key) }));
-  let warned = false;
-  return (ctx) => {
-    if (known.length === 0) {
-      // Only reachable in development: production refuses to start without keys.
-      if (!warned) log.warn("SERVICE_API_KEYS is not set: Introspect is open to any caller (development only)");
-      warned = true;
-      return "development";
-    }
-    const presented = ctx.header("x-api-key");
-    if (presented === undefined) throw new AppError("not_authenticated", "missing x-api-key");
-    const digest = fingerprint(presented);
-    let match: string | undefined;
-    for (const entry of known) if (timingSafeEqual(entry.digest, digest)) match = entry.name;
-    if (match === undefined) throw new AppError("not_authenticated", "unknown x-api-key");
-    return match;
-  };
 }

@@ -6,8 +6,10 @@
 import { AppError, UnavailableError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { codeDigest } from "./digest.js";
+import { requestedPhone } from "../phone.js";
 import { assertNotLockedOut } from "./failures.js";
-import { otpKeys, type OtpPurpose } from "./keys.js";
+import { otpKeys } from "./keys.js";
+import { requestedPurpose } from "./purpose.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -18,11 +20,21 @@ export interface SendOtpResult {
   codeLength: number;
 }
 
-export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
+export interface SendOtpRequest {
+  /** As the person typed it; normalized here under the configured region policy. */
+  phone: string;
+  /** `register` or `login`; anything else is refused. */
+  purpose: string;
+  clientIp: string;
+}
+
+export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<SendOtpResult> {
   const { otp } = deps.config;
+  const phone = requestedPhone(deps.config, request.phone);
+  const purpose = requestedPurpose(request.purpose);
   // The client's budget is spent first, so probing which numbers are registered
   // costs it as much as sending does.
-  const ipSends = await deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS);
+  const ipSends = await deps.kv.hit(otpKeys.ipSends(request.clientIp), HOUR_MS);
   if (ipSends.count > otp.maxPerIpPerHour) throw rateLimited(ipSends.resetMs);
   // Under ENUMERATION_PROTECTION every number gets a code alike; register and login
   // say "already registered" / "not registered" only to whoever verified that code.

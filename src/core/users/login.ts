@@ -1,13 +1,16 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
+import { requestedPhone } from "../phone.js";
+import { required } from "../required.js";
 import { verifyOtp } from "../otp/verify.js";
 import { newSession } from "../sessions/start.js";
 import { issueTokenPair, tokenUser } from "../tokens/issue.js";
 import { announceProfileChange } from "./profile.js";
 import type { SignedIn } from "./register.js";
 
-/** Starts a session for a registered phone with a verified login code. */
-export async function login(deps: CoreDeps, input: { phone: string; code: string }): Promise<SignedIn> {
+/** Starts a session for a registered phone (as typed) with a verified login code. */
+export async function login(deps: CoreDeps, request: { phone: string; code: string }): Promise<SignedIn> {
+  const input = { phone: requestedPhone(deps.config, request.phone), code: required(request.code, "code") };
   await verifyOtp(deps, input.phone, "login", input.code);
   const nowMs = deps.clock.now();
   const session = newSession(deps, nowMs);
