@@ -21,7 +21,7 @@ import type { HttpLimits } from "./lib/http-limits.js";
 import { createAuthService } from "./rpc/auth-service.js";
 import { observe } from "./rpc/observe.js";
 import { createTokenService } from "./rpc/token-service.js";
-import { createSmsSender } from "./sms/index.js";
+import { codeSender, createSmsSender } from "./sms/index.js";
 import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
@@ -134,7 +134,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       users: createUserRepository(stores.db),
       sessions: createSessionRepository(stores.db),
       kv: stores.kv,
-      sms: options.sms ?? createSmsSender(config.sms, log),
+      sms: codeSender(options.sms ?? createSmsSender(config.sms, log)),
       log,
       extraClaims: options.extraClaims,
       serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import type { SmsSender } from "../sms/sender.js";
+import type { CodeSender } from "../sms/sender.js";
 import type { KeyValueStore } from "../store/kv/types.js";
 import type { SessionRepository } from "../store/postgres/sessions.js";
 import type { UserRepository } from "../store/postgres/users.js";
@@ -24,7 +24,7 @@ export interface CoreDeps {
   users: UserRepository;
   sessions: SessionRepository;
   kv: KeyValueStore;
-  sms: SmsSender;
+  sms: CodeSender;
   log: Logger;
   extraClaims?: ExtraClaims | undefined;
   /** Which service presents a key (Introspect), from SERVICE_API_KEYS. */

@@ -7,14 +7,19 @@ import { getProfile, updateProfile } from "../core/users/profile.js";
 import { register } from "../core/users/register.js";
 import type { AuthService } from "../../gen/identity/v1/auth_pb.js";
 import { requireCaller } from "./authenticate.js";
-import type { ServiceHandlers } from "./context.js";
+import { localeOf, type ServiceHandlers } from "./context.js";
 import { tokenPairMessage, userMessage } from "./convert.js";
 import { purposeName } from "./otp-purpose.js";
 
 export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthService> {
   return {
     async sendOtp(request, ctx) {
-      const result = await sendOtp(deps, { phone: request.phone, purpose: purposeName(request.purpose), clientIp: ctx.clientIp });
+      const result = await sendOtp(deps, {
+        phone: request.phone,
+        purpose: purposeName(request.purpose),
+        clientIp: ctx.clientIp,
+        locale: localeOf(ctx.header("accept-language"), deps.config.defaultLocale),
+      });
       return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds, codeLength: result.codeLength };
     },
 

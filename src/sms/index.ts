@@ -2,7 +2,8 @@ import { createConsoleSender, type SmsLogger } from "./console.js";
 import type { SmsSender } from "./sender.js";
 import { createWebhookSender } from "./webhook.js";
 
-export type { SmsMessage, SmsSender } from "./sender.js";
+export type { CodeSender, CodeSms, SmsMessage, SmsSender } from "./sender.js";
+export { codeSender, codeText } from "./code-text.js";
 export type { SmsLogger } from "./console.js";
 export { createConsoleSender } from "./console.js";
 export { createWebhookSender, type WebhookSenderOptions } from "./webhook.js";

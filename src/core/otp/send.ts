@@ -3,6 +3,7 @@
  * send against every limit (a failed SMS counts too: SMS pumping costs money either
  * way), store only the code's digest, and leave no usable code if the SMS fails.
  */
+import type { Locale } from "../../config.js";
 import { AppError, UnavailableError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { codeDigest } from "./digest.js";
@@ -26,6 +27,8 @@ export interface SendOtpRequest {
   /** `register` or `login`; anything else is refused. */
   purpose: string;
   clientIp: string;
+  /** The request's language: the SMS is worded in it. */
+  locale: Locale;
 }
 
 export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<SendOtpResult> {
@@ -56,7 +59,7 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
   const codeKey = otpKeys.code(phone, purpose);
   await deps.kv.putCode(codeKey, codeDigest(deps.otpKey, phone, purpose, code), otp.ttlMs);
   try {
-    await deps.sms.send({ to: phone, message: smsText(code, deps.config.defaultLocale), code, purpose });
+    await deps.sms.sendCode({ to: phone, code, purpose, locale: request.locale });
   } catch (error) {
     await deps.kv.del(codeKey).catch(() => {});
     if (error instanceof UnavailableError) {
@@ -70,8 +73,4 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
 
 function rateLimited(retryAfterMs: number): AppError {
   return new AppError("rate_limited", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
-}
-
-function smsText(code: string, locale: "fa" | "en"): string {
-  return locale === "fa" ? `کد تأیید شما: ${code}` : `Your verification code: ${code}`;
 }
