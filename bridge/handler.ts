@@ -5,8 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { Locale } from "../src/config.js";
-import { localeOf } from "../src/rpc/context.js";
-import { toPublicError } from "../src/rpc/errors.js";
+import { localeOf, toPublicError } from "../src/rpc/index.js";
 import { sendRefusal, type Refusal } from "./http/envelope.js";
 import type { Cors } from "./http/cors.js";
 import { headerOf, normalizePath, type Exchange, type HttpResponse, type NodeRequest, type NodeResponse } from "./http/exchange.js";
@@ -41,8 +40,8 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
     if (clientGone(ex.req)) return;
     const fromRpc = refusalOf(error);
     const refusal = fromRpc ?? ownRefusal(error);
-    // A failure inside an RPC was logged where it happened (src/rpc/observe.ts, or the
-    // upstream's log); one in the bridge itself is logged here, with its stack.
+    // A failure inside an RPC was logged where it happened (src/rpc/observe.ts's interceptor, or
+    // the upstream's log); one in the bridge itself is logged here, with its stack.
     if (fromRpc === undefined && refusal.reason === "internal_error") log.error({ err: error, method: ex.method, path: ex.path }, "request failed");
     else if (fromRpc?.reason === "service_unavailable") log.warn({ err: errorText(error), path: ex.path }, "service unavailable");
     if (ex.res.headersSent) {

@@ -18,9 +18,7 @@ import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createClientIpResolver } from "./lib/client-ip.js";
 import type { HttpLimits } from "./lib/http-limits.js";
-import { createAuthService } from "./rpc/auth-service.js";
-import { observe } from "./rpc/observe.js";
-import { createTokenService } from "./rpc/token-service.js";
+import { createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
 import { codeSender, createSmsSender } from "./sms/index.js";
 import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
@@ -112,6 +110,8 @@ export interface Identity {
   readiness: Readiness;
   auth: ReturnType<typeof createAuthService>;
   token: ReturnType<typeof createTokenService>;
+  /** Run around the services by every transport (a log line per call, the caller's authentication). */
+  interceptors: readonly Interceptor[];
   close(): Promise<void>;
 }
 
@@ -154,8 +154,9 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       deps,
       db: stores.db,
       readiness,
-      auth: observe(AuthService, createAuthService(deps), log),
-      token: observe(TokenService, createTokenService(deps), log),
+      auth: createAuthService(deps),
+      token: createTokenService(deps),
+      interceptors: createInterceptors(deps),
       async close() {
         readiness.stop();
         await stores.release();
@@ -196,6 +197,7 @@ export async function startGrpcApp(config: Config, options: GrpcAppOptions = {})
       readiness: identity.readiness,
       maxMessageBytes: 64 * 1024,
       limits: options.limits,
+      interceptors: identity.interceptors,
       services: [
         { descriptor: AuthService, handlers: identity.auth },
         { descriptor: TokenService, handlers: identity.token },

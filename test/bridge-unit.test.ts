@@ -12,7 +12,7 @@ import { callValues } from "../bridge/rpc/call-values.js";
 import { refusalOf, toConnectError, toReplyError } from "../bridge/rpc/errors.js";
 import { createInProcessTransport } from "../bridge/rpc/in-process-transport.js";
 import { AppError, REASONS, UnavailableError } from "../src/core/errors.js";
-import type { CallContext } from "../src/rpc/context.js";
+import { clientIpKey, type CallContext } from "../src/rpc/index.js";
 import { GRPC_CODE_OF_REASON } from "../src/rpc/errors.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, SendOtpRequestSchema } from "../gen/identity/v1/auth_pb.js";
@@ -142,7 +142,7 @@ describe("the in-process transport", () => {
     expect(seen?.request).toBe(request);
     expect(seen?.ctx.header("authorization")).toBe("Bearer t");
     expect(seen?.ctx.header("x-missing")).toBeUndefined();
-    expect(seen?.ctx.clientIp).toBe("203.0.113.9");
+    expect(seen?.ctx.values.get(clientIpKey)).toBe("203.0.113.9");
     expect(response.expiresIn).toBe(120);
     expect(header?.get("x-authenticated")).toBe("true");
   });

@@ -4,7 +4,7 @@
  */
 import type { Client } from "@connectrpc/connect";
 import { AppError, isReason } from "../../src/core/errors.js";
-import { otpPurposeNamed } from "../../src/rpc/otp-purpose.js";
+import { otpPurposeNamed } from "../../src/rpc/index.js";
 import type { AuthService } from "../../gen/identity/v1/auth_pb.js";
 import type { TokenService } from "../../gen/identity/v1/token_pb.js";
 import { readJsonObject } from "../http/body.js";

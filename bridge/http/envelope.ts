@@ -4,7 +4,7 @@
  * from the one table in ./status.ts.
  */
 import type { Reason } from "../../src/core/errors.js";
-import { messageOf, successMessage } from "../../src/rpc/messages.js";
+import { messageOf, successMessage } from "../../src/rpc/index.js";
 import type { Exchange, HttpResponse } from "./exchange.js";
 import { HTTP_STATUS_OF_REASON } from "./status.js";
 

@@ -7,7 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Locale } from "../../src/config.js";
 import { AppError, isReason } from "../../src/core/errors.js";
-import { ERROR_DOMAIN, rpcFailureOf } from "../../src/rpc/errors.js";
+import { ERROR_DOMAIN, rpcFailureOf } from "../../src/rpc/index.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import type { Refusal } from "../http/envelope.js";
 import { RESPONSE_HEADERS, pickHeaders } from "./call-values.js";

@@ -5,11 +5,15 @@ import { logout, logoutAll } from "../core/sessions/revoke.js";
 import { login } from "../core/users/login.js";
 import { getProfile, updateProfile } from "../core/users/profile.js";
 import { register } from "../core/users/register.js";
-import type { AuthService } from "../../gen/identity/v1/auth_pb.js";
-import { requireCaller } from "./authenticate.js";
-import { localeOf, type ServiceHandlers } from "./context.js";
+import { AuthService } from "../../gen/identity/v1/auth_pb.js";
+import { callerOf } from "./authenticate.js";
+import { clientIpKey, localeOf, type ServiceHandlers } from "./context.js";
 import { tokenPairMessage, userMessage } from "./convert.js";
 import { purposeName } from "./otp-purpose.js";
+
+/** The methods served only to an authenticated caller: the authentication
+ * interceptor checks their Bearer token before the handler runs. */
+export const AUTH_METHODS_WITH_CALLER = [AuthService.method.logoutAll, AuthService.method.getProfile, AuthService.method.updateProfile];
 
 export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthService> {
   return {
@@ -17,7 +21,7 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
       const result = await sendOtp(deps, {
         phone: request.phone,
         purpose: purposeName(request.purpose),
-        clientIp: ctx.clientIp,
+        clientIp: ctx.values.get(clientIpKey),
         locale: localeOf(ctx.header("accept-language"), deps.config.defaultLocale),
       });
       return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds, codeLength: result.codeLength };
@@ -44,18 +48,15 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
     },
 
     async logoutAll(_request, ctx) {
-      const caller = await requireCaller(deps, ctx);
-      return { revoked: await logoutAll(deps, caller) };
+      return { revoked: await logoutAll(deps, callerOf(ctx)) };
     },
 
     async getProfile(_request, ctx) {
-      const caller = await requireCaller(deps, ctx);
-      return { user: userMessage(await getProfile(deps, caller)) };
+      return { user: userMessage(await getProfile(deps, callerOf(ctx))) };
     },
 
     async updateProfile(request, ctx) {
-      const caller = await requireCaller(deps, ctx);
-      const user = await updateProfile(deps, caller, { firstName: request.firstName, lastName: request.lastName });
+      const user = await updateProfile(deps, callerOf(ctx), { firstName: request.firstName, lastName: request.lastName });
       return { user: userMessage(user) };
     },
   };
