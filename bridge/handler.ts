@@ -10,6 +10,7 @@ import { sendRefusal, type Refusal } from "./http/envelope.js";
 import type { Cors } from "./http/cors.js";
 import { headerOf, normalizePath, type Exchange, type HttpResponse, type NodeRequest, type NodeResponse } from "./http/exchange.js";
 import type { Router } from "./http/router.js";
+import { HttpRefusal } from "./http/reasons.js";
 import { refusalOf } from "./rpc/errors.js";
 
 export const CONNECT_PATH_PREFIX = "/identity.v1.";
@@ -94,8 +95,9 @@ export function notFoundHandler(defaultLocale: Locale, clientIp: (req: NodeReque
     );
 }
 
-/** A refusal of the bridge itself (AppError), or a bug (internal_error). */
+/** A refusal of the bridge itself (HttpRefusal, or an AppError such as a field's), or a bug (internal_error). */
 function ownRefusal(error: unknown): Refusal {
+  if (error instanceof HttpRefusal) return { reason: error.reason };
   const e = toPublicError(error);
   return { reason: e.reason, retryAfterSeconds: e.retryAfterSeconds, field: e.field };
 }

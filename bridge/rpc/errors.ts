@@ -6,7 +6,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Locale } from "../../src/config.js";
-import { AppError, isReason } from "../../src/core/errors.js";
+import { AppError, isReason, type Reason } from "../../src/core/errors.js";
 import { ERROR_DOMAIN, rpcFailureOf } from "../../src/rpc/index.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import type { Refusal } from "../http/envelope.js";
@@ -39,7 +39,7 @@ function hasReason(error: ConnectError): boolean {
 }
 
 /** The reason an RPC failed for; an upstream that cannot be reached has no detail, only a code. */
-export function refusalOf(error: unknown): Refusal | undefined {
+export function refusalOf(error: unknown): (Refusal & { reason: Reason }) | undefined {
   if (!(error instanceof ConnectError)) return undefined;
   for (const info of error.findDetails(ErrorInfoSchema)) {
     if (info.domain !== ERROR_DOMAIN || !isReason(info.reason)) continue;

@@ -13,7 +13,6 @@ import { messageOf } from "./messages.js";
 
 export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
   validation_error: Code.InvalidArgument,
-  invalid_json: Code.InvalidArgument,
   invalid_phone: Code.InvalidArgument,
   otp_invalid: Code.InvalidArgument,
   otp_expired: Code.InvalidArgument,
@@ -26,10 +25,6 @@ export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
   session_expired: Code.Unauthenticated,
   token_blacklisted: Code.PermissionDenied,
   session_revoked: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  method_not_allowed: Code.Unimplemented,
-  payload_too_large: Code.ResourceExhausted,
-  unsupported_media_type: Code.InvalidArgument,
   rate_limited: Code.ResourceExhausted,
   otp_attempts_exceeded: Code.ResourceExhausted,
   service_unavailable: Code.Unavailable,
