@@ -58,22 +58,23 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 /** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). */
 export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; shared: boolean; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
-  const inProcessKv = config.redisUrl === undefined && config.redisClusterNodes === undefined;
+  const { kv: kvConfig } = config;
   try {
     // A shared database may serve Redis-backed instances or one in-process instance,
     // never both (the embedded one is locked to this process by openDatabase).
-    if (config.databaseUrl !== undefined) releases.push(await lockSharedDatabase(config.databaseUrl, inProcessKv ? "in-process store" : "redis"));
+    if (config.databaseUrl !== undefined) releases.push(await lockSharedDatabase(config.databaseUrl, kvConfig.kind === "memory" ? "in-process store" : "redis"));
     const { db, release } = await openDatabase(config);
     releases.push(release);
     // ioredis is loaded only when used: the embedded default starts faster without it.
-    const kv = inProcessKv
-      ? createMemoryStore({ now: () => clock.now() })
-      : await (await import("./store/kv/redis.js")).createRedisStore({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix, logger: log });
+    const kv =
+      kvConfig.kind === "memory"
+        ? createMemoryStore({ now: () => clock.now() })
+        : await (await import("./store/kv/redis.js")).createRedisStore({ url: kvConfig.url, clusterNodes: kvConfig.clusterNodes, keyPrefix: kvConfig.keyPrefix, logger: log });
     releases.push(() => kv.close());
     return {
       db,
       kv,
-      shared: !inProcessKv,
+      shared: kvConfig.kind === "redis",
       release: async () => {
         for (const release of releases.reverse()) await release().catch(() => {});
       },

@@ -12,6 +12,10 @@ export type ServiceRole = "all" | "grpc" | "bridge";
 export type JwtAlgorithm = "HS256" | "ES256" | "EdDSA" | "RS256";
 export type Locale = "fa" | "en";
 
+/** Where the key-value state (codes, limits, session state) lives: in this process,
+ * or a Redis every instance shares (one server, or a cluster given by some nodes). */
+export type KvConfig = { kind: "memory" } | { kind: "redis"; url: string | undefined; clusterNodes: string[] | undefined; keyPrefix: string };
+
 export interface Config {
   production: boolean;
   host: string;
@@ -19,6 +23,9 @@ export interface Config {
   httpPort: number;
   databaseUrl: string | undefined;
   dataDir: string;
+  /** The store decided from REDIS_URL / REDIS_CLUSTER_NODES: read this, not the variables below, to know whether Redis is used. */
+  kv: KvConfig;
+  /** REDIS_URL, REDIS_CLUSTER_NODES and REDIS_KEY_PREFIX as set. */
   redisUrl: string | undefined;
   redisClusterNodes: string[] | undefined;
   redisKeyPrefix: string;
@@ -236,6 +243,9 @@ export function loadConfig(env: Env = process.env): Config {
   const webhookUrl = url(env, "SMS_WEBHOOK_URL", ["http:", "https:"]);
   const serviceRole = oneOf(env, "SERVICE_ROLE", ["all", "grpc", "bridge"] as const, "all");
   const grpcUpstream = url(env, "GRPC_UPSTREAM", ["http:", "https:"]);
+  const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const redisClusterNodes = clusterNodes(env);
+  const redisKeyPrefix = keyPrefix(env);
 
   const config: Config = {
     production,
@@ -244,9 +254,10 @@ export function loadConfig(env: Env = process.env): Config {
     httpPort: port(env, "HTTP_PORT", 8080),
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: read(env, "DATA_DIR") ?? "./.data",
-    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
-    redisClusterNodes: clusterNodes(env),
-    redisKeyPrefix: keyPrefix(env),
+    kv: redisUrl === undefined && redisClusterNodes === undefined ? { kind: "memory" } : { kind: "redis", url: redisUrl, clusterNodes: redisClusterNodes, keyPrefix: redisKeyPrefix },
+    redisUrl,
+    redisClusterNodes,
+    redisKeyPrefix,
     serviceRole,
     grpcUpstream,
     workers: read(env, "WORKERS")?.toLowerCase() === "auto" ? availableParallelism() : integer(env, "WORKERS", 1, 1, 64),
@@ -307,7 +318,7 @@ function checkCoherence(config: Config): void {
   if (config.serviceRole === "bridge" && config.grpcUpstream === undefined) {
     throw new ConfigError("GRPC_UPSTREAM", "is required when SERVICE_ROLE=bridge");
   }
-  const sharedStores = config.databaseUrl !== undefined && (config.redisUrl !== undefined || config.redisClusterNodes !== undefined);
+  const sharedStores = config.databaseUrl !== undefined && config.kv.kind === "redis";
   if (config.workers > 1 && config.serviceRole !== "bridge" && !sharedStores) {
     throw new ConfigError("WORKERS", "several workers need DATABASE_URL and REDIS_URL (the embedded stores serve one process)");
   }
@@ -336,7 +347,7 @@ function checkProduction(config: Config): void {
   if (config.databaseUrl === undefined && config.serviceRole !== "bridge") {
     throw new ConfigError("DATABASE_URL", "is required with NODE_ENV=production (the embedded database is for development)");
   }
-  if (config.redisUrl === undefined && config.redisClusterNodes === undefined && config.serviceRole !== "bridge") {
+  if (config.kv.kind === "memory" && config.serviceRole !== "bridge") {
     throw new ConfigError("REDIS_URL", "is required with NODE_ENV=production (the in-process store cannot be shared)");
   }
 }

@@ -20,7 +20,7 @@ interface Running {
 
 async function startGrpc(config: Config, log: Logger, withBridge: boolean): Promise<Running> {
   const app = await startGrpcApp(config, { logger: log });
-  const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.redisUrl || config.redisClusterNodes ? "redis" : "in-process" };
+  const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.kv.kind === "redis" ? "redis" : "in-process" };
   if (!withBridge) return { listening: grpc, stop: (graceMs) => app.shutdown(graceMs) };
   try {
     const bridge = await startBridge({ config, log, upstream: inProcess(app) });
