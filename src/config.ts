@@ -190,6 +190,28 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   return text;
 }
 
+/** The shortest HS256 secret accepted, for JWT_SIGNING_KEY and every secret among JWT_VERIFY_KEYS. */
+export const MIN_HS256_SECRET_BYTES = 32;
+
+/** Why an HS256 secret cannot be used, or undefined: the one rule, applied here and by the key ring. */
+export function hs256SecretProblem(secret: string | Uint8Array): string | undefined {
+  const bytes = typeof secret === "string" ? Buffer.byteLength(secret) : secret.byteLength;
+  return bytes < MIN_HS256_SECRET_BYTES ? `an HS256 secret must be at least ${MIN_HS256_SECRET_BYTES} bytes` : undefined;
+}
+
+/**
+ * SMS_WEBHOOK_URL: an absolute http(s) URL. The one rule, applied here and by the
+ * webhook sender itself; the value is never echoed (it may hold the gateway's credentials).
+ */
+export function parseWebhookUrl(text: string | undefined): URL {
+  if (text === undefined) throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER=webhook");
+  const parsed = URL.canParse(text) ? new URL(text) : undefined;
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw new ConfigError("SMS_WEBHOOK_URL", "must be an absolute http(s) URL");
+  }
+  return parsed;
+}
+
 function serviceApiKeys(env: Env): Map<string, string> {
   const keys = new Map<string, string>();
   for (const entry of list(env, "SERVICE_API_KEYS")) {
@@ -240,7 +262,8 @@ export function loadConfig(env: Env = process.env): Config {
   const algorithm = oneOf(env, "JWT_ALGORITHM", ["HS256", "ES256", "EdDSA", "RS256"] as const, "ES256");
   const signingKey = read(env, "JWT_SIGNING_KEY");
   const smsProvider = oneOf(env, "SMS_PROVIDER", ["console", "webhook"] as const, "console");
-  const webhookUrl = url(env, "SMS_WEBHOOK_URL", ["http:", "https:"]);
+  const webhookUrl = read(env, "SMS_WEBHOOK_URL");
+  if (webhookUrl !== undefined || smsProvider === "webhook") parseWebhookUrl(webhookUrl);
   const serviceRole = oneOf(env, "SERVICE_ROLE", ["all", "grpc", "bridge"] as const, "all");
   const grpcUpstream = url(env, "GRPC_UPSTREAM", ["http:", "https:"]);
   const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
@@ -312,9 +335,6 @@ function checkCoherence(config: Config): void {
     throw new ConfigError("BLACKLIST_AFTER_ROTATION", "false is refused while ROTATE_REFRESH_TOKENS=true: a session has one live refresh token, so a rotated-out one always stops working");
   }
   if (config.otp.ttlMs < 1000) throw new ConfigError("OTP_TTL", "must be at least 1s");
-  if (config.sms.provider === "webhook" && config.sms.webhookUrl === undefined) {
-    throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER=webhook");
-  }
   if (config.serviceRole === "bridge" && config.grpcUpstream === undefined) {
     throw new ConfigError("GRPC_UPSTREAM", "is required when SERVICE_ROLE=bridge");
   }
@@ -322,9 +342,8 @@ function checkCoherence(config: Config): void {
   if (config.workers > 1 && config.serviceRole !== "bridge" && !sharedStores) {
     throw new ConfigError("WORKERS", "several workers need DATABASE_URL and REDIS_URL (the embedded stores serve one process)");
   }
-  if (t.algorithm === "HS256" && t.signingKey !== undefined && Buffer.byteLength(t.signingKey) < 32) {
-    throw new ConfigError("JWT_SIGNING_KEY", "an HS256 secret must be at least 32 bytes");
-  }
+  const weakSecret = t.algorithm === "HS256" && t.signingKey !== undefined ? hs256SecretProblem(t.signingKey) : undefined;
+  if (weakSecret !== undefined) throw new ConfigError("JWT_SIGNING_KEY", weakSecret);
   if (config.phoneAllowedRegions !== undefined && !config.phoneAllowedRegions.has(config.phoneDefaultRegion)) {
     throw new ConfigError("PHONE_ALLOWED_REGIONS", `must include PHONE_DEFAULT_REGION (${config.phoneDefaultRegion}), or numbers written without + could never be used`);
   }

@@ -1,3 +1,4 @@
+import { parseWebhookUrl } from "../config.js";
 import { createConsoleSender, type SmsLogger } from "./console.js";
 import type { SmsSender } from "./sender.js";
 import { createWebhookSender } from "./webhook.js";
@@ -21,7 +22,6 @@ export function createSmsSender(config: SmsConfig, logger: SmsLogger): SmsSender
     case "console":
       return createConsoleSender(logger);
     case "webhook":
-      if (!config.webhookUrl) throw new Error("SMS_PROVIDER=webhook needs SMS_WEBHOOK_URL");
-      return createWebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, timeoutMs: config.timeoutMs });
+      return createWebhookSender({ url: parseWebhookUrl(config.webhookUrl).href, secret: config.webhookSecret, timeoutMs: config.timeoutMs });
   }
 }
