@@ -6,7 +6,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import type { Metadata, StatusObject } from "@grpc/grpc-js";
 import type { Locale } from "../config.js";
-import { rpcFailureOf } from "../rpc/errors.js";
+import { rpcFailureOf } from "../rpc/index.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 
