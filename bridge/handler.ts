@@ -5,12 +5,12 @@
  */
 import type { Logger } from "pino";
 import type { Locale } from "../src/config.js";
-import { localeOf } from "../src/rpc/context.js";
-import { toPublicError } from "../src/rpc/errors.js";
+import { localeOf, toPublicError } from "../src/rpc/index.js";
 import { sendRefusal, type Refusal } from "./http/envelope.js";
 import type { Cors } from "./http/cors.js";
 import { headerOf, normalizePath, type Exchange, type HttpResponse, type NodeRequest, type NodeResponse } from "./http/exchange.js";
 import type { Router } from "./http/router.js";
+import { HttpRefusal } from "./http/reasons.js";
 import { refusalOf } from "./rpc/errors.js";
 
 export const CONNECT_PATH_PREFIX = "/identity.v1.";
@@ -41,8 +41,8 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
     if (clientGone(ex.req)) return;
     const fromRpc = refusalOf(error);
     const refusal = fromRpc ?? ownRefusal(error);
-    // A failure inside an RPC was logged where it happened (src/rpc/observe.ts, or the
-    // upstream's log); one in the bridge itself is logged here, with its stack.
+    // A failure inside an RPC was logged where it happened (src/rpc/observe.ts's interceptor, or
+    // the upstream's log); one in the bridge itself is logged here, with its stack.
     if (fromRpc === undefined && refusal.reason === "internal_error") log.error({ err: error, method: ex.method, path: ex.path }, "request failed");
     else if (fromRpc?.reason === "service_unavailable") log.warn({ err: errorText(error), path: ex.path }, "service unavailable");
     if (ex.res.headersSent) {
@@ -95,8 +95,9 @@ export function notFoundHandler(defaultLocale: Locale, clientIp: (req: NodeReque
     );
 }
 
-/** A refusal of the bridge itself (AppError), or a bug (internal_error). */
+/** A refusal of the bridge itself (HttpRefusal, or an AppError such as a field's), or a bug (internal_error). */
 function ownRefusal(error: unknown): Refusal {
+  if (error instanceof HttpRefusal) return { reason: error.reason };
   const e = toPublicError(error);
   return { reason: e.reason, retryAfterSeconds: e.retryAfterSeconds, field: e.field };
 }

@@ -6,10 +6,11 @@
 import { createClient, type Transport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import type { Identity } from "../src/app.js";
 import type { Config } from "../src/config.js";
 import type { Readiness } from "../src/health.js";
 import type { HttpLimits } from "../src/lib/http-limits.js";
-import type { ServiceHandlers } from "../src/rpc/context.js";
+import type { Interceptor, ServiceHandlers } from "../src/rpc/index.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { addApiRoutes } from "./api/routes.js";
@@ -34,13 +35,15 @@ export type Upstream =
       kind: "in-process";
       auth: ServiceHandlers<typeof AuthService>;
       token: ServiceHandlers<typeof TokenService>;
+      /** Run around every call, as the gRPC server runs them. */
+      interceptors: readonly Interceptor[];
       readiness: Pick<Readiness, "ready" | "failing">;
     }
   | { kind: "grpc"; baseUrl: string };
 
 /** The service implementations of an identity built in this process (`createIdentity`). */
-export function inProcess(identity: { auth: ServiceHandlers<typeof AuthService>; token: ServiceHandlers<typeof TokenService>; readiness: Readiness }): Upstream {
-  return { kind: "in-process", auth: identity.auth, token: identity.token, readiness: identity.readiness };
+export function inProcess(identity: Pick<Identity, "auth" | "token" | "interceptors" | "readiness">): Upstream {
+  return { kind: "in-process", auth: identity.auth, token: identity.token, interceptors: identity.interceptors, readiness: identity.readiness };
 }
 
 export interface BridgeOptions {
@@ -100,6 +103,7 @@ function wireUpstream(upstream: Upstream, defaultLocale: Config["defaultLocale"]
       { descriptor: TokenService, handlers: upstream.token },
     ],
     defaultLocale,
+    upstream.interceptors,
   );
   return { transport, readiness: async () => ({ ready: upstream.readiness.ready, failing: upstream.readiness.failing }) };
 }

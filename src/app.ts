@@ -11,16 +11,15 @@ import type { CoreDeps } from "./core/deps.js";
 import { cryptoRandom, type Random } from "./core/random.js";
 import type { ExtraClaims } from "./core/tokens/claims.js";
 import { createKeyRing } from "./core/tokens/keys.js";
+import { createServiceKeyCheck } from "./core/tokens/service-keys.js";
 import { createVerifiedTokenCache } from "./core/tokens/verified-cache.js";
 import { createLocalCopies } from "./core/local-copies.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createClientIpResolver } from "./lib/client-ip.js";
 import type { HttpLimits } from "./lib/http-limits.js";
-import { createAuthService } from "./rpc/auth-service.js";
-import { observe } from "./rpc/observe.js";
-import { createTokenService } from "./rpc/token-service.js";
-import { createSmsSender } from "./sms/index.js";
+import { createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
+import { codeSender, createSmsSender } from "./sms/index.js";
 import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
@@ -61,22 +60,23 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 /** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). */
 export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; shared: boolean; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
-  const inProcessKv = config.redisUrl === undefined && config.redisClusterNodes === undefined;
+  const { kv: kvConfig } = config;
   try {
     // A shared database may serve Redis-backed instances or one in-process instance,
     // never both (the embedded one is locked to this process by openDatabase).
-    if (config.databaseUrl !== undefined) releases.push(await lockSharedDatabase(config.databaseUrl, inProcessKv ? "in-process store" : "redis"));
+    if (config.databaseUrl !== undefined) releases.push(await lockSharedDatabase(config.databaseUrl, kvConfig.kind === "memory" ? "in-process store" : "redis"));
     const { db, release } = await openDatabase(config);
     releases.push(release);
     // ioredis is loaded only when used: the embedded default starts faster without it.
-    const kv = inProcessKv
-      ? createMemoryStore({ now: () => clock.now() })
-      : await (await import("./store/kv/redis.js")).createRedisStore({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix, logger: log });
+    const kv =
+      kvConfig.kind === "memory"
+        ? createMemoryStore({ now: () => clock.now() })
+        : await (await import("./store/kv/redis.js")).createRedisStore({ url: kvConfig.url, clusterNodes: kvConfig.clusterNodes, keyPrefix: kvConfig.keyPrefix, logger: log });
     releases.push(() => kv.close());
     return {
       db,
       kv,
-      shared: !inProcessKv,
+      shared: kvConfig.kind === "redis",
       release: async () => {
         for (const release of releases.reverse()) await release().catch(() => {});
       },
@@ -113,6 +113,8 @@ export interface Identity {
   readiness: Readiness;
   auth: ReturnType<typeof createAuthService>;
   token: ReturnType<typeof createTokenService>;
+  /** Run around the services by every transport (a log line per call, the caller's authentication). */
+  interceptors: readonly Interceptor[];
   close(): Promise<void>;
 }
 
@@ -144,9 +146,10 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv: stores.kv,
-      sms: options.sms ?? createSmsSender(config.sms, log),
+      sms: codeSender(options.sms ?? createSmsSender(config.sms, log)),
       log,
       extraClaims: options.extraClaims,
+      serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
       verifiedTokens: createVerifiedTokenCache(),
       // Profiles are not security state (a revoked session is refused before its
       // profile is read), so a copy may live longer; every change is announced.
@@ -161,8 +164,9 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       deps,
       db: stores.db,
       readiness,
-      auth: observe(AuthService, createAuthService(deps), log),
-      token: observe(TokenService, createTokenService(deps), log),
+      auth: createAuthService(deps),
+      token: createTokenService(deps),
+      interceptors: createInterceptors(deps),
       async close() {
         readiness.stop();
         await stores.release();
@@ -203,6 +207,7 @@ export async function startGrpcApp(config: Config, options: GrpcAppOptions = {})
       readiness: identity.readiness,
       maxMessageBytes: 64 * 1024,
       limits: options.limits,
+      interceptors: identity.interceptors,
       services: [
         { descriptor: AuthService, handlers: identity.auth },
         { descriptor: TokenService, handlers: identity.token },

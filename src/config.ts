@@ -12,6 +12,10 @@ export type ServiceRole = "all" | "grpc" | "bridge";
 export type JwtAlgorithm = "HS256" | "ES256" | "EdDSA" | "RS256";
 export type Locale = "fa" | "en";
 
+/** Where the key-value state (codes, limits, session state) lives: in this process,
+ * or a Redis every instance shares (one server, or a cluster given by some nodes). */
+export type KvConfig = { kind: "memory" } | { kind: "redis"; url: string | undefined; clusterNodes: string[] | undefined; keyPrefix: string };
+
 export interface Config {
   production: boolean;
   host: string;
@@ -19,6 +23,9 @@ export interface Config {
   httpPort: number;
   databaseUrl: string | undefined;
   dataDir: string;
+  /** The store decided from REDIS_URL / REDIS_CLUSTER_NODES: read this, not the variables below, to know whether Redis is used. */
+  kv: KvConfig;
+  /** REDIS_URL, REDIS_CLUSTER_NODES and REDIS_KEY_PREFIX as set. */
   redisUrl: string | undefined;
   redisClusterNodes: string[] | undefined;
   redisKeyPrefix: string;
@@ -183,6 +190,28 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   return text;
 }
 
+/** The shortest HS256 secret accepted, for JWT_SIGNING_KEY and every secret among JWT_VERIFY_KEYS. */
+export const MIN_HS256_SECRET_BYTES = 32;
+
+/** Why an HS256 secret cannot be used, or undefined: the one rule, applied here and by the key ring. */
+export function hs256SecretProblem(secret: string | Uint8Array): string | undefined {
+  const bytes = typeof secret === "string" ? Buffer.byteLength(secret) : secret.byteLength;
+  return bytes < MIN_HS256_SECRET_BYTES ? `an HS256 secret must be at least ${MIN_HS256_SECRET_BYTES} bytes` : undefined;
+}
+
+/**
+ * SMS_WEBHOOK_URL: an absolute http(s) URL. The one rule, applied here and by the
+ * webhook sender itself; the value is never echoed (it may hold the gateway's credentials).
+ */
+export function parseWebhookUrl(text: string | undefined): URL {
+  if (text === undefined) throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER=webhook");
+  const parsed = URL.canParse(text) ? new URL(text) : undefined;
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw new ConfigError("SMS_WEBHOOK_URL", "must be an absolute http(s) URL");
+  }
+  return parsed;
+}
+
 function serviceApiKeys(env: Env): Map<string, string> {
   const keys = new Map<string, string>();
   for (const entry of list(env, "SERVICE_API_KEYS")) {
@@ -233,9 +262,13 @@ export function loadConfig(env: Env = process.env): Config {
   const algorithm = oneOf(env, "JWT_ALGORITHM", ["HS256", "ES256", "EdDSA", "RS256"] as const, "ES256");
   const signingKey = read(env, "JWT_SIGNING_KEY");
   const smsProvider = oneOf(env, "SMS_PROVIDER", ["console", "webhook"] as const, "console");
-  const webhookUrl = url(env, "SMS_WEBHOOK_URL", ["http:", "https:"]);
+  const webhookUrl = read(env, "SMS_WEBHOOK_URL");
+  if (webhookUrl !== undefined || smsProvider === "webhook") parseWebhookUrl(webhookUrl);
   const serviceRole = oneOf(env, "SERVICE_ROLE", ["all", "grpc", "bridge"] as const, "all");
   const grpcUpstream = url(env, "GRPC_UPSTREAM", ["http:", "https:"]);
+  const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const redisClusterNodes = clusterNodes(env);
+  const redisKeyPrefix = keyPrefix(env);
 
   const config: Config = {
     production,
@@ -244,9 +277,10 @@ export function loadConfig(env: Env = process.env): Config {
     httpPort: port(env, "HTTP_PORT", 8080),
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: read(env, "DATA_DIR") ?? "./.data",
-    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
-    redisClusterNodes: clusterNodes(env),
-    redisKeyPrefix: keyPrefix(env),
+    kv: redisUrl === undefined && redisClusterNodes === undefined ? { kind: "memory" } : { kind: "redis", url: redisUrl, clusterNodes: redisClusterNodes, keyPrefix: redisKeyPrefix },
+    redisUrl,
+    redisClusterNodes,
+    redisKeyPrefix,
     serviceRole,
     grpcUpstream,
     workers: read(env, "WORKERS")?.toLowerCase() === "auto" ? availableParallelism() : integer(env, "WORKERS", 1, 1, 64),
@@ -301,19 +335,15 @@ function checkCoherence(config: Config): void {
     throw new ConfigError("BLACKLIST_AFTER_ROTATION", "false is refused while ROTATE_REFRESH_TOKENS=true: a session has one live refresh token, so a rotated-out one always stops working");
   }
   if (config.otp.ttlMs < 1000) throw new ConfigError("OTP_TTL", "must be at least 1s");
-  if (config.sms.provider === "webhook" && config.sms.webhookUrl === undefined) {
-    throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER=webhook");
-  }
   if (config.serviceRole === "bridge" && config.grpcUpstream === undefined) {
     throw new ConfigError("GRPC_UPSTREAM", "is required when SERVICE_ROLE=bridge");
   }
-  const sharedStores = config.databaseUrl !== undefined && (config.redisUrl !== undefined || config.redisClusterNodes !== undefined);
+  const sharedStores = config.databaseUrl !== undefined && config.kv.kind === "redis";
   if (config.workers > 1 && config.serviceRole !== "bridge" && !sharedStores) {
     throw new ConfigError("WORKERS", "several workers need DATABASE_URL and REDIS_URL (the embedded stores serve one process)");
   }
-  if (t.algorithm === "HS256" && t.signingKey !== undefined && Buffer.byteLength(t.signingKey) < 32) {
-    throw new ConfigError("JWT_SIGNING_KEY", "an HS256 secret must be at least 32 bytes");
-  }
+  const weakSecret = t.algorithm === "HS256" && t.signingKey !== undefined ? hs256SecretProblem(t.signingKey) : undefined;
+  if (weakSecret !== undefined) throw new ConfigError("JWT_SIGNING_KEY", weakSecret);
   if (config.phoneAllowedRegions !== undefined && !config.phoneAllowedRegions.has(config.phoneDefaultRegion)) {
     throw new ConfigError("PHONE_ALLOWED_REGIONS", `must include PHONE_DEFAULT_REGION (${config.phoneDefaultRegion}), or numbers written without + could never be used`);
   }
@@ -336,7 +366,7 @@ function checkProduction(config: Config): void {
   if (config.databaseUrl === undefined && config.serviceRole !== "bridge") {
     throw new ConfigError("DATABASE_URL", "is required with NODE_ENV=production (the embedded database is for development)");
   }
-  if (config.redisUrl === undefined && config.redisClusterNodes === undefined && config.serviceRole !== "bridge") {
+  if (config.kv.kind === "memory" && config.serviceRole !== "bridge") {
     throw new ConfigError("REDIS_URL", "is required with NODE_ENV=production (the in-process store cannot be shared)");
   }
 }

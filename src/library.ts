@@ -4,10 +4,10 @@
  */
 import { createIdentity, type BuildOptions } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { AppError, type Reason } from "./core/errors.js";
+import type { Reason } from "./core/errors.js";
 import { refreshSession } from "./core/sessions/refresh.js";
 import { startSessionForUser } from "./core/sessions/for-user.js";
-import { authenticateAccess } from "./core/tokens/authenticate.js";
+import { verifyAccess } from "./core/tokens/authenticate.js";
 import type { TokenClaims, TokenUser } from "./core/tokens/claims.js";
 import type { TokenPair } from "./core/tokens/issue.js";
 import { loadDevKey } from "./store/dev-keys.js";
@@ -38,13 +38,8 @@ export async function openIdentity(options: BuildOptions & { config?: Config } =
     config,
     createTokensForUser: (user) => startSessionForUser(deps, user.id),
     async verifyToken(token) {
-      try {
-        const caller = await authenticateAccess(deps, token);
-        return { valid: true, user: caller.user, claims: caller.claims };
-      } catch (error) {
-        if (error instanceof AppError) return { valid: false, error: error.reason };
-        throw error;
-      }
+      const verdict = await verifyAccess(deps, token);
+      return verdict.valid ? { valid: true, user: verdict.user, claims: verdict.claims } : { valid: false, error: verdict.reason };
     },
     refreshAccessToken: (refresh) => refreshSession(deps, refresh),
     close: () => identity.close(),

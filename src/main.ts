@@ -9,7 +9,6 @@ import { superviseWorkers } from "./cluster.js";
 import { inProcess, startBridge } from "../bridge/index.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger, startGrpcApp } from "./app.js";
-import { KeyError } from "./core/tokens/keys.js";
 import { InstanceLockError } from "./store/instance-lock.js";
 
 interface Running {
@@ -20,7 +19,7 @@ interface Running {
 
 async function startGrpc(config: Config, log: Logger, withBridge: boolean): Promise<Running> {
   const app = await startGrpcApp(config, { logger: log });
-  const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.redisUrl || config.redisClusterNodes ? "redis" : "in-process" };
+  const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.kv.kind === "redis" ? "redis" : "in-process" };
   if (!withBridge) return { listening: grpc, stop: (graceMs) => app.shutdown(graceMs) };
   try {
     const bridge = await startBridge({ config, log, upstream: inProcess(app) });
@@ -70,7 +69,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // Configuration problems are one clear line; anything else is a bug worth a stack.
-  if (error instanceof ConfigError || error instanceof KeyError || error instanceof InstanceLockError) {
+  // (A KeyError, a key that cannot be used, is a ConfigError too.)
+  if (error instanceof ConfigError || error instanceof InstanceLockError) {
     process.stderr.write(`identity: cannot start: ${error.message}\n`);
   } else {
     process.stderr.write(`identity: cannot start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -21,6 +21,8 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HTTP_STATUS_OF_REASON, inProcess, startBridge, type RunningBridge } from "../bridge/index.js";
+import { refusalMessage } from "../bridge/http/envelope.js";
+import type { BridgeReason } from "../bridge/http/reasons.js";
 import type { JwtAlgorithm } from "../src/config.js";
 import { AppError, type Reason } from "../src/core/errors.js";
 import { createKeyRing, type KeyRing } from "../src/core/tokens/keys.js";
@@ -650,10 +652,10 @@ async function api(d: Deployment, method: string, path: string, options: { json?
 }
 
 /** The exact answer of a refusal over /api: the reason's status, its English sentence, its code, nothing else. */
-function expectApiRefusal(answer: HttpAnswer, reason: Reason, where: string): void {
+function expectApiRefusal(answer: HttpAnswer, reason: BridgeReason, where: string): void {
   expect({ status: answer.status, body: JSON.parse(answer.text) as unknown }, where).toEqual({
     status: HTTP_STATUS_OF_REASON[reason],
-    body: { success: false, message: messageOf(reason, "en"), data: { code: reason } },
+    body: { success: false, message: refusalMessage(reason, "en"), data: { code: reason } },
   });
   expect(answer.headers.get("x-authenticated"), where).toBeNull();
 }

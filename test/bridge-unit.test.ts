@@ -7,12 +7,13 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { fields } from "../bridge/api/fields.js";
 import { normalizePath } from "../bridge/http/exchange.js";
+import { HTTP_REASONS } from "../bridge/http/reasons.js";
 import { HTTP_STATUS_OF_REASON } from "../bridge/http/status.js";
 import { callValues } from "../bridge/rpc/call-values.js";
 import { refusalOf, toConnectError, toReplyError } from "../bridge/rpc/errors.js";
 import { createInProcessTransport } from "../bridge/rpc/in-process-transport.js";
 import { AppError, REASONS, UnavailableError } from "../src/core/errors.js";
-import type { CallContext } from "../src/rpc/context.js";
+import { clientIpKey, type CallContext } from "../src/rpc/index.js";
 import { GRPC_CODE_OF_REASON } from "../src/rpc/errors.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, SendOtpRequestSchema } from "../gen/identity/v1/auth_pb.js";
@@ -47,7 +48,7 @@ describe("the reason → HTTP status table", () => {
   it("has exactly DESIGN's status for every reason", () => {
     const expected = Object.fromEntries(Object.entries(DESIGN_TABLE).flatMap(([status, reasons]) => reasons.map((r) => [r, Number(status)])));
     expect(HTTP_STATUS_OF_REASON).toEqual(expected);
-    expect(Object.keys(HTTP_STATUS_OF_REASON).sort()).toEqual([...REASONS].sort());
+    expect(Object.keys(HTTP_STATUS_OF_REASON).sort()).toEqual([...REASONS, ...HTTP_REASONS].sort());
   });
 
   it("agrees with the gRPC code of each reason, for the reasons the services raise", () => {
@@ -142,7 +143,7 @@ describe("the in-process transport", () => {
     expect(seen?.request).toBe(request);
     expect(seen?.ctx.header("authorization")).toBe("Bearer t");
     expect(seen?.ctx.header("x-missing")).toBeUndefined();
-    expect(seen?.ctx.clientIp).toBe("203.0.113.9");
+    expect(seen?.ctx.values.get(clientIpKey)).toBe("203.0.113.9");
     expect(response.expiresIn).toBe(120);
     expect(header?.get("x-authenticated")).toBe("true");
   });

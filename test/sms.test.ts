@@ -1,9 +1,13 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UnavailableError } from "../src/core/errors.js";
 import { createConsoleSender, createSmsSender, createWebhookSender, type SmsMessage } from "../src/sms/index.js";
+import { OtpPurpose } from "../gen/identity/v1/auth_pb.js";
+import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { freshStores, startService, type Service, type Stores } from "./support/grpc-harness.js";
+import { realStoresAvailable } from "./support/services.js";
 
 const CODE = "493817";
 const SECRET = "webhook-secret-7f3a9c";
@@ -179,5 +183,44 @@ describe("createSmsSender", () => {
 
   it("refuses the webhook provider without a URL", () => {
     expect(() => createSmsSender({ provider: "webhook" }, logger)).toThrow(/SMS_WEBHOOK_URL/);
+  });
+});
+
+describe.runIf(realStoresAvailable())("the code SMS speaks the request's language", () => {
+  const PERSIAN = /^کد تأیید شما: \d{6}$/;
+  const ENGLISH = /^Your verification code: \d{6}$/;
+  let stores: Stores;
+  let service: Service;
+  let h: BridgeHarness;
+
+  beforeAll(async () => {
+    stores = await freshStores("real");
+    [service, h] = await Promise.all([startService(stores), startBridgeHarness()]);
+  });
+  afterAll(async () => {
+    await Promise.all([service?.stop(), h?.close()]);
+    await stores?.drop();
+  });
+
+  /** The text the webhook received for the last code sent to `e164`. */
+  const textTo = (received: readonly { to: string; message: string }[], e164: string) => received.filter((sms) => sms.to === e164).at(-1)?.message;
+
+  it("over gRPC: English for accept-language en, Persian (DEFAULT_LOCALE) without one", async () => {
+    const english = freshPhone();
+    await service.auth.sendOtp({ phone: english.local, purpose: OtpPurpose.REGISTER }, { headers: { "accept-language": "en-GB,fa;q=0.5" } });
+    expect(textTo(service.sms.received, english.e164)).toMatch(ENGLISH);
+    const persian = freshPhone();
+    await service.auth.sendOtp({ phone: persian.local, purpose: OtpPurpose.REGISTER });
+    expect(textTo(service.sms.received, persian.e164)).toMatch(PERSIAN);
+  });
+
+  it("over the bridge's /api: the same", async () => {
+    const english = freshPhone();
+    const sent = await h.request("POST", "/api/send-otp/", { json: { phone: english.local, purpose: "register" }, headers: { "accept-language": "en" } });
+    expect(sent.status).toBe(200);
+    expect(textTo(h.inbox.received, english.e164)).toMatch(ENGLISH);
+    const persian = freshPhone();
+    expect((await h.request("POST", "/api/send-otp/", { json: { phone: persian.local, purpose: "register" } })).status).toBe(200);
+    expect(textTo(h.inbox.received, persian.e164)).toMatch(PERSIAN);
   });
 });

@@ -4,7 +4,8 @@
  */
 import type { Client } from "@connectrpc/connect";
 import { AppError, isReason } from "../../src/core/errors.js";
-import { OtpPurpose, type AuthService } from "../../gen/identity/v1/auth_pb.js";
+import { otpPurposeNamed } from "../../src/rpc/index.js";
+import type { AuthService } from "../../gen/identity/v1/auth_pb.js";
 import type { TokenService } from "../../gen/identity/v1/token_pb.js";
 import { readJsonObject } from "../http/body.js";
 import { sendJson, sendSuccess } from "../http/envelope.js";
@@ -19,8 +20,6 @@ export interface ApiClients {
   token: Client<typeof TokenService>;
 }
 
-const PURPOSES: Readonly<Record<string, OtpPurpose>> = { register: OtpPurpose.REGISTER, login: OtpPurpose.LOGIN };
-
 /** Token answers must not be kept by any cache (they are anyway `no-store`, see envelope.ts). */
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 
@@ -29,9 +28,7 @@ export function addApiRoutes(router: Router, { auth, token }: ApiClients, maxBod
 
   router.add("POST", "/api/send-otp", async (ex) => {
     const f = fields(await body(ex), { phone: "string", purpose: "string" });
-    const purpose = Object.hasOwn(PURPOSES, f.purpose) ? PURPOSES[f.purpose] : undefined;
-    if (purpose === undefined) throw new AppError("validation_error", "purpose must be register or login", { field: "purpose" });
-    const { message } = await call(ex, (o) => auth.sendOtp({ phone: f.phone, purpose }, o));
+    const { message } = await call(ex, (o) => auth.sendOtp({ phone: f.phone, purpose: otpPurposeNamed(f.purpose) }, o));
     sendSuccess(ex, 200, "otp_sent", { expires_in: message.expiresIn, resend_after: message.resendAfter, code_length: message.codeLength });
   });
 

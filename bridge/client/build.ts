@@ -12,8 +12,13 @@ import { join } from "node:path";
 import { BRIDGE_DIR, STATIC_JS_DIR } from "../paths.js";
 
 const SOURCE_DIRS = [join(BRIDGE_DIR, "client"), join(BRIDGE_DIR, "demo")];
-/** The service's files that the demo bundles: its messages, so the page can say them in either language. */
-const SHARED_SOURCES = [join(BRIDGE_DIR, "..", "src", "rpc", "messages.ts"), join(BRIDGE_DIR, "..", "src", "core", "errors.ts")];
+/** The service's and the bridge's files that the demo bundles: the reasons and their
+ * messages, so the page can say them in either language. */
+const SHARED_SOURCES = [
+  join(BRIDGE_DIR, "..", "src", "rpc", "messages.ts"),
+  join(BRIDGE_DIR, "..", "src", "core", "errors.ts"),
+  join(BRIDGE_DIR, "http", "reasons.ts"),
+];
 
 interface Bundle {
   entry: string;

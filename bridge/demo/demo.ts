@@ -1,11 +1,14 @@
 /**
  * The demo page at `/`: everything goes through `window.jwtClient`. A message
  * shown after a server call is the server's own sentence for the answer's `code`
- * (the service's table, src/rpc/messages.ts, bundled in), so that switching the
+ * (the service's table, src/rpc/messages.ts, and the bridge's own,
+ * bridge/http/reasons.ts, bundled in: the browser bundle cannot take src/rpc's
+ * index, which brings the server along), so that switching the
  * language can say it again in the other language.
  */
 import { isReason } from "../../src/core/errors.js";
 import { messageOf, successMessage } from "../../src/rpc/messages.js";
+import { httpMessageOf, isHttpReason } from "../http/reasons.js";
 import type { AuthChange, JwtClient, User } from "../client/jwt-client.js";
 import { NETWORK_MESSAGES } from "../client/network-message.js";
 
@@ -146,6 +149,7 @@ function sayError(error: unknown): () => string {
   const { code, data } = error as { code?: unknown; data?: { field?: unknown; retry_after?: unknown } };
   if (code === "validation_error" && data?.field === "code" && codeLength !== null) return sayCodeDigits(codeLength);
   if (code === "network_error") return () => NETWORK_MESSAGES[lang];
+  if (typeof code === "string" && isHttpReason(code)) return () => httpMessageOf(code, lang);
   if (typeof code === "string" && isReason(code)) {
     const retryAfter = data?.retry_after;
     if (typeof retryAfter !== "number") return () => messageOf(code, lang);

@@ -4,6 +4,7 @@
  * validation_error, for valid JSON that is not an object).
  */
 import { AppError } from "../../src/core/errors.js";
+import { HttpRefusal } from "./reasons.js";
 import { headerOf, type Exchange, type NodeRequest } from "./exchange.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -13,14 +14,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export async function readJsonObject(ex: Exchange, maxBytes: number): Promise<Record<string, unknown>> {
   assertJsonContentType(headerOf(ex.req.headers, "content-type"));
   const declared = Number(headerOf(ex.req.headers, "content-length"));
-  if (declared > maxBytes) throw new AppError("payload_too_large");
+  if (declared > maxBytes) throw new HttpRefusal("payload_too_large");
 
   const body = await readAtMost(ex.req, maxBytes);
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(body));
   } catch {
-    throw new AppError("invalid_json");
+    throw new HttpRefusal("invalid_json");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new AppError("validation_error", "the body must be a JSON object");
@@ -48,7 +49,7 @@ function readAtMost(req: NodeRequest, maxBytes: number): Promise<Buffer> {
       if (size > maxBytes) {
         stop();
         req.pause();
-        reject(new AppError("payload_too_large"));
+        reject(new HttpRefusal("payload_too_large"));
         return;
       }
       chunks.push(chunk);
@@ -71,11 +72,11 @@ function readAtMost(req: NodeRequest, maxBytes: number): Promise<Buffer> {
 
 /** `application/json` or `application/<x>+json`, in UTF-8 (the default) only. */
 function assertJsonContentType(contentType: string | undefined): void {
-  if (contentType === undefined) throw new AppError("unsupported_media_type");
+  if (contentType === undefined) throw new HttpRefusal("unsupported_media_type");
   const [type = "", ...params] = contentType.split(";");
   const media = type.trim().toLowerCase();
   const json = media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
   const charset = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith("charset="));
   const utf8Charset = charset === undefined || /^charset="?utf-8"?$/.test(charset);
-  if (!json || !utf8Charset) throw new AppError("unsupported_media_type");
+  if (!json || !utf8Charset) throw new HttpRefusal("unsupported_media_type");
 }

@@ -3,16 +3,17 @@
  * routes aside); refusals carry their reason in `data.code` and take their status
  * from the one table in ./status.ts.
  */
-import type { Reason } from "../../src/core/errors.js";
-import { messageOf, successMessage } from "../../src/rpc/messages.js";
+import type { Locale } from "../../src/config.js";
+import { messageOf, successMessage } from "../../src/rpc/index.js";
 import type { Exchange, HttpResponse } from "./exchange.js";
+import { httpMessageOf, isHttpReason, type BridgeReason } from "./reasons.js";
 import { HTTP_STATUS_OF_REASON } from "./status.js";
 
 export type Headers = Record<string, string | number>;
 
 /** Why a request was refused, as the RPC layer or the bridge itself reports it. */
 export interface Refusal {
-  reason: Reason;
+  reason: BridgeReason;
   retryAfterSeconds?: number | undefined;
   field?: string | undefined;
 }
@@ -33,6 +34,11 @@ export function sendSuccess(ex: Exchange, status: number, key: string, data: obj
   sendJson(ex.res, status, { success: true, message: successMessage(key, ex.locale), data }, headers);
 }
 
+/** The sentence for a refusal: the domain's (src/rpc) or, for an HTTP-only reason, the bridge's. */
+export function refusalMessage(reason: BridgeReason, locale: Locale): string {
+  return isHttpReason(reason) ? httpMessageOf(reason, locale) : messageOf(reason, locale);
+}
+
 export function sendRefusal(ex: Exchange, refusal: Refusal, headers: Headers = {}, extraData: object = {}): void {
   const status = HTTP_STATUS_OF_REASON[refusal.reason];
   const data: Record<string, unknown> = { ...extraData, code: refusal.reason };
@@ -45,5 +51,5 @@ export function sendRefusal(ex: Exchange, refusal: Refusal, headers: Headers = {
   }
   // An HTTP/1.1 body left unread would otherwise be drained before the next request.
   if (refusal.reason === "payload_too_large" && ex.req.httpVersionMajor === 1) extra.Connection = "close";
-  sendJson(ex.res, status, { success: false, message: messageOf(refusal.reason, ex.locale), data }, extra);
+  sendJson(ex.res, status, { success: false, message: refusalMessage(refusal.reason, ex.locale), data }, extra);
 }

@@ -1,10 +1,10 @@
 /**
- * The one table from a reason to its HTTP status (DESIGN.md, "HTTP bridge"). Nothing
- * else in the bridge decides a status for a refusal.
+ * The one table from a reason, the domain's or the bridge's own, to its HTTP status
+ * (DESIGN.md, "HTTP bridge"). Nothing else in the bridge decides a status for a refusal.
  */
-import type { Reason } from "../../src/core/errors.js";
+import type { BridgeReason } from "./reasons.js";
 
-export const HTTP_STATUS_OF_REASON: Readonly<Record<Reason, number>> = {
+export const HTTP_STATUS_OF_REASON: Readonly<Record<BridgeReason, number>> = {
   validation_error: 400,
   invalid_json: 400,
   invalid_phone: 400,

@@ -1,11 +1,11 @@
 /**
  * What travels with an RPC besides its headers. The client IP is resolved once by
- * the bridge; the in-process transport hands it to the CallContext, the gRPC
- * upstream transport sends it as `x-forwarded-for`.
+ * the bridge and travels as the services' own `clientIpKey` value: the in-process
+ * transport hands the values to the handlers, the gRPC upstream transport sends
+ * the IP as `x-forwarded-for`.
  */
-import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
-
-export const clientIpKey = createContextKey<string>("", { description: "client IP" });
+import { createContextValues, type ContextValues } from "@connectrpc/connect";
+import { clientIpKey } from "../../src/rpc/index.js";
 
 export function callValues(clientIp: string): ContextValues {
   return createContextValues().set(clientIpKey, clientIp);

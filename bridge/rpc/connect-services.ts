@@ -7,7 +7,7 @@
 import type { DescMessage, DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Transport } from "@connectrpc/connect";
 import type { Locale } from "../../src/config.js";
-import { localeOf } from "../../src/rpc/context.js";
+import { localeOf } from "../../src/rpc/index.js";
 import { CONNECT_REQUEST_HEADERS, RESPONSE_HEADERS, pickHeaders } from "./call-values.js";
 import { toReplyError } from "./errors.js";
 

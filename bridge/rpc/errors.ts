@@ -1,31 +1,23 @@
 /**
  * Errors across the RPC boundary, both ways, shared by every path through the
  * bridge: a handler's error becomes the ConnectError a remote gRPC server would
- * have sent (the gRPC code of its reason, a localized message, a
- * `google.rpc.ErrorInfo` with the reason and `retry_after`/`field`), and any
- * ConnectError, local or remote, is read back into a reason.
+ * have sent (src/rpc's translation, as a ConnectError), and any ConnectError,
+ * local or remote, is read back into a reason.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Locale } from "../../src/config.js";
-import { AppError, isReason } from "../../src/core/errors.js";
-import { ERROR_DOMAIN, toPublicError } from "../../src/rpc/errors.js";
-import { messageOf } from "../../src/rpc/messages.js";
+import { AppError, isReason, type Reason } from "../../src/core/errors.js";
+import { ERROR_DOMAIN, rpcFailureOf } from "../../src/rpc/index.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import type { Refusal } from "../http/envelope.js";
 import { RESPONSE_HEADERS, pickHeaders } from "./call-values.js";
 
 export function toConnectError(error: unknown, locale: Locale): ConnectError {
   if (error instanceof ConnectError) return error;
-  const e = toPublicError(error);
-  const metadata: Record<string, string> = {};
+  const failure = rpcFailureOf(error, locale);
   const headers = new Headers();
-  if (e.retryAfterSeconds !== undefined) {
-    metadata.retry_after = String(e.retryAfterSeconds);
-    headers.set("retry-after", String(e.retryAfterSeconds));
-  }
-  if (e.field !== undefined) metadata.field = e.field;
-  const info = { desc: ErrorInfoSchema, value: { reason: e.reason, domain: ERROR_DOMAIN, metadata } };
-  return new ConnectError(messageOf(e.reason, locale), e.code, headers, [info], error);
+  if (failure.retryAfterSeconds !== undefined) headers.set("retry-after", String(failure.retryAfterSeconds));
+  return new ConnectError(failure.message, failure.code, headers, [{ desc: ErrorInfoSchema, value: failure.info }], error);
 }
 
 /**
@@ -47,7 +39,7 @@ function hasReason(error: ConnectError): boolean {
 }
 
 /** The reason an RPC failed for; an upstream that cannot be reached has no detail, only a code. */
-export function refusalOf(error: unknown): Refusal | undefined {
+export function refusalOf(error: unknown): (Refusal & { reason: Reason }) | undefined {
   if (!(error instanceof ConnectError)) return undefined;
   for (const info of error.findDetails(ErrorInfoSchema)) {
     if (info.domain !== ERROR_DOMAIN || !isReason(info.reason)) continue;

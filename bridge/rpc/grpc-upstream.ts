@@ -8,7 +8,7 @@
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { CLIENT_IDLE_TIMEOUT_MS } from "../../src/lib/http-limits.js";
-import { clientIpKey } from "./call-values.js";
+import { clientIpKey } from "../../src/rpc/index.js";
 
 const forwardClientIp: Interceptor = (next) => (request) => {
   const ip = request.contextValues.get(clientIpKey);

@@ -1,30 +1,22 @@
 /**
  * A Connect `Transport` that calls the service implementations in this process:
- * the request message is handed to the handler as it is (no serialization), the
- * handler sees the same CallContext a gRPC call would give it, and its errors come
- * back as the ConnectError a remote server would have sent.
+ * the request message is handed to the handler as it is (no serialization), inside
+ * the same interceptors a gRPC call runs through, with the call's context values
+ * (the client IP the bridge resolved); its errors come back as the ConnectError a
+ * remote server would have sent.
  */
-import { create, isMessage, type DescMethodUnary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, type Transport } from "@connectrpc/connect";
-import type { UnaryResponse } from "@connectrpc/connect";
+import { create, isMessage, type DescMethodUnary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type ContextValues, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import type { Locale } from "../../src/config.js";
-import { localeOf, type CallContext } from "../../src/rpc/context.js";
-import { clientIpKey } from "./call-values.js";
+import { intercept, localeOf, type CallContext, type Handler, type Interceptor, type ServiceImplementation } from "../../src/rpc/index.js";
 import { toConnectError } from "./errors.js";
 
-export type Handler = (request: never, ctx: CallContext) => Promise<unknown>;
-
-export interface LocalService {
-  descriptor: DescService;
-  handlers: Readonly<Record<string, Handler>>;
-}
-
-export function createInProcessTransport(services: readonly LocalService[], defaultLocale: Locale): Transport {
+export function createInProcessTransport(services: readonly ServiceImplementation[], defaultLocale: Locale, interceptors: readonly Interceptor[] = []): Transport {
   const handlers = new Map<string, Handler>();
   for (const { descriptor, handlers: impl } of services) {
     for (const method of descriptor.methods) {
       const handler = impl[method.localName];
-      if (handler !== undefined) handlers.set(`${descriptor.typeName}/${method.name}`, handler);
+      if (handler !== undefined) handlers.set(`${descriptor.typeName}/${method.name}`, intercept(handler, interceptors));
     }
   }
 
@@ -42,9 +34,10 @@ export function createInProcessTransport(services: readonly LocalService[], defa
       const requestHeader = new Headers(header);
       const responseHeader = new Headers();
       const ctx: CallContext = {
+        method,
         header: (name) => requestHeader.get(name) ?? undefined,
-        clientIp: contextValues?.get(clientIpKey) ?? "",
         setResponseHeader: (name, value) => responseHeader.set(name, value),
+        values: contextValues ?? createContextValues(),
       };
       const request = isMessage(input, method.input) ? input : create(method.input, input);
       let output: unknown;

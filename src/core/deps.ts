@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import type { SmsSender } from "../sms/sender.js";
+import type { CodeSender } from "../sms/sender.js";
 import type { Clock } from "./clock.js";
 import type { LocalCopies } from "./local-copies.js";
 import type { KeyValueStore } from "./ports/key-value.js";
@@ -10,6 +10,7 @@ import type { User, UserRepository } from "./ports/users.js";
 import type { Random } from "./random.js";
 import type { ExtraClaims } from "./tokens/claims.js";
 import type { KeyRing } from "./tokens/keys.js";
+import type { ServiceKeyCheck } from "./tokens/service-keys.js";
 import type { VerifiedTokenCache } from "./tokens/verified-cache.js";
 
 /** Everything the domain needs, built once by the composition root. */
@@ -26,9 +27,11 @@ export interface CoreDeps {
   liveness: SessionLiveness;
   /** One-time codes, rate counters, and change announcements. */
   kv: KeyValueStore;
-  sms: SmsSender;
+  sms: CodeSender;
   log: Logger;
   extraClaims?: ExtraClaims | undefined;
+  /** Which service presents a key (Introspect), from SERVICE_API_KEYS. */
+  serviceKeys: ServiceKeyCheck;
   /** Access tokens whose signature and claims were already checked (in-process). */
   verifiedTokens: VerifiedTokenCache;
   /** Profiles held in-process (GetProfile, the dashboard), dropped on every change. */

@@ -1,11 +1,12 @@
 /**
  * Every reason the service can refuse a request for. The same strings are the HTTP
  * `data.code` and the gRPC `google.rpc.ErrorInfo.reason`; the transports derive
- * their status codes from these in one table each, at the edge.
+ * their status codes from these in one table each, at the edge. Refusals only HTTP
+ * has (a body that is not JSON, an unknown route, …) are the bridge's own
+ * (bridge/http/reasons.ts).
  */
 export const REASONS = [
   "validation_error",
-  "invalid_json",
   "invalid_phone",
   "otp_invalid",
   "otp_expired",
@@ -18,10 +19,6 @@ export const REASONS = [
   "session_expired",
   "token_blacklisted",
   "session_revoked",
-  "not_found",
-  "method_not_allowed",
-  "payload_too_large",
-  "unsupported_media_type",
   "rate_limited",
   "otp_attempts_exceeded",
   "service_unavailable",

@@ -1,15 +1,14 @@
 import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/max";
+import type { Config } from "../config.js";
 import { asciiDigits } from "../lib/digits.js";
 import { AppError } from "./errors.js";
+import { required } from "./required.js";
 
 const MAX_PHONE_INPUT = 64;
 
 /** Where numbers may come from: the region of numbers written without `+`, and the
  * regions allowed at all (undefined: every region). */
-export interface PhonePolicy {
-  defaultRegion: string;
-  allowedRegions: ReadonlySet<string> | undefined;
-}
+export type PhonePolicy = Pick<Config, "phoneDefaultRegion" | "phoneAllowedRegions">;
 
 /**
  * Normalizes a phone number written in any common form (`+98…`, `0098…`, `0912…`,
@@ -19,13 +18,19 @@ export interface PhonePolicy {
  */
 export function normalizePhone(input: string, policy: PhonePolicy): string {
   if (input.length === 0 || input.length > MAX_PHONE_INPUT) throw new AppError("invalid_phone");
-  const parsed = parsePhoneNumberFromString(asciiDigits(input).trim(), policy.defaultRegion as CountryCode);
+  const parsed = parsePhoneNumberFromString(asciiDigits(input).trim(), policy.phoneDefaultRegion as CountryCode);
   if (parsed === undefined || !parsed.isValid()) throw new AppError("invalid_phone");
   const type = parsed.getType();
   if (type !== "MOBILE" && type !== "FIXED_LINE_OR_MOBILE") throw new AppError("invalid_phone", "not a mobile number");
   // Non-geographic numbers (+800, +882…) have no region, so an allow-list refuses them.
-  if (policy.allowedRegions !== undefined && !policy.allowedRegions.has(parsed.country ?? "")) {
+  if (policy.phoneAllowedRegions !== undefined && !policy.phoneAllowedRegions.has(parsed.country ?? "")) {
     throw new AppError("invalid_phone", "region not allowed");
   }
   return parsed.number;
+}
+
+/** The phone a request names, as typed by a person: required, then normalized under
+ * the configured policy. Every operation that takes a phone from outside starts here. */
+export function requestedPhone(policy: PhonePolicy, input: string): string {
+  return normalizePhone(required(input, "phone"), policy);
 }

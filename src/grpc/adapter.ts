@@ -1,33 +1,87 @@
 /**
  * One generic adapter from protobuf-es service descriptors and plain handlers to
  * grpc-js: paths, (de)serialization, metadata and status all come from the
- * descriptor, so no method is wired by hand.
+ * descriptor, so no method is wired by hand. Each method runs inside the
+ * interceptors, composed once here.
  */
-import { fromBinary, toBinary, create, type DescService, type DescMessage } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, create, type DescService, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
+import type { ContextKey, ContextValues } from "@connectrpc/connect";
 import { Metadata, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer } from "../lib/client-ip.js";
-import type { CallContext } from "../rpc/context.js";
-import { localeOf } from "../rpc/context.js";
+import { clientIpKey, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
-
-type Handler = (request: never, ctx: CallContext) => Promise<unknown>;
 
 export interface AdapterOptions {
   defaultLocale: Locale;
   clientIp: (peer: string, forwardedFor: string | undefined) => string;
+  /** Run around every method, the first outermost. */
+  interceptors?: readonly Interceptor[];
 }
 
 const identity = (value: Buffer) => value;
 
-export function addService(server: Server, service: DescService, handlers: Record<string, Handler>, options: AdapterOptions): void {
+/**
+ * One grpc-js call as the services see it, and its context values too. Methods
+ * sit on the prototype, the values' storage is made on the first `set`, and the
+ * client IP is resolved on its first read (the one-time-code calls ask), so a Verify costs
+ * one object here.
+ */
+class GrpcCallContext implements CallContext, ContextValues {
+  responseHeaders: Metadata | undefined;
+  private own: Record<symbol, unknown> | undefined;
+
+  constructor(
+    readonly method: DescMethodUnary,
+    private readonly call: ServerUnaryCall<Buffer, unknown>,
+    private readonly options: AdapterOptions,
+  ) {}
+
+  get values(): ContextValues {
+    return this;
+  }
+
+  header(name: string): string | undefined {
+    const values = this.call.metadata.get(name);
+    return values.length === 0 ? undefined : String(values[0]);
+  }
+
+  setResponseHeader(name: string, value: string): void {
+    (this.responseHeaders ??= new Metadata()).set(name, value);
+  }
+
+  get<T>(key: ContextKey<T>): T {
+    if (this.own !== undefined && key.id in this.own) return this.own[key.id] as T;
+    if (key === clientIpKey) {
+      // getPeer() is `address:port`; limits and trusted proxies go by the address.
+      const ip = this.options.clientIp(ipOfGrpcPeer(this.call.getPeer()), this.header("x-forwarded-for"));
+      this.set(clientIpKey, ip);
+      return ip as T;
+    }
+    return key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this.own ??= {})[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    if (this.own !== undefined) delete this.own[key.id];
+    return this;
+  }
+}
+
+export function addService(server: Server, service: DescService, handlers: Readonly<Record<string, Handler>>, options: AdapterOptions): void {
   const definition: Record<string, ServiceDefinition[string]> = {};
   const implementation: UntypedServiceImplementation = {};
-  for (const method of service.methods) {
-    if (method.methodKind !== "unary") throw new Error(`${service.typeName}.${method.name}: only unary methods are supported`);
+  for (const described of service.methods) {
+    if (described.methodKind !== "unary") throw new Error(`${service.typeName}.${described.name}: only unary methods are supported`);
+    const method = described as DescMethodUnary;
     const handler = handlers[method.localName];
     if (handler === undefined) throw new Error(`${service.typeName}.${method.name} has no handler`);
+    const run = intercept(handler, options.interceptors ?? []);
     const output: DescMessage = method.output;
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
@@ -41,25 +95,9 @@ export function addService(server: Server, service: DescService, handlers: Recor
       responseDeserialize: identity,
     };
     implementation[method.localName] = (call: ServerUnaryCall<Buffer, unknown>, callback: sendUnaryData<unknown>) => {
-      const header = (name: string): string | undefined => {
-        const values = call.metadata.get(name);
-        return values.length === 0 ? undefined : String(values[0]);
-      };
-      let responseHeaders: Metadata | undefined;
-      let clientIp: string | undefined;
-      const ctx: CallContext = {
-        header,
-        // Resolved when asked (only the one-time-code calls do), not on every Verify.
-        // getPeer() is `address:port`; limits and trusted proxies go by the address.
-        get clientIp() {
-          return (clientIp ??= options.clientIp(ipOfGrpcPeer(call.getPeer()), header("x-forwarded-for")));
-        },
-        setResponseHeader(name, value) {
-          (responseHeaders ??= new Metadata()).set(name, value);
-        },
-      };
+      const ctx = new GrpcCallContext(method, call, options);
       // The language matters only to an error's message.
-      const fail = (error: unknown) => callback(grpcStatusOf(error, localeOf(header("accept-language"), options.defaultLocale), new Metadata()));
+      const fail = (error: unknown) => callback(grpcStatusOf(error, localeOf(ctx.header("accept-language"), options.defaultLocale), new Metadata()));
       let request: unknown;
       try {
         request = fromBinary(method.input, call.request);
@@ -67,13 +105,13 @@ export function addService(server: Server, service: DescService, handlers: Recor
         fail(new AppError("validation_error", "malformed request message"));
         return;
       }
-      handler(request as never, ctx).then(
+      run(request as never, ctx).then(
         (response) => {
-          if (responseHeaders !== undefined) call.sendMetadata(responseHeaders);
+          if (ctx.responseHeaders !== undefined) call.sendMetadata(ctx.responseHeaders);
           callback(null, create(output, response as never));
         },
         (error: unknown) => {
-          if (responseHeaders !== undefined) call.sendMetadata(responseHeaders);
+          if (ctx.responseHeaders !== undefined) call.sendMetadata(ctx.responseHeaders);
           fail(error);
         },
       );

@@ -2,18 +2,16 @@
 import type { Http2Server, OutgoingHttpHeaders } from "node:http2";
 import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import type { DescService } from "@bufbuild/protobuf";
 import type { Readiness } from "../health.js";
 import { HTTP_LIMITS, limitHttp2Streams, type HttpLimits } from "../lib/http-limits.js";
+import type { ServiceImplementation } from "../rpc/index.js";
 import { addService, type AdapterOptions } from "./adapter.js";
 import { addReflection } from "./reflection.js";
-
-type Handler = (request: never, ctx: import("../rpc/context.js").CallContext) => Promise<unknown>;
 
 export interface GrpcServerOptions extends AdapterOptions {
   host: string;
   port: number;
-  services: readonly { descriptor: DescService; handlers: Record<string, Handler> }[];
+  services: readonly ServiceImplementation[];
   readiness: Readiness;
   maxMessageBytes: number;
   /** Header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */

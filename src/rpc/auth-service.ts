@@ -1,52 +1,45 @@
-import { AppError } from "../core/errors.js";
 import type { CoreDeps } from "../core/deps.js";
 import { sendOtp } from "../core/otp/send.js";
-import type { OtpPurpose as Purpose } from "../core/otp/keys.js";
-import { normalizePhone } from "../core/phone.js";
+import { required } from "../core/required.js";
 import { logout, logoutAll } from "../core/sessions/revoke.js";
 import { login } from "../core/users/login.js";
 import { getProfile, updateProfile } from "../core/users/profile.js";
 import { register } from "../core/users/register.js";
-import { OtpPurpose, type AuthService } from "../../gen/identity/v1/auth_pb.js";
-import { requireCaller } from "./authenticate.js";
-import type { ServiceHandlers } from "./context.js";
+import { AuthService } from "../../gen/identity/v1/auth_pb.js";
+import { callerOf } from "./authenticate.js";
+import { clientIpKey, localeOf, type ServiceHandlers } from "./context.js";
 import { tokenPairMessage, userMessage } from "./convert.js";
+import { purposeName } from "./otp-purpose.js";
 
-const PURPOSES: Partial<Record<OtpPurpose, Purpose>> = {
-  [OtpPurpose.REGISTER]: "register",
-  [OtpPurpose.LOGIN]: "login",
-};
-
-function required(value: string, field: string): string {
-  if (value === "") throw new AppError("validation_error", `${field} is required`, { field });
-  return value;
-}
+/** The methods served only to an authenticated caller: the authentication
+ * interceptor checks their Bearer token before the handler runs. */
+export const AUTH_METHODS_WITH_CALLER = [AuthService.method.logoutAll, AuthService.method.getProfile, AuthService.method.updateProfile];
 
 export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthService> {
-  const phonePolicy = { defaultRegion: deps.config.phoneDefaultRegion, allowedRegions: deps.config.phoneAllowedRegions };
-  const phoneOf = (value: string) => normalizePhone(required(value, "phone"), phonePolicy);
   return {
     async sendOtp(request, ctx) {
-      const purpose = PURPOSES[request.purpose];
-      const phone = phoneOf(request.phone);
-      if (purpose === undefined) throw new AppError("validation_error", "purpose must be register or login", { field: "purpose" });
-      const result = await sendOtp(deps, phone, purpose, ctx.clientIp);
+      const result = await sendOtp(deps, {
+        phone: request.phone,
+        purpose: purposeName(request.purpose),
+        clientIp: ctx.values.get(clientIpKey),
+        locale: localeOf(ctx.header("accept-language"), deps.config.defaultLocale),
+      });
       return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds, codeLength: result.codeLength };
     },
 
     async register(request, ctx) {
       const { user, tokens } = await register(deps, {
-        phone: phoneOf(request.phone),
-        code: required(request.code, "code"),
+        phone: request.phone,
+        code: request.code,
         firstName: request.firstName,
         lastName: request.lastName,
-        clientIp: ctx.clientIp,
+        clientIp: ctx.values.get(clientIpKey),
       });
       return { user: userMessage(user), tokens: tokenPairMessage(tokens) };
     },
 
     async login(request, ctx) {
-      const { user, tokens } = await login(deps, { phone: phoneOf(request.phone), code: required(request.code, "code"), clientIp: ctx.clientIp });
+      const { user, tokens } = await login(deps, { phone: request.phone, code: request.code, clientIp: ctx.values.get(clientIpKey) });
       return { user: userMessage(user), tokens: tokenPairMessage(tokens) };
     },
 
@@ -56,18 +49,15 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
     },
 
     async logoutAll(_request, ctx) {
-      const caller = await requireCaller(deps, ctx);
-      return { revoked: await logoutAll(deps, caller) };
+      return { revoked: await logoutAll(deps, callerOf(ctx)) };
     },
 
     async getProfile(_request, ctx) {
-      const caller = await requireCaller(deps, ctx);
-      return { user: userMessage(await getProfile(deps, caller)) };
+      return { user: userMessage(await getProfile(deps, callerOf(ctx))) };
     },
 
     async updateProfile(request, ctx) {
-      const caller = await requireCaller(deps, ctx);
-      const user = await updateProfile(deps, caller, { firstName: request.firstName, lastName: request.lastName });
+      const user = await updateProfile(deps, callerOf(ctx), { firstName: request.firstName, lastName: request.lastName });
       return { user: userMessage(user) };
     },
   };

@@ -1,48 +1,44 @@
-import { timingSafeEqual, createHash } from "node:crypto";
-import { AppError } from "../core/errors.js";
+/**
+ * The caller's authentication, as an interceptor: for the methods that declare they
+ * need a caller, `authorization: Bearer <access token>` is validated (token and
+ * session) before the handler runs, the Caller goes into the call's values, and the
+ * response says so (`x-authenticated`, `x-token-expires-at`).
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { createContextKey } from "@connectrpc/connect";
 import type { CoreDeps } from "../core/deps.js";
+import { AppError } from "../core/errors.js";
 import { authenticateAccess, type Caller } from "../core/tokens/authenticate.js";
-import type { CallContext } from "./context.js";
+import type { CallContext, Handler } from "./context.js";
+import type { Interceptor } from "./interceptor.js";
 
-/**
- * Reads `authorization: Bearer <access token>`, validates token and session, and
- * marks the response as authenticated. Throws `not_authenticated` without a token.
- */
-export async function requireCaller(deps: CoreDeps, ctx: CallContext): Promise<Caller> {
-  const header = ctx.header("authorization");
-  const match = header === undefined ? null : /^Bearer +([^\s]+) *$/i.exec(header);
-  if (match === null) throw new AppError("not_authenticated");
-  const caller = await authenticateAccess(deps, match[1]!);
-  ctx.userId = caller.user.id;
-  ctx.setResponseHeader("x-authenticated", "true");
-  ctx.setResponseHeader("x-token-expires-at", String(caller.claims.exp));
-  return caller;
-}
+/** The authenticated caller of this call; undefined until (unless) authenticated. */
+export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "authenticated caller" });
 
-function fingerprint(key: string): Buffer {
-  return createHash("sha256").update(key).digest();
-}
+const BEARER = /^Bearer +([^\s]+) *$/i;
 
-/**
- * Checks `x-api-key` against SERVICE_API_KEYS in constant time (comparing digests,
- * so key lengths do not leak either); returns the calling service's name.
- */
-export function createServiceKeyCheck(keys: ReadonlyMap<string, string>, log: CoreDeps["log"]): (ctx: CallContext) => string {
-  const known = [...keys].map(([name, key]) => ({ name, digest: fingerprint(key) }));
-  let warned = false;
-  return (ctx) => {
-    if (known.length === 0) {
-      // Only reachable in development: production refuses to start without keys.
-      if (!warned) log.warn("SERVICE_API_KEYS is not set: Introspect is open to any caller (development only)");
-      warned = true;
-      return "development";
-    }
-    const presented = ctx.header("x-api-key");
-    if (presented === undefined) throw new AppError("not_authenticated", "missing x-api-key");
-    const digest = fingerprint(presented);
-    let match: string | undefined;
-    for (const entry of known) if (timingSafeEqual(entry.digest, digest)) match = entry.name;
-    if (match === undefined) throw new AppError("not_authenticated", "unknown x-api-key");
-    return match;
+/** Authenticates the callers of `methods`; every other call passes untouched (no token read, no header set). */
+export function authenticateCallers(deps: CoreDeps, methods: Iterable<DescMethod>): Interceptor {
+  const guarded: ReadonlySet<DescMethod> = new Set(methods);
+  return (next) => {
+    const authenticated: Handler = async (request, ctx) => {
+      const match = BEARER.exec(ctx.header("authorization") ?? "");
+      if (match === null) throw new AppError("not_authenticated");
+      const caller = await authenticateAccess(deps, match[1]!);
+      ctx.values.set(callerKey, caller);
+      ctx.setResponseHeader("x-authenticated", "true");
+      ctx.setResponseHeader("x-token-expires-at", String(caller.claims.exp));
+      return next(request, ctx);
+    };
+    // Not async: an unguarded call (Verify) costs one Set lookup, no extra promise.
+    return (request, ctx) => (guarded.has(ctx.method) ? authenticated(request, ctx) : next(request, ctx));
   };
+}
+
+/** The caller the interceptor authenticated. A method not declared to need one has
+ * none, and is refused rather than served to nobody in particular. */
+export function callerOf(ctx: CallContext): Caller {
+  const caller = ctx.values.get(callerKey);
+  if (caller === undefined) throw new AppError("not_authenticated");
+  return caller;
 }

@@ -3,19 +3,34 @@
  * Connect protocol, or the bridge's in-process transport). Transports build it;
  * implementations never touch transport objects.
  */
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { createContextKey, type ContextValues } from "@connectrpc/connect";
 import type { Locale } from "../config.js";
 
 export interface CallContext {
+  /** The method called: interceptors choose their work by it. */
+  readonly method: DescMethodUnary;
   /** A request header / metadata value by lower-case name. */
   header(name: string): string | undefined;
-  /** The client's address: the peer, or what a trusted proxy said it was. */
-  readonly clientIp: string;
   /** Adds a response header / metadata entry. */
   setResponseHeader(name: string, value: string): void;
-  /** Set once the caller is authenticated (for logs). */
-  userId?: string;
+  /** This call's typed values (connect-es's ContextValues): the client IP
+   * ({@link clientIpKey}), the caller once authenticated (`callerKey`), … */
+  readonly values: ContextValues;
+}
+
+/** The client's address: the peer, or what a trusted proxy said it was. Each
+ * transport provides it (grpc-js resolves it on first read: only SendOtp asks). */
+export const clientIpKey = createContextKey<string>("", { description: "client IP" });
+
+/** One method's implementation, as transports and interceptors hold it. */
+export type Handler = (request: never, ctx: CallContext) => Promise<unknown>;
+
+/** A service's descriptor and its handlers by method local name, as transports serve it. */
+export interface ServiceImplementation {
+  descriptor: DescService;
+  handlers: Readonly<Record<string, Handler>>;
 }
 
 type UnaryHandler<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>;

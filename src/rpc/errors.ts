@@ -1,14 +1,18 @@
 /**
  * Any error an implementation throws, turned into what a caller may see: a reason
- * from the one list, and nothing of the internals. The gRPC status of each reason
- * is defined here, once (Connect codes are the gRPC codes).
+ * from the one list, and nothing of the internals. The gRPC status of each reason,
+ * and the status every RPC transport answers, are defined here, once (Connect codes
+ * are the gRPC codes).
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
+import type { Locale } from "../config.js";
 import { AppError, UnavailableError, type Reason } from "../core/errors.js";
+import type { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { messageOf } from "./messages.js";
 
 export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
   validation_error: Code.InvalidArgument,
-  invalid_json: Code.InvalidArgument,
   invalid_phone: Code.InvalidArgument,
   otp_invalid: Code.InvalidArgument,
   otp_expired: Code.InvalidArgument,
@@ -21,10 +25,6 @@ export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
   session_expired: Code.Unauthenticated,
   token_blacklisted: Code.PermissionDenied,
   session_revoked: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  method_not_allowed: Code.Unimplemented,
-  payload_too_large: Code.ResourceExhausted,
-  unsupported_media_type: Code.InvalidArgument,
   rate_limited: Code.ResourceExhausted,
   otp_attempts_exceeded: Code.ResourceExhausted,
   service_unavailable: Code.Unavailable,
@@ -51,4 +51,23 @@ export function toPublicError(error: unknown): PublicError {
     return { reason: "service_unavailable", code: Code.Unavailable, unexpected: false };
   }
   return { reason: "internal_error", code: Code.Internal, unexpected: true };
+}
+
+/** A failed call as every RPC transport answers it (grpc-js as a status, Connect as a ConnectError). */
+export interface RpcFailure {
+  code: Code;
+  /** For people, in the caller's language. */
+  message: string;
+  /** The `google.rpc.ErrorInfo` detail: the reason, in ERROR_DOMAIN, with `retry_after` / `field`. */
+  info: MessageInitShape<typeof ErrorInfoSchema>;
+  /** Sent as `retry-after` response metadata too, for HTTP-minded callers. */
+  retryAfterSeconds: number | undefined;
+}
+
+export function rpcFailureOf(error: unknown, locale: Locale): RpcFailure {
+  const e = toPublicError(error);
+  const metadata: Record<string, string> = {};
+  if (e.retryAfterSeconds !== undefined) metadata.retry_after = String(e.retryAfterSeconds);
+  if (e.field !== undefined) metadata.field = e.field;
+  return { code: e.code, message: messageOf(e.reason, locale), info: { reason: e.reason, domain: ERROR_DOMAIN, metadata }, retryAfterSeconds: e.retryAfterSeconds };
 }

@@ -4,7 +4,6 @@ import type { Reason } from "../core/errors.js";
 
 const MESSAGES: Readonly<Record<Reason, Readonly<Record<Locale, string>>>> = {
   validation_error: { fa: "اطلاعات ارسال‌شده معتبر نیست.", en: "The request is not valid." },
-  invalid_json: { fa: "بدنه‌ی درخواست JSON معتبر نیست.", en: "The request body is not valid JSON." },
   invalid_phone: { fa: "شماره‌ی موبایل معتبر نیست.", en: "The phone number is not a valid mobile number." },
   otp_invalid: { fa: "کد تأیید نادرست است.", en: "The verification code is incorrect." },
   otp_expired: { fa: "کد تأیید منقضی شده یا وجود ندارد. کد جدید بگیرید.", en: "The verification code has expired or was never sent. Request a new one." },
@@ -17,10 +16,6 @@ const MESSAGES: Readonly<Record<Reason, Readonly<Record<Locale, string>>>> = {
   session_expired: { fa: "نشست شما به پایان رسیده است. دوباره وارد شوید.", en: "Your session has expired. Please log in again." },
   token_blacklisted: { fa: "این توکن باطل شده است.", en: "The token is blacklisted." },
   session_revoked: { fa: "این نشست باطل شده است. دوباره وارد شوید.", en: "This session has been revoked. Please log in again." },
-  not_found: { fa: "یافت نشد.", en: "Not found." },
-  method_not_allowed: { fa: "این متد مجاز نیست.", en: "Method not allowed." },
-  payload_too_large: { fa: "حجم درخواست بیش از حد مجاز است.", en: "The request body is too large." },
-  unsupported_media_type: { fa: "نوع محتوا پشتیبانی نمی‌شود؛ JSON بفرستید.", en: "Unsupported media type; send JSON." },
   rate_limited: { fa: "تعداد درخواست‌ها زیاد است. کمی بعد دوباره تلاش کنید.", en: "Too many requests. Please try again later." },
   otp_attempts_exceeded: { fa: "تعداد تلاش‌های نادرست بیش از حد مجاز است. کد جدید بگیرید.", en: "Too many wrong attempts. Request a new code." },
   service_unavailable: { fa: "سرویس موقتاً در دسترس نیست. کمی بعد دوباره تلاش کنید.", en: "The service is temporarily unavailable. Please try again shortly." },

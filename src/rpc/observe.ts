@@ -1,40 +1,37 @@
 /**
- * One log line per call (method, outcome, duration, user), written once for every
- * transport by wrapping the handlers. Never logs requests or responses: they carry
- * codes and tokens.
+ * One log line per call (method, outcome, duration, user), as an interceptor that
+ * every transport runs. Never logs requests or responses: they carry codes and tokens.
  */
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import { callerKey } from "./authenticate.js";
 import type { CallContext } from "./context.js";
 import { toPublicError } from "./errors.js";
+import type { Interceptor } from "./interceptor.js";
 
-type AnyHandler = (request: never, ctx: CallContext) => Promise<unknown>;
+export function logCalls(log: Logger): Interceptor {
+  // `Service/Method` of each method, made once rather than on every call.
+  const names = new Map<DescMethod, string>();
+  const rpcOf = (method: DescMethod) => names.get(method) ?? names.set(method, `${method.parent.typeName}/${method.name}`).get(method)!;
+  const userOf = (ctx: CallContext) => ctx.values.get(callerKey)?.user.id;
 
-export function observe<H extends Record<string, AnyHandler>>(service: DescService, handlers: H, log: Logger): H {
-  const wrapped: Record<string, AnyHandler> = {};
-  for (const method of service.methods) {
-    const handler = handlers[method.localName];
-    if (handler === undefined) continue;
-    const rpc = `${service.typeName}/${method.name}`;
-    wrapped[method.localName] = async (request: never, ctx: CallContext) => {
-      const started = performance.now();
-      try {
-        const response = await handler(request, ctx);
-        if (log.isLevelEnabled("info")) {
-          log.info({ rpc, outcome: "ok", ms: round(performance.now() - started), user: ctx.userId }, "rpc");
-        }
-        return response;
-      } catch (error) {
-        const e = toPublicError(error);
-        const line = { rpc, outcome: e.reason, ms: round(performance.now() - started), user: ctx.userId };
-        if (e.unexpected) log.error({ ...line, err: error }, "rpc failed");
-        else if (e.reason === "service_unavailable") log.warn({ ...line, cause: error instanceof Error ? error.message : undefined }, "rpc");
-        else log.info(line, "rpc");
-        throw error;
+  return (next) => async (request, ctx) => {
+    const started = performance.now();
+    try {
+      const response = await next(request, ctx);
+      if (log.isLevelEnabled("info")) {
+        log.info({ rpc: rpcOf(ctx.method), outcome: "ok", ms: round(performance.now() - started), user: userOf(ctx) }, "rpc");
       }
-    };
-  }
-  return wrapped as H;
+      return response;
+    } catch (error) {
+      const e = toPublicError(error);
+      const line = { rpc: rpcOf(ctx.method), outcome: e.reason, ms: round(performance.now() - started), user: userOf(ctx) };
+      if (e.unexpected) log.error({ ...line, err: error }, "rpc failed");
+      else if (e.reason === "service_unavailable") log.warn({ ...line, cause: error instanceof Error ? error.message : undefined }, "rpc");
+      else log.info(line, "rpc");
+      throw error;
+    }
+  };
 }
 
 function round(ms: number): number {

@@ -1,39 +1,30 @@
-import { AppError } from "../core/errors.js";
 import type { CoreDeps } from "../core/deps.js";
+import { required } from "../core/required.js";
 import { refreshSession } from "../core/sessions/refresh.js";
-import { authenticateAccess } from "../core/tokens/authenticate.js";
+import { verifyAccess } from "../core/tokens/authenticate.js";
 import { introspect } from "../core/tokens/introspect.js";
 import type { TokenService } from "../../gen/identity/v1/token_pb.js";
-import { createServiceKeyCheck } from "./authenticate.js";
 import type { ServiceHandlers } from "./context.js";
 import { claimsUserMessage, timestamp, tokenPairMessage } from "./convert.js";
 
 export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof TokenService> {
-  const checkServiceKey = createServiceKeyCheck(deps.config.serviceApiKeys, deps.log);
   const jwks = deps.keys.jwks.map((k) => ({
     kty: k.kty ?? "", kid: k.kid, use: k.use, alg: k.alg, crv: k.crv ?? "", x: k.x ?? "", y: k.y ?? "", n: k.n ?? "", e: k.e ?? "",
   }));
 
   return {
     async refresh(request) {
-      if (request.refresh === "") throw new AppError("validation_error", "refresh is required", { field: "refresh" });
-      return { tokens: tokenPairMessage(await refreshSession(deps, request.refresh)) };
+      return { tokens: tokenPairMessage(await refreshSession(deps, required(request.refresh, "refresh"))) };
     },
 
-    /** A bad token is an answer; only a store failure is an error (fail closed). */
     async verify(request) {
-      try {
-        const caller = await authenticateAccess(deps, request.token);
-        return { valid: true, tokenType: "access", expiresAt: timestamp(caller.expiresAt), user: claimsUserMessage(caller.user) };
-      } catch (error) {
-        if (error instanceof AppError) return { valid: false, reason: error.reason };
-        throw error;
-      }
+      const verdict = await verifyAccess(deps, request.token);
+      if (!verdict.valid) return { valid: false, reason: verdict.reason };
+      return { valid: true, tokenType: "access", expiresAt: timestamp(verdict.expiresAt), user: claimsUserMessage(verdict.user) };
     },
 
     async introspect(request, ctx) {
-      checkServiceKey(ctx);
-      const result = await introspect(deps, request.token, request.tokenTypeHint);
+      const result = await introspect(deps, { token: request.token, hint: request.tokenTypeHint, serviceKey: ctx.header("x-api-key") });
       if (!result.active) return { active: false };
       const { claims } = result;
       return {

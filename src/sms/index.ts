@@ -1,8 +1,10 @@
+import { parseWebhookUrl } from "../config.js";
 import { createConsoleSender, type SmsLogger } from "./console.js";
 import type { SmsSender } from "./sender.js";
 import { createWebhookSender } from "./webhook.js";
 
-export type { SmsMessage, SmsSender } from "./sender.js";
+export type { CodeSender, CodeSms, SmsMessage, SmsSender } from "./sender.js";
+export { codeSender, codeText } from "./code-text.js";
 export type { SmsLogger } from "./console.js";
 export { createConsoleSender } from "./console.js";
 export { createWebhookSender, type WebhookSenderOptions } from "./webhook.js";
@@ -20,7 +22,6 @@ export function createSmsSender(config: SmsConfig, logger: SmsLogger): SmsSender
     case "console":
       return createConsoleSender(logger);
     case "webhook":
-      if (!config.webhookUrl) throw new Error("SMS_PROVIDER=webhook needs SMS_WEBHOOK_URL");
-      return createWebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, timeoutMs: config.timeoutMs });
+      return createWebhookSender({ url: parseWebhookUrl(config.webhookUrl).href, secret: config.webhookSecret, timeoutMs: config.timeoutMs });
   }
 }

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { parseWebhookUrl } from "../config.js";
 import { UnavailableError } from "../core/errors.js";
 import type { SmsMessage, SmsSender } from "./sender.js";
 
@@ -31,6 +32,7 @@ export interface WebhookSenderOptions {
  * with `UnavailableError("sms", ...)`.
  */
 export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
+  // Refused at start-up (ConfigError naming SMS_WEBHOOK_URL), not at the first sign-up.
   const url = parseWebhookUrl(options.url);
   // Errors name only the origin: a path or query may carry the gateway's credentials.
   const target = url.origin;
@@ -74,15 +76,6 @@ export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
 /** The signature of one request: HMAC-SHA256 over `${timestamp}.${body}`, in hex. */
 function sign(secret: string, timestamp: string, body: string): string {
   return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
-}
-
-function parseWebhookUrl(raw: string): URL {
-  const url = URL.canParse(raw) ? new URL(raw) : undefined;
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    // Fail at start-up, not at the first sign-up; the value is not echoed (it may hold credentials).
-    throw new Error("SMS webhook URL must be an absolute http(s) URL");
-  }
-  return url;
 }
 
 /** A log-safe description of a failed request: never the body, headers or full URL. */

@@ -3,11 +3,14 @@
  * send against every limit (a failed SMS counts too: SMS pumping costs money either
  * way), store only the code's digest, and leave no usable code if the SMS fails.
  */
+import type { Locale } from "../../config.js";
 import { AppError, UnavailableError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { codeDigest } from "./digest.js";
+import { requestedPhone } from "../phone.js";
 import { assertNotLockedOut } from "./failures.js";
-import { otpKeys, type OtpPurpose } from "./keys.js";
+import { otpKeys } from "./keys.js";
+import { requestedPurpose } from "./purpose.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -18,8 +21,21 @@ export interface SendOtpResult {
   codeLength: number;
 }
 
-export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, clientIp: string): Promise<SendOtpResult> {
+export interface SendOtpRequest {
+  /** As the person typed it; normalized here under the configured region policy. */
+  phone: string;
+  /** `register` or `login`; anything else is refused. */
+  purpose: string;
+  clientIp: string;
+  /** The request's language: the SMS is worded in it. */
+  locale: Locale;
+}
+
+export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<SendOtpResult> {
   const { otp } = deps.config;
+  const phone = requestedPhone(deps.config, request.phone);
+  const purpose = requestedPurpose(request.purpose);
+  const { clientIp } = request;
   // A refused send-otp (any 4xx) counts toward no limit: every refusal below comes
   // before the counters, or undoes the one step it took (the resend interval).
   await assertNotLockedOut(deps, phone, clientIp);
@@ -52,7 +68,7 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
   const codeKey = otpKeys.code(phone, purpose);
   await deps.kv.putCode(codeKey, codeDigest(deps.otpKey, phone, purpose, code), otp.ttlMs);
   try {
-    await deps.sms.send({ to: phone, message: smsText(code, deps.config.defaultLocale), code, purpose });
+    await deps.sms.sendCode({ to: phone, code, purpose, locale: request.locale });
   } catch (error) {
     await deps.kv.del(codeKey).catch(() => {});
     if (error instanceof UnavailableError) {
@@ -66,8 +82,4 @@ export async function sendOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose
 
 function rateLimited(retryAfterMs: number): AppError {
   return new AppError("rate_limited", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
-}
-
-function smsText(code: string, locale: "fa" | "en"): string {
-  return locale === "fa" ? `کد تأیید شما: ${code}` : `Your verification code: ${code}`;
 }

@@ -1,4 +1,5 @@
 import type { CoreDeps } from "../deps.js";
+import { AppError, type Reason } from "../errors.js";
 import { assertSessionLive } from "../sessions/liveness.js";
 import { userOfClaims, type TokenClaims, type TokenType, type TokenUser } from "./claims.js";
 import { verifyToken } from "./verify.js";
@@ -47,4 +48,22 @@ export async function checkToken(deps: CheckDeps, token: string, type: TokenType
 export async function authenticateAccess(deps: CheckDeps, token: string): Promise<Caller> {
   const claims = await checkToken(deps, token, "access");
   return { user: userOfClaims(claims), sessionId: claims.sid, claims, expiresAt: new Date(claims.exp * 1000) };
+}
+
+export type AccessVerdict = { valid: true; user: TokenUser; claims: TokenClaims; expiresAt: Date } | { valid: false; reason: Reason };
+
+/**
+ * Verify's rule, for every surface that asks "is this access token good?": a bad
+ * token is an answer (`valid: false` and why), not an error. A store that cannot
+ * say throws, so nothing reads "valid" while revocation cannot be checked.
+ */
+export async function verifyAccess(deps: CheckDeps, token: string): Promise<AccessVerdict> {
+  let claims: TokenClaims;
+  try {
+    claims = await checkToken(deps, token, "access");
+  } catch (error) {
+    if (error instanceof AppError) return { valid: false, reason: error.reason };
+    throw error;
+  }
+  return { valid: true, user: userOfClaims(claims), claims, expiresAt: new Date(claims.exp * 1000) };
 }

@@ -1,4 +1,7 @@
-/** RFC 7662 introspection: either token type; any bad token is only `active: false`. */
+/**
+ * RFC 7662 introspection, for services holding a key: either token type; any bad
+ * token is only `active: false`.
+ */
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { liveRefreshToken } from "../sessions/liveness.js";
@@ -7,7 +10,16 @@ import type { TokenClaims, TokenType } from "./claims.js";
 
 export type Introspection = { active: false } | { active: true; claims: TokenClaims };
 
-export async function introspect(deps: CoreDeps, token: string, hint: string): Promise<Introspection> {
+export interface IntrospectRequest {
+  token: string;
+  /** `access_token` or `refresh_token`: which type to try first. */
+  hint: string;
+  /** The calling service's key (`x-api-key`), checked before anything else. */
+  serviceKey: string | undefined;
+}
+
+export async function introspect(deps: CoreDeps, { token, hint, serviceKey }: IntrospectRequest): Promise<Introspection> {
+  deps.serviceKeys(serviceKey);
   // The hint only orders the attempts (RFC 7662 §2.1); both types are tried.
   const order: TokenType[] = hint === "refresh_token" ? ["refresh", "access"] : ["access", "refresh"];
   for (const type of order) {

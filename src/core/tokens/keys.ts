@@ -6,7 +6,7 @@
  */
 import { createHash, createSecretKey, KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
-import type { JwtAlgorithm } from "../../config.js";
+import { ConfigError, hs256SecretProblem, type JwtAlgorithm } from "../../config.js";
 
 
 export interface VerificationKey {
@@ -33,19 +33,18 @@ export interface PublicJwk extends JWK {
   use: "sig";
 }
 
-/** A key that cannot be used; the message is safe to print (it holds no key material). */
-export class KeyError extends Error {
-  constructor(
-    readonly variable: "JWT_SIGNING_KEY" | "JWT_VERIFY_KEYS",
-    problem: string,
-  ) {
-    super(`${variable}: ${problem}`);
+/** A key that cannot be used: a configuration error found once the key is read. The
+ * message is safe to print (it holds no key material). */
+export class KeyError extends ConfigError {
+  declare readonly variable: "JWT_SIGNING_KEY" | "JWT_VERIFY_KEYS";
+
+  constructor(variable: "JWT_SIGNING_KEY" | "JWT_VERIFY_KEYS", problem: string) {
+    super(variable, problem);
     this.name = "KeyError";
   }
 }
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"] as const;
-const MIN_HS_SECRET_BYTES = 32;
 const MIN_RSA_BITS = 2048;
 
 export async function createKeyRing(options: {
@@ -84,9 +83,8 @@ export async function createKeyRing(options: {
 
 function hsSecret(variable: KeyError["variable"], text: string): Uint8Array {
   const secret = new TextEncoder().encode(text);
-  if (secret.byteLength < MIN_HS_SECRET_BYTES) {
-    throw new KeyError(variable, `an HS256 secret must be at least ${MIN_HS_SECRET_BYTES} bytes`);
-  }
+  const problem = hs256SecretProblem(secret);
+  if (problem !== undefined) throw new KeyError(variable, problem);
   return secret;
 }
 

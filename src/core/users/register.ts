@@ -1,11 +1,14 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
+import { requestedPhone } from "../phone.js";
+import { required } from "../required.js";
 import { verifyOtp } from "../otp/verify.js";
 import { startSession, type SignedIn } from "../sessions/start.js";
 import { cleanName } from "./names.js";
 
-/** Creates the user from a verified registration code, with a first session. */
-export async function register(deps: CoreDeps, input: { phone: string; code: string; firstName: string; lastName: string; clientIp: string }): Promise<SignedIn> {
+/** Creates the user of a phone (as typed) from a verified registration code, with a first session. */
+export async function register(deps: CoreDeps, request: { phone: string; code: string; firstName: string; lastName: string; clientIp: string }): Promise<SignedIn> {
+  const input = { ...request, phone: requestedPhone(deps.config, request.phone), code: required(request.code, "code") };
   const firstName = cleanName(input.firstName, "first_name");
   const lastName = cleanName(input.lastName, "last_name");
   await verifyOtp(deps, input.phone, "register", input.code, input.clientIp);
