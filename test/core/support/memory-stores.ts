@@ -1,0 +1,265 @@
+/**
+ * The PostgreSQL repositories' contract held in memory, so core's rules can be
+ * tested in milliseconds. Each command is synchronous inside one call (JavaScript
+ * runs one at a time), which is what makes it atomic here as one SQL statement is
+ * there. test/ports-contract.test.ts runs the same cases against both, so this
+ * cannot drift from src/store/postgres.
+ */
+import type { NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
+import type { User, UserRepository } from "../../../src/core/ports/users.js";
+import type { SessionSnapshot, SessionSnapshots } from "../../../src/store/postgres/sessions.js";
+
+interface UserRow extends User {
+  /** Logout-all: sessions created at or before it are dead. */
+  sessionsRevokedBefore: Date | null;
+}
+
+interface SessionRow {
+  id: string;
+  userId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  currentRefreshJti: string;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+}
+
+interface TokenRow {
+  jti: string;
+  sessionId: string;
+  userId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  replacedBy: string | null;
+  rotatedAt: Date | null;
+}
+
+export interface MemoryStores {
+  users: UserRepository;
+  sessions: SessionRepository & SessionSnapshots;
+  /** What tests do to the data that no port offers (staff tools come later). */
+  admin: {
+    setActive(userId: string, active: boolean): void;
+    /** Jtis of the blacklisted refresh tokens of a session. */
+    blacklisted(sessionId: string): string[];
+    /** The session's one live refresh token. */
+    liveRefreshJti(sessionId: string): string | undefined;
+    counts(): { users: number; sessions: number; tokens: number; blacklisted: number };
+  };
+}
+
+export function createMemoryStores(): MemoryStores {
+  const users = new Map<string, UserRow>();
+  const userIdByPhone = new Map<string, string>();
+  const sessions = new Map<string, SessionRow>();
+  const tokens = new Map<string, TokenRow>();
+  const blacklist = new Map<string, Date>();
+
+  const userOf = (row: UserRow): User => ({
+    id: row.id,
+    phone: row.phone,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    isStaff: row.isStaff,
+    isActive: row.isActive,
+    dateJoined: row.dateJoined,
+    lastLogin: row.lastLogin,
+  });
+
+  /** As SESSION_REVOKED_SQL: revoked, its user inactive, or started at or before logout-all. */
+  const sessionDead = (session: SessionRow, user: UserRow): boolean =>
+    session.revokedAt !== null || !user.isActive || (user.sessionsRevokedBefore !== null && session.createdAt <= user.sessionsRevokedBefore);
+
+  /** A session starts after its user's logout-all instant, whatever the caller's clock says. */
+  function insertSession(user: UserRow, session: NewSession): void {
+    const after = user.sessionsRevokedBefore === null ? -Infinity : user.sessionsRevokedBefore.getTime() + 1;
+    sessions.set(session.id, {
+      id: session.id,
+      userId: user.id,
+      createdAt: new Date(Math.max(session.createdAt.getTime(), after)),
+      expiresAt: session.expiresAt,
+      currentRefreshJti: session.refreshJti,
+      revokedAt: null,
+      revokedReason: null,
+    });
+    tokens.set(session.refreshJti, {
+      jti: session.refreshJti,
+      sessionId: session.id,
+      userId: user.id,
+      createdAt: session.createdAt,
+      expiresAt: session.refreshExpiresAt,
+      replacedBy: null,
+      rotatedAt: null,
+    });
+  }
+
+  const userRepository: UserRepository = {
+    async findByPhone(phone) {
+      const id = userIdByPhone.get(phone);
+      const row = id === undefined ? undefined : users.get(id);
+      return row === undefined ? undefined : userOf(row);
+    },
+    async findById(id) {
+      const row = users.get(id);
+      return row === undefined ? undefined : userOf(row);
+    },
+    async updateNames(id, names) {
+      const row = users.get(id);
+      if (row === undefined) return undefined;
+      if (names.firstName !== undefined) row.firstName = names.firstName;
+      if (names.lastName !== undefined) row.lastName = names.lastName;
+      return userOf(row);
+    },
+  };
+
+  const sessionRepository: SessionRepository & SessionSnapshots = {
+    async register(newUser: NewUser, session, updateLastLogin) {
+      if (userIdByPhone.has(newUser.phone)) return undefined;
+      const row: UserRow = {
+        ...newUser,
+        isStaff: false,
+        isActive: true,
+        dateJoined: session.createdAt,
+        lastLogin: updateLastLogin ? session.createdAt : null,
+        sessionsRevokedBefore: null,
+      };
+      users.set(row.id, row);
+      userIdByPhone.set(row.phone, row.id);
+      insertSession(row, session);
+      return userOf(row);
+    },
+
+    async login(phone, session, updateLastLogin) {
+      const id = userIdByPhone.get(phone);
+      const row = id === undefined ? undefined : users.get(id);
+      if (row === undefined || !row.isActive) return undefined;
+      if (updateLastLogin) row.lastLogin = session.createdAt;
+      insertSession(row, session);
+      return userOf(row);
+    },
+
+    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt }) {
+      const session = sessions.get(sessionId);
+      const user = session === undefined ? undefined : users.get(session.userId);
+      if (session === undefined || user === undefined) return undefined;
+      if (session.currentRefreshJti !== oldJti || session.expiresAt <= now || sessionDead(session, user)) return undefined;
+      session.currentRefreshJti = newJti;
+      const old = tokens.get(oldJti);
+      if (old !== undefined) {
+        old.replacedBy = newJti;
+        old.rotatedAt = now;
+        blacklist.set(oldJti, now);
+      }
+      tokens.set(newJti, { jti: newJti, sessionId, userId: user.id, createdAt: now, expiresAt: refreshExpiresAt, replacedBy: null, rotatedAt: null });
+      return { user: userOf(user), sessionExpiresAt: session.expiresAt };
+    },
+
+    async rotationState(jti): Promise<RotationState | undefined> {
+      const token = tokens.get(jti);
+      const session = token === undefined ? undefined : sessions.get(token.sessionId);
+      const user = session === undefined ? undefined : users.get(session.userId);
+      if (token === undefined || session === undefined || user === undefined) return undefined;
+      const next = token.replacedBy === null ? undefined : tokens.get(token.replacedBy);
+      return {
+        sessionId: session.id,
+        userId: user.id,
+        replacedBy: token.replacedBy,
+        rotatedAt: token.rotatedAt,
+        sessionRevoked: sessionDead(session, user),
+        sessionExpiresAt: session.expiresAt,
+        successor:
+          token.replacedBy !== null && next !== undefined
+            ? { jti: token.replacedBy, createdAt: next.createdAt, expiresAt: next.expiresAt, isCurrent: session.currentRefreshJti === token.replacedBy }
+            : null,
+        user: userOf(user),
+      };
+    },
+
+    async revoke(sessionId, reason, now) {
+      const session = sessions.get(sessionId);
+      if (session === undefined || session.revokedAt !== null) return false;
+      session.revokedAt = now;
+      session.revokedReason = reason;
+      return true;
+    },
+
+    async revokeAllOfUser(userId, now) {
+      const user = users.get(userId);
+      if (user === undefined) return { revoked: 0, at: now };
+      const previous = user.sessionsRevokedBefore;
+      let at = Math.max(previous?.getTime() ?? -Infinity, now.getTime());
+      for (const session of sessions.values()) {
+        if (session.userId === userId && session.revokedAt === null) at = Math.max(at, session.createdAt.getTime());
+      }
+      user.sessionsRevokedBefore = new Date(at);
+      let revoked = 0;
+      for (const session of sessions.values()) {
+        const coveredNow = session.createdAt.getTime() <= at && (previous === null || session.createdAt > previous);
+        if (session.userId === userId && session.revokedAt === null && session.expiresAt > now && coveredNow) {
+          session.revokedAt = now;
+          session.revokedReason = "logout_all";
+          revoked += 1;
+        }
+      }
+      return { revoked, at: user.sessionsRevokedBefore };
+    },
+
+    async snapshot(sessionId): Promise<SessionSnapshot | undefined> {
+      const session = sessions.get(sessionId);
+      const user = session === undefined ? undefined : users.get(session.userId);
+      if (session === undefined || user === undefined) return undefined;
+      return {
+        userId: user.id,
+        createdAt: session.createdAt,
+        expiresAt: session.expiresAt,
+        revoked: session.revokedAt !== null,
+        sessionsRevokedBefore: user.sessionsRevokedBefore,
+        userActive: user.isActive,
+      };
+    },
+
+    async deleteExpired(now, limit) {
+      const doomed = [...sessions.values()].filter((s) => s.expiresAt <= now).sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime()).slice(0, limit);
+      const doomedIds = new Set(doomed.map((s) => s.id));
+      let deletedTokens = 0;
+      for (const token of [...tokens.values()]) {
+        if (deletedTokens >= limit) break;
+        if (doomedIds.has(token.sessionId)) {
+          tokens.delete(token.jti);
+          blacklist.delete(token.jti);
+          deletedTokens += 1;
+        }
+      }
+      let deletedSessions = 0;
+      for (const session of doomed) {
+        if ([...tokens.values()].some((t) => t.sessionId === session.id)) continue;
+        sessions.delete(session.id);
+        deletedSessions += 1;
+      }
+      return { sessions: deletedSessions, tokens: deletedTokens };
+    },
+
+    async deleteExpiredTokens(now, limit) {
+      const doomed = [...tokens.values()].filter((t) => t.expiresAt <= now).sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime()).slice(0, limit);
+      for (const token of doomed) {
+        tokens.delete(token.jti);
+        blacklist.delete(token.jti);
+      }
+      return doomed.length;
+    },
+  };
+
+  return {
+    users: userRepository,
+    sessions: sessionRepository,
+    admin: {
+      setActive(userId, active) {
+        const user = users.get(userId);
+        if (user !== undefined) user.isActive = active;
+      },
+      blacklisted: (sessionId) => [...blacklist.keys()].filter((jti) => tokens.get(jti)?.sessionId === sessionId),
+      liveRefreshJti: (sessionId) => sessions.get(sessionId)?.currentRefreshJti,
+      counts: () => ({ users: users.size, sessions: sessions.size, tokens: tokens.size, blacklisted: blacklist.size }),
+    },
+  };
+}
