@@ -28,7 +28,8 @@ import { expectNoInternals } from "./support/no-internals.js";
 import { postgresChild, postgresChildRunnable, type PostgresChild } from "./support/postgres-child.js";
 import { freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import type { ReceivedSms, SmsInbox } from "./support/sms-inbox.js";
-import { deleteKeysUnder, eventually, jwtPayload, redisChild, sharedRedis, type RedisChild } from "./support/tools.js";
+import { eventually } from "./support/eventually.js";
+import { deleteKeysUnder, jwtPayload, redisChild, sharedRedis, type RedisChild } from "./support/tools.js";
 
 const GENERIC_UNAVAILABLE = "The service is temporarily unavailable. Please try again shortly.";
 const GENERIC_SMS = "The SMS could not be sent. Please try again shortly.";
@@ -233,17 +234,17 @@ async function logIn(stack: Stack, surface: Surface, phone: string): Promise<Pai
 
 /** Health, /readyz and /healthz all say the stores are not answering (`failing` names which). */
 async function expectNotReady(stack: Stack, failing: string): Promise<void> {
-  await eventually(async () => (await stack.health()) === ServingStatus.NOT_SERVING, 4_000);
+  await eventually(() => stack.health(), (status) => status === ServingStatus.NOT_SERVING, { withinMs: 4_000 });
   for (const name of ["identity.v1.AuthService", "identity.v1.TokenService"]) expect(await stack.health(name)).toBe(ServingStatus.NOT_SERVING);
-  await eventually(async () => (await stack.readyz()).status === 503, 2_000);
+  await eventually(() => stack.readyz(), (ready) => ready.status === 503, { withinMs: 2_000 });
   const ready = await stack.readyz();
   expect(ready.body).toEqual({ success: false, message: GENERIC_UNAVAILABLE, data: { code: "service_unavailable", failing: [failing] } });
   expect((await fetch(`${stack.bridge.url}/healthz`)).status).toBe(200);
 }
 
 async function expectReady(stack: Stack, withinMs: number): Promise<void> {
-  await eventually(async () => (await stack.health().catch(() => ServingStatus.UNKNOWN)) === ServingStatus.SERVING, withinMs);
-  await eventually(async () => (await stack.readyz()).status === 200, 2_000);
+  await eventually(() => stack.health(), (status) => status === ServingStatus.SERVING, { withinMs });
+  await eventually(() => stack.readyz(), (ready) => ready.status === 200, { withinMs: 2_000 });
 }
 
 /** Every store-backed operation of every surface; each must be refused UNAVAILABLE / 503. */
@@ -311,7 +312,7 @@ describe.runIf(realStoresAvailable())("when Redis stops answering (a redis-serve
     await redis.start();
     await expectReady(stack, 5_000);
     for (const s of stack.surfaces) {
-      await eventually(async () => (await s.verify(live.tokens.access).catch(() => ({ valid: false }))).valid, 3_000);
+      await eventually(() => s.verify(live.tokens.access), (verdict) => verdict.valid, { withinMs: 3_000 });
       expect(await s.profile(live.tokens.access)).toEqual({ id: jwtPayload(live.tokens.access).sub });
       // Revocations made before the outage are rebuilt from PostgreSQL, not forgotten.
       expect(await s.verify(loggedOut.tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
@@ -351,11 +352,11 @@ describe.runIf(realStoresAvailable())("when Redis stops answering (a redis-serve
       expect(Date.now() - asked).toBeLessThan(2_000);
     }
     expect(Date.now() - pausedAt).toBeLessThan(pauseMs);
-    await eventually(async () => (await stack.health()) === ServingStatus.NOT_SERVING, pausedAt + pauseMs - Date.now());
+    await eventually(() => stack.health(), (status) => status === ServingStatus.NOT_SERVING, { withinMs: pausedAt + pauseMs - Date.now() });
 
     await expectReady(stack, 6_000);
     for (const s of stack.surfaces) {
-      await eventually(async () => (await s.verify(live.tokens.access).catch(() => ({ valid: false }))).valid, 3_000);
+      await eventually(() => s.verify(live.tokens.access), (verdict) => verdict.valid, { withinMs: 3_000 });
     }
   }, 30_000);
 });
@@ -569,7 +570,7 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     const running = clients.map(client);
     const succeededSince = (op: string, since: number) => outcomes.some((o) => o.op === op && o.startedAt >= since && !o.refusal && !o.error);
     try {
-      await eventually(async () => succeededSince("refresh", 0) && succeededSince("logout", 0), 10_000, 50);
+      await eventually(async () => succeededSince("refresh", 0) && succeededSince("logout", 0), (yes) => yes, { withinMs: 10_000, stepMs: 50 });
       const crashedAt = Date.now();
       await postgres.stop("immediate");
       // Health and readiness say so while it is down; the load goes on meanwhile.
@@ -578,10 +579,10 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
       await postgres.start();
       const upAt = Date.now();
       // Recovery needs no restart of the service: logins succeed again within seconds.
-      await eventually(async () => succeededSince("login", upAt) && succeededSince("refresh", upAt), 5_000, 50);
+      await eventually(async () => succeededSince("login", upAt) && succeededSince("refresh", upAt), (yes) => yes, { withinMs: 5_000, stepMs: 50 });
       await expectReady(stack, 3_000);
       const settledAt = Date.now();
-      await eventually(async () => succeededSince("login", settledAt + 1_000) && succeededSince("logout", settledAt + 1_000), 10_000, 50);
+      await eventually(async () => succeededSince("login", settledAt + 1_000) && succeededSince("logout", settledAt + 1_000), (yes) => yes, { withinMs: 10_000, stepMs: 50 });
       stopping = true;
       const held = await Promise.all(running);
 
