@@ -4,8 +4,9 @@
  */
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, failure, loginUser, newPhone, OtpPurpose, registerUser, startService, freshStores, type Service, type Stores, type StoreMode } from "./support/grpc-harness.js";
+import { bearer, failure, loginUser, OtpPurpose, registerUser, startService, freshStores, type Service, type Stores, type StoreMode } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
 
@@ -23,7 +24,7 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
   });
 
   it("registers a phone with a code sent by SMS and returns the user and a token pair", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const sent = await service.auth.sendOtp({ phone: phone.replace("+98", "0"), purpose: OtpPurpose.REGISTER });
     expect(sent.expiresIn).toBe(120);
     expect(sent.resendAfter).toBe(0);
@@ -169,9 +170,9 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     const { phone } = await registerUser(service);
     const before = service.sms.received.length;
     expect(await failure(service.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_already_registered" });
-    expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_not_registered" });
+    expect(await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_not_registered" });
     expect(await failure(service.auth.sendOtp({ phone: "12345", purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.InvalidArgument, reason: "invalid_phone" });
-    expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: OtpPurpose.UNSPECIFIED }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
+    expect(await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: OtpPurpose.UNSPECIFIED }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
     expect(service.sms.received.length).toBe(before);
   });
 });

@@ -23,13 +23,14 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../g
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
-import { freshStores, newPhone, startService, type Service, type StartOptions, type Stores } from "./support/grpc-harness.js";
+import { freshStores, startService, type Service, type StartOptions, type Stores } from "./support/grpc-harness.js";
 import { expectNoInternals } from "./support/no-internals.js";
 import { postgresChild, postgresChildRunnable, type PostgresChild } from "./support/postgres-child.js";
 import { freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import type { ReceivedSms, SmsInbox } from "./support/sms-inbox.js";
 import { eventually } from "./support/eventually.js";
 import { deleteKeysUnder, jwtPayload, redisChild, sharedRedis, type RedisChild } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const GENERIC_UNAVAILABLE = "The service is temporarily unavailable. Please try again shortly.";
 const GENERIC_SMS = "The SMS could not be sent. Please try again shortly.";
@@ -221,7 +222,7 @@ async function startStack(stores: Stores, options: StartOptions = {}): Promise<S
 }
 
 /** Registers through gRPC (codes come from the stack's SMS inbox). */
-async function signUp(stack: Stack, phone = newPhone()): Promise<{ phone: string; tokens: Pair }> {
+async function signUp(stack: Stack, phone = freshPhone().e164): Promise<{ phone: string; tokens: Pair }> {
   const grpc = stack.surfaces[0]!;
   await grpc.sendOtp(phone, "register");
   return { phone, tokens: await grpc.register(phone, stack.service.sms.codeFor(phone, "register")) };
@@ -254,10 +255,10 @@ async function expectEverythingUnavailable(stack: Stack, tokens: Pair, loginCode
       ["verify", () => s.verify(tokens.access)],
       ["profile", () => s.profile(tokens.access)],
       ["updateProfile", () => s.updateProfile(tokens.access, "Nima")],
-      ["sendOtp register", () => s.sendOtp(newPhone(), "register")],
+      ["sendOtp register", () => s.sendOtp(freshPhone().e164, "register")],
       ["sendOtp login", () => s.sendOtp(loginCode.phone, "login")],
       ["login", () => s.login(loginCode.phone, loginCode.code)],
-      ["register", () => s.register(newPhone(), "123456")],
+      ["register", () => s.register(freshPhone().e164, "123456")],
       ["refresh", () => s.refresh(tokens.refresh)],
       ["logout", () => s.logout(tokens.refresh)],
       ["logoutAll", () => s.logoutAll(tokens.access)],
@@ -428,12 +429,12 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     const grpc = stack.surfaces[0]!;
     await grpc.sendOtp(other.phone, "login");
     const loginCode = stack.service.sms.codeFor(other.phone, "login");
-    const newcomers = stack.surfaces.map(() => newPhone());
+    const newcomers = stack.surfaces.map(() => freshPhone().e164);
     for (const phone of newcomers) await grpc.sendOtp(phone, "register");
 
     await postgres.stop("fast");
     for (const [i, s] of stack.surfaces.entries()) {
-      expectUnavailable(await refusalOf(s.sendOtp(newPhone(), "register")));
+      expectUnavailable(await refusalOf(s.sendOtp(freshPhone().e164, "register")));
       expectUnavailable(await refusalOf(s.sendOtp(live.phone, "login")));
       expectUnavailable(await refusalOf(s.refresh(live.tokens.refresh)));
       expectUnavailable(await refusalOf(s.register(newcomers[i]!, stack.service.sms.codeFor(newcomers[i]!, "register"))));
@@ -734,7 +735,7 @@ describe.runIf(realStoresAvailable())("when the SMS webhook hangs, fails or drop
     const { tokens } = await signUp(stack);
     gateway.mode = "hang";
     try {
-      const phones = stack.surfaces.map(() => newPhone());
+      const phones = stack.surfaces.map(() => freshPhone().e164);
       const started = Date.now();
       const sends = stack.surfaces.map((s, i) => refusalOf(s.sendOtp(phones[i]!, "register")).then((r) => ({ r, ms: Date.now() - started })));
       // A hanging gateway holds up only the sends waiting for it.

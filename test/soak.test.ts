@@ -21,10 +21,11 @@ import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
-import { bearer, newPhone } from "./support/grpc-harness.js";
+import { bearer } from "./support/grpc-harness.js";
 import { freshDatabase, freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { jwtPayload } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const USERS = 300;
 /** Calls in flight at once, over all users (see the gate below). */
@@ -295,7 +296,7 @@ describe.runIf(realStoresAvailable())("soak: a few hundred users on two instance
   // ---------------------------------------------------------------- the operations
 
   async function register(users: UserModel[]): Promise<void> {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const [sender, registrar] = [anyEndpoint(), anyEndpoint()];
     if (mustSucceed("send-otp", sender, await turn(() => sender.sendOtp(phone, "register"))) === undefined) return;
     const pair = mustSucceed("register", registrar, await turn(() => registrar.register(phone, inbox.codeFor(phone, "register"))));

@@ -7,7 +7,8 @@ import { expect } from "vitest";
 import type { SmsInbox } from "./sms-inbox.js";
 import { reload, type Tabs } from "./bridge-browser.js";
 import { eventually } from "./eventually.js";
-import { freshPhone } from "./bridge-server.js";
+import { freshPhone } from "./phones.js";
+
 
 export const SESSION_KEY = "jwt-client.session";
 
