@@ -24,9 +24,10 @@ import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
 import { startBridgeHarness, type BridgeHarness, type Session } from "./support/bridge-server.js";
-import { bearer, failure, freshStores, newPhone, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
+import { bearer, failure, freshStores, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
 import { jwtPayload } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const APP_ORIGIN = "https://app.example.com";
 /** The claims DESIGN.md lists; a token must carry no other (none a client chose). */
@@ -82,14 +83,6 @@ const PERSIAN_150 = (() => {
   while (chars.length < 150) chars.push("ی");
   return chars.join("");
 })();
-
-/** Iranian mobile numbers, none used twice in this file (random ones could meet, and a repeat is rate limited). */
-let phoneSequence = Math.floor(Math.random() * 9_000_000);
-function freshPhone(): { local: string; e164: string } {
-  phoneSequence += 1;
-  const digits = String(phoneSequence).padStart(7, "0");
-  return { local: `0912${digits}`, e164: `+98912${digits}` };
-}
 
 interface Reply {
   status: number;
@@ -981,7 +974,7 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
   }
 
   it("refuses control, bidi, zero-width and overlong names with INVALID_ARGUMENT validation_error, storing nothing", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const code = await liveCode(phone);
     for (const [why, name] of Object.entries(HOSTILE_NAMES)) {
       const refused = await failure(service.auth.register({ phone, code, firstName: name }));
@@ -989,7 +982,7 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
     }
     expect(await userRow(phone)).toBeUndefined();
 
-    const { tokens } = await registerUser(service, newPhone());
+    const { tokens } = await registerUser(service, freshPhone().e164);
     const me = await service.auth.getProfile({}, bearer(tokens.access));
     const before = await userRow(me.user!.phone);
     for (const [why, name] of Object.entries(HOSTILE_NAMES)) {
@@ -1005,7 +998,7 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
   });
 
   it("refuses invalid UTF-8 in a string field and malformed protobuf with INVALID_ARGUMENT validation_error, storing nothing", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const code = await liveCode(phone);
     const path = "/identity.v1.AuthService/Register";
     for (const bytes of [[0xc3, 0x28], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xff]]) {
@@ -1033,7 +1026,7 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
   });
 
   it("ignores unknown fields: a would-be is_staff or id in the message grants nothing", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const code = await liveCode(phone);
     // Fields 5–9 do not exist in RegisterRequest: true, an id, a nested message.
     const unknown = Buffer.concat([Buffer.from([0x28, 0x01, 0x30, 0x01]), lengthDelimited(7, Buffer.from(FOREIGN_ID)), lengthDelimited(8, Buffer.from([0x28, 0x01])), lengthDelimited(9, Buffer.from("+989121111111"))]);
@@ -1044,7 +1037,7 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
     expect(row!.id).not.toBe(FOREIGN_ID);
     expect(await userRow("+989121111111")).toBeUndefined();
 
-    const { tokens } = await registerUser(service, newPhone());
+    const { tokens } = await registerUser(service, freshPhone().e164);
     const me = (await service.auth.getProfile({}, bearer(tokens.access))).user!;
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${tokens.access}`);
@@ -1055,7 +1048,7 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
   });
 
   it("refuses a message over the receive limit with RESOURCE_EXHAUSTED, and keeps serving", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const code = await liveCode(phone);
     const huge = await failure(service.auth.register({ phone, code, firstName: "x".repeat(1024 * 1024) }));
     expect(huge.code).toBe(Code.ResourceExhausted);
@@ -1065,11 +1058,11 @@ describe.runIf(realStoresAvailable())("hostile input over raw gRPC", () => {
   });
 
   it("refuses wrong values where the types are right: an unknown purpose, an empty phone, a huge code", async () => {
-    const purpose = await failure(service.auth.sendOtp({ phone: newPhone(), purpose: 99 as OtpPurpose }));
+    const purpose = await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: 99 as OtpPurpose }));
     expect(purpose).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
     expect(await failure(service.auth.sendOtp({ phone: "", purpose: OtpPurpose.REGISTER }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
     expect(await failure(service.auth.sendOtp({ phone: "9".repeat(60_000), purpose: OtpPurpose.REGISTER }))).toMatchObject({ code: Code.InvalidArgument, reason: "invalid_phone" });
-    expect(await failure(service.auth.login({ phone: newPhone(), code: "9".repeat(60_000) }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
+    expect(await failure(service.auth.login({ phone: freshPhone().e164, code: "9".repeat(60_000) }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
     expect(await failure(service.token.refresh({ refresh: "x".repeat(60_000) }))).toMatchObject({ code: Code.Unauthenticated, reason: "token_not_valid" });
   });
 });

@@ -4,8 +4,9 @@
  */
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { freshPhone, startBridgeHarness, type BridgeHarness, type Session } from "./support/bridge-server.js";
+import { startBridgeHarness, type BridgeHarness, type Session } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 

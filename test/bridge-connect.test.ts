@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
-import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const API_KEY = "web-backend-key-0123456789";
 

@@ -6,8 +6,9 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inProcess, startBridge } from "../bridge/index.js";
-import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 describe.runIf(realStoresAvailable())("bridge failures", () => {
   // A store that stops answering: test/resilience-stores.test.ts, on every surface.

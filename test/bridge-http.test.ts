@@ -8,8 +8,9 @@ import { request as httpRequest } from "node:http";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inProcess, startBridge, type RunningBridge } from "../bridge/index.js";
-import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const APP_ORIGIN = "https://app.example";
 

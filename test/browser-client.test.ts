@@ -7,7 +7,8 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Identity } from "../src/app.js";
-import { browserSuitesRun, eventually, launchChromium, openTabs, reload, type Tabs } from "./support/bridge-browser.js";
+import { browserSuitesRun, launchChromium, openTabs, reload, type Tabs } from "./support/bridge-browser.js";
+import { eventually } from "./support/eventually.js";
 import {
   accessOf,
   apiRequest,
@@ -149,7 +150,7 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("browser client (in-pr
       const since = shortCounter.at.length;
       await registerIn(page, short);
       const first = await accessOf(page);
-      await eventually(() => accessOf(page), (access) => access !== null && access !== first, 6_000);
+      await eventually(() => accessOf(page), (access) => access !== null && access !== first, { withinMs: 6_000 });
       await eventually(async () => [await accessOf(page), await accessOf(other)], ([a, b]) => a === b);
       expect((await state(page)).changes).toContain("refresh:true");
       expect((await apiRequest(page, "/dashboard/")).status).toBe(200);
@@ -165,10 +166,10 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("browser client (in-pr
       const { e164 } = await registerIn(page, short);
       // Both tabs hold the session first (the other learns it from the storage event),
       // or the other would count as cleared before it ever was signed in.
-      await eventually(() => state(other), (s) => s.authenticated, 5_000);
+      await eventually(() => state(other), (s) => s.authenticated, { withinMs: 5_000 });
       const elsewhere = await short.logIn(e164);
       await short.request("POST", "/api/logout-all/", { headers: { authorization: `Bearer ${elsewhere.tokens.access}` } });
-      const after = await Promise.all([page, other].map((tab) => eventually(() => state(tab), (s) => !s.authenticated, 5_000)));
+      const after = await Promise.all([page, other].map((tab) => eventually(() => state(tab), (s) => !s.authenticated, { withinMs: 5_000 })));
       // The tab whose refresh was refused says why; the other follows it (as a logout).
       const last = after.map((s) => s.changes.at(-1));
       expect(last).toContain("revoked:false");

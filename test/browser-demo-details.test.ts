@@ -11,8 +11,9 @@ import { mkdir } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserSuitesRun, launchChromium } from "./support/bridge-browser.js";
-import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
 const screenshot = (page: Page, name: string) => page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });

@@ -14,12 +14,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { browserSuitesRun, launchChromium, openTabs, type Tabs } from "./support/bridge-browser.js";
 import { fiveParallelRequestsOneRefresh, logoutFollowsAcrossTabs, registerLoginRequestLogout } from "./support/bridge-flows.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
-import { freshPhone } from "./support/bridge-server.js";
+
 import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { REDIS_URL, freshDatabase, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const ACCESS_LIFETIME_S = 2;
 const PER_IP_CAP = 10;

@@ -14,10 +14,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { openIdentity } from "../src/library.js";
 import { InstanceLockError } from "../src/store/instance-lock.js";
-import { bearer, failure, freshStores, loginUser, newPhone, OtpPurpose, registerUser, startService, twoInstances, type Service, type StoreMode, type Stores, type TwoInstances } from "./support/grpc-harness.js";
+import { bearer, failure, freshStores, loginUser, OtpPurpose, registerUser, startService, twoInstances, type Service, type StoreMode, type Stores, type TwoInstances } from "./support/grpc-harness.js";
 import type { SmsInbox } from "./support/sms-inbox.js";
 import { realStoresAvailable } from "./support/services.js";
 import { deleteKeysUnder, jwtPayload, sharedRedis } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
 
@@ -42,7 +43,7 @@ describe.runIf(realStoresAvailable())("two instances on one PostgreSQL and Redis
   });
 
   it("lets a code sent through one instance register through the other", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     await a.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
     const { user, tokens } = await b.auth.register({ phone, code: inbox.codeFor(phone, "register"), firstName: "Ali", lastName: "" });
     expect(user!.phone).toBe(phone);
@@ -67,13 +68,13 @@ describe.runIf(realStoresAvailable())("two instances on one PostgreSQL and Redis
   });
 
   it("shares the send limits: the resend interval started on A refuses on B", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     await a.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
     expect(await failure(b.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER }))).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
   });
 
   it("shares the attempt count of a code: wrong guesses on A and B together reach the cap", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     await a.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
     const code = inbox.codeFor(phone, "register");
     const bad = `${(Number(code[0]) + 1) % 10}${code.slice(1)}`;

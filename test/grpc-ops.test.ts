@@ -10,9 +10,10 @@ import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { failure, freshStores, newPhone, OtpPurpose, registerUser, startService, type Service, type StoreMode, type Stores } from "./support/grpc-harness.js";
+import { failure, freshStores, OtpPurpose, registerUser, startService, type Service, type StoreMode, type Stores } from "./support/grpc-harness.js";
 import { expectNoInternals } from "./support/no-internals.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const run = promisify(execFile);
 const BUF = join(process.cwd(), "node_modules", ".bin", "buf");
@@ -116,7 +117,7 @@ describe("errors never leak internals", () => {
       },
     });
     running.push(service);
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     await service.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
     const code = service.sms.codeFor(phone, "register");
     const refused = await failure(service.auth.register({ phone, code, firstName: "", lastName: "" }, english));
@@ -124,7 +125,7 @@ describe("errors never leak internals", () => {
     expectNoInternals(refused.message);
     expect(refused.metadata).toEqual({});
     // In Persian too (the default locale).
-    const other = newPhone();
+    const other = freshPhone().e164;
     await service.auth.sendOtp({ phone: other, purpose: OtpPurpose.REGISTER });
     const persian = await failure(service.auth.register({ phone: other, code: service.sms.codeFor(other, "register"), firstName: "", lastName: "" }));
     expect(persian).toMatchObject({ code: Code.Internal, reason: "internal_error" });

@@ -10,9 +10,10 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
-import { failure, newPhone, OtpPurpose, registerUser, type Service, type StoreMode } from "./support/grpc-harness.js";
+import { failure, OtpPurpose, registerUser, type Service, type StoreMode } from "./support/grpc-harness.js";
 import { freshKeyPrefix, realStoresAvailable } from "./support/services.js";
 import { ageKeysUnder, keysUnder, lab, movableClock, sharedRedis } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
 const REGISTER = OtpPurpose.REGISTER;
@@ -38,7 +39,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
   const stores = lab(mode);
   afterAll(() => stores.close());
 
-  async function sendRegister(service: Service, phone = newPhone()): Promise<{ phone: string; code: string }> {
+  async function sendRegister(service: Service, phone = freshPhone().e164): Promise<{ phone: string; code: string }> {
     await service.auth.sendOtp({ phone, purpose: REGISTER });
     return { phone, code: service.sms.codeFor(phone, "register") };
   }
@@ -108,7 +109,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       const service = await stores.service();
       const a = await sendRegister(service);
       const b = await sendRegister(service);
-      const bare = newPhone();
+      const bare = freshPhone().e164;
       expect(await failure(service.auth.register({ phone: bare, code: a.code, ...names }))).toMatchObject({ code: Code.InvalidArgument, reason: "otp_expired" });
       if (a.code !== b.code) {
         expect(await failure(service.auth.register({ phone: b.phone, code: a.code, ...names }))).toMatchObject({ code: Code.InvalidArgument, reason: "otp_invalid" });
@@ -173,7 +174,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
   describe("with OTP_TTL=1s", () => {
     it("expires a code after OTP_TTL (otp_expired)", async () => {
       const service = await stores.service({ OTP_TTL: "1s" });
-      const phone = newPhone();
+      const phone = freshPhone().e164;
       const sent = await service.auth.sendOtp({ phone, purpose: REGISTER });
       expect(sent.expiresIn).toBe(1);
       const code = service.sms.codeFor(phone, "register");
@@ -202,7 +203,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
 
     it("refuses a second send within OTP_RESEND_INTERVAL (rate_limited, retry_after in the metadata) and sends nothing", async () => {
       const service = await stores.service(env);
-      const phone = newPhone();
+      const phone = freshPhone().e164;
       const sent = await service.auth.sendOtp({ phone, purpose: REGISTER });
       expect(sent.resendAfter).toBe(60);
       const before = service.sms.received.length;
@@ -253,7 +254,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       await service.auth.sendOtp({ phone: "+971 50 123 4567", purpose: REGISTER });
       await sendRegister(service);
       expect(service.sms.received.length).toBe(before + 2);
-      expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }))).toMatchObject({ reason: "rate_limited" });
+      expect(await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }))).toMatchObject({ reason: "rate_limited" });
     });
   });
 
@@ -263,7 +264,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
     it("answers send-otp alike for registered and unknown numbers, for both purposes, and sends the code alike", async () => {
       const service = await stores.service(env);
       const { phone: known } = await registerUser(service);
-      const unknown = newPhone();
+      const unknown = freshPhone().e164;
       const answers = [];
       for (const [phone, purpose] of [[known, REGISTER], [unknown, REGISTER], [known, LOGIN], [unknown, LOGIN]] as const) {
         const before = service.sms.received.length;
@@ -291,7 +292,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
 
     it("tells only whoever verified the code that the number is unknown: login answers phone_not_registered, nothing created", async () => {
       const service = await stores.service(env);
-      const phone = newPhone();
+      const phone = freshPhone().e164;
       await service.auth.sendOtp({ phone, purpose: LOGIN });
       const code = service.sms.codeFor(phone, "login");
       expect(await failure(service.auth.login({ phone, code: wrong(code) }))).toMatchObject({ reason: "otp_invalid" });
@@ -303,7 +304,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
     it("keeps every send limit alike: the resend interval refuses a registered and an unknown number the same way", async () => {
       const service = await stores.service({ ...env, OTP_RESEND_INTERVAL: "60s" });
       const { phone: known } = await registerUser(service);
-      const unknown = newPhone();
+      const unknown = freshPhone().e164;
       await service.auth.sendOtp({ phone: known, purpose: LOGIN });
       await service.auth.sendOtp({ phone: unknown, purpose: LOGIN });
       const [a, b] = [await refusal(service.auth.sendOtp({ phone: known, purpose: LOGIN })), await refusal(service.auth.sendOtp({ phone: unknown, purpose: LOGIN }))];
@@ -318,7 +319,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
 
     it("refuses the third send to a phone within the hour (rate_limited)", async () => {
       const service = await stores.service(env);
-      const phone = newPhone();
+      const phone = freshPhone().e164;
       await service.auth.sendOtp({ phone, purpose: REGISTER });
       await service.auth.sendOtp({ phone, purpose: REGISTER });
       const third = await refusal(service.auth.sendOtp({ phone, purpose: REGISTER }));
@@ -326,7 +327,7 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       expect(Number(third.metadata.retry_after)).toBeGreaterThan(3500);
       expect(Number(third.metadata.retry_after)).toBeLessThanOrEqual(3600);
       // Another phone is not affected.
-      await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER });
+      await service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER });
     });
 
     it("answers a failed SMS with sms_unavailable, leaves no usable code, and still counts the send", async () => {
@@ -355,12 +356,12 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       const service = await stores.service({ OTP_MAX_PER_IP_PER_HOUR: "3", REDIS_KEY_PREFIX: freshKeyPrefix() });
       // A new connection per call: a client must not dodge its limit by reconnecting.
       const fresh = () => createClient(AuthService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
-      for (let i = 0; i < 3; i++) await fresh().sendOtp({ phone: newPhone(), purpose: REGISTER });
-      const fourth = await refusal(fresh().sendOtp({ phone: newPhone(), purpose: REGISTER }));
+      for (let i = 0; i < 3; i++) await fresh().sendOtp({ phone: freshPhone().e164, purpose: REGISTER });
+      const fourth = await refusal(fresh().sendOtp({ phone: freshPhone().e164, purpose: REGISTER }));
       expect(fourth).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
       expect(Number(fourth.metadata.retry_after)).toBeGreaterThan(3500);
       // Nor by claiming another address: no proxy is trusted.
-      const spoofed = fresh().sendOtp({ phone: newPhone(), purpose: REGISTER }, { headers: { "x-forwarded-for": "203.0.113.9" } });
+      const spoofed = fresh().sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, { headers: { "x-forwarded-for": "203.0.113.9" } });
       expect(await failure(spoofed)).toMatchObject({ reason: "rate_limited" });
     });
 
@@ -369,13 +370,13 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       const from = { headers: { "x-forwarded-for": "203.0.113.40" } };
       const { phone: registered } = await registerUser(service); // from 127.0.0.1
       for (let i = 0; i < 3; i++) expect(await failure(service.auth.sendOtp({ phone: registered, purpose: REGISTER }, from))).toMatchObject({ reason: "phone_already_registered" });
-      const phone = newPhone();
+      const phone = freshPhone().e164;
       await service.auth.sendOtp({ phone, purpose: REGISTER }, from);
       for (let i = 0; i < 2; i++) expect(await failure(service.auth.sendOtp({ phone, purpose: REGISTER }, from))).toMatchObject({ reason: "rate_limited" });
       // The address's three sends are all still its own.
-      await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from);
-      await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from);
-      const fourth = await refusal(service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from));
+      await service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, from);
+      await service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, from);
+      const fourth = await refusal(service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, from));
       expect(fourth).toMatchObject({ reason: "rate_limited" });
       expect(Number(fourth.metadata.retry_after)).toBeGreaterThan(3500);
     });
@@ -384,8 +385,8 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
       const service = await stores.service({ OTP_MAX_PER_IP_PER_HOUR: "2", OTP_MAX_PER_PHONE_PER_HOUR: "2", TRUSTED_PROXIES: "127.0.0.1", REDIS_KEY_PREFIX: freshKeyPrefix() });
       const x = { headers: { "x-forwarded-for": "203.0.113.41" } };
       const y = { headers: { "x-forwarded-for": "203.0.113.42" } };
-      const full = newPhone();
-      const other = newPhone();
+      const full = freshPhone().e164;
+      const other = freshPhone().e164;
       await service.auth.sendOtp({ phone: full, purpose: REGISTER }, x);
       await service.auth.sendOtp({ phone: full, purpose: REGISTER }, x);
       // x is at its cap: refused, and `other` is not charged for it.
@@ -400,9 +401,9 @@ describe.each(modes)("one-time codes over gRPC (%s stores)", (mode) => {
     it("counts by the X-Forwarded-For address when the peer is a trusted proxy", async () => {
       const service = await stores.service({ OTP_MAX_PER_IP_PER_HOUR: "3", TRUSTED_PROXIES: "127.0.0.1", REDIS_KEY_PREFIX: freshKeyPrefix() });
       const from = (ip: string) => ({ headers: { "x-forwarded-for": `198.51.100.1, ${ip}` } });
-      for (let i = 0; i < 3; i++) await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from("203.0.113.7"));
-      expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from("203.0.113.7")))).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
-      await service.auth.sendOtp({ phone: newPhone(), purpose: REGISTER }, from("203.0.113.8"));
+      for (let i = 0; i < 3; i++) await service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, from("203.0.113.7"));
+      expect(await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, from("203.0.113.7")))).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
+      await service.auth.sendOtp({ phone: freshPhone().e164, purpose: REGISTER }, from("203.0.113.8"));
     });
   });
 });
@@ -536,9 +537,9 @@ describe.each(modes)("wrong codes counted per client address and per phone (%s s
   it("locks an address that fails across many phones (OTP_MAX_PER_IP_PER_HOUR × OTP_MAX_ATTEMPTS wrong codes), everywhere, and only that address", async () => {
     const service = await fresh({ OTP_MAX_PER_IP_PER_HOUR: "3", OTP_MAX_ATTEMPTS: "3" });
     const attacker = "203.0.113.70";
-    for (let i = 0; i < 3; i++) expect(await guess(service, newPhone(), REGISTER, attacker, 3)).toEqual(["otp_invalid", "otp_invalid", "otp_attempts_exceeded"]);
+    for (let i = 0; i < 3; i++) expect(await guess(service, freshPhone().e164, REGISTER, attacker, 3)).toEqual(["otp_invalid", "otp_invalid", "otp_attempts_exceeded"]);
     // A phone it never touched, whose owner has just asked for a code elsewhere.
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const owner = "198.51.100.10";
     await service.auth.sendOtp({ phone, purpose: REGISTER }, from(owner));
     const retry = await lockedFor(service.auth.register({ phone, code: "123456", ...names }, from(attacker)));
@@ -550,7 +551,7 @@ describe.each(modes)("wrong codes counted per client address and per phone (%s s
 
   it("counts a send-otp refused by a lock toward nothing: neither the phone's nor the address's send limit", async () => {
     const service = await fresh({ OTP_MAX_PER_IP_PER_HOUR: "3", OTP_MAX_PER_PHONE_PER_HOUR: "4" });
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const attacker = "203.0.113.71";
     await guess(service, phone, REGISTER, attacker, 5);
     await guess(service, phone, REGISTER, attacker, 5);
@@ -572,7 +573,7 @@ describe.runIf(realStoresAvailable())("one-time codes in Redis", () => {
   it("keeps codes only as keyed hashes: no value under the deployment's prefix holds the code", async () => {
     // Ten digits, so a chance match inside a digest or a timestamp is out of the question.
     const service = await stores.service({ OTP_LENGTH: "10" });
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const sent = await service.auth.sendOtp({ phone, purpose: REGISTER });
     const code = service.sms.codeFor(phone, "register");
     expect(code).toMatch(/^\d{10}$/);

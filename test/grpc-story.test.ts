@@ -2,12 +2,29 @@
  * The whole story through a real gRPC client, on real PostgreSQL + Redis and on the
  * embedded default: register → login → profile → refresh → logout → logout-all.
  */
+import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, failure, loginUser, newPhone, OtpPurpose, registerUser, startService, freshStores, type Service, type Stores, type StoreMode } from "./support/grpc-harness.js";
+import { bearer, failure, loginUser, OtpPurpose, registerUser, startService, freshStores, type Service, type Stores, type StoreMode } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
+import { jwtPayload } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
+const HOUR_S = 3600;
+const WEEK_S = 7 * 24 * HOUR_S;
+
+/** A Timestamp in milliseconds; a missing one fails the test. */
+function ms(timestamp: Timestamp | undefined): number {
+  expect(timestamp).toBeDefined();
+  return timestampMs(timestamp!);
+}
+
+/** The token's `iat` and `exp` claims, in seconds. */
+function times(token: string): { iat: number; exp: number } {
+  const { iat, exp } = jwtPayload(token) as { iat: number; exp: number };
+  return { iat, exp };
+}
 
 describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
   let stores: Stores;
@@ -23,7 +40,8 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
   });
 
   it("registers a phone with a code sent by SMS and returns the user and a token pair", async () => {
-    const phone = newPhone();
+    const startedMs = Date.now();
+    const phone = freshPhone().e164;
     const sent = await service.auth.sendOtp({ phone: phone.replace("+98", "0"), purpose: OtpPurpose.REGISTER });
     expect(sent.expiresIn).toBe(120);
     expect(sent.resendAfter).toBe(0);
@@ -34,12 +52,25 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     expect(sms.message).toContain(sms.code);
 
     const { user, tokens } = await service.auth.register({ phone, code: sms.code, firstName: "Sara", lastName: "Ahmadi" });
+    const endedMs = Date.now();
     expect(user).toMatchObject({ phone, firstName: "Sara", lastName: "Ahmadi", isStaff: false });
     expect(user!.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(user!.dateJoined).toBeDefined();
-    expect(user!.lastLogin).toBeDefined();
     expect(tokens!.access.split(".")).toHaveLength(3);
     expect(tokens!.refresh).not.toBe(tokens!.access);
+    // Joined during this call, and logged in at that same instant (the first session's start, the tokens' iat).
+    const joined = ms(user!.dateJoined);
+    expect(joined).toBeGreaterThanOrEqual(startedMs);
+    expect(joined).toBeLessThanOrEqual(endedMs);
+    expect(ms(user!.lastLogin)).toBe(joined);
+    const access = times(tokens!.access);
+    const refresh = times(tokens!.refresh);
+    expect(access.iat).toBe(Math.floor(joined / 1000));
+    expect(refresh.iat).toBe(access.iat);
+    // Each expiry is its token's exp, a lifetime (60 m, 7 d by default) after issue.
+    expect(Number(tokens!.accessExpiresAt!.seconds)).toBe(access.exp);
+    expect(Number(tokens!.refreshExpiresAt!.seconds)).toBe(refresh.exp);
+    expect(access.exp - access.iat).toBe(HOUR_S);
+    expect(refresh.exp - refresh.iat).toBe(WEEK_S);
     const accessExpiry = Number(tokens!.accessExpiresAt!.seconds) * 1000;
     expect(accessExpiry - Date.now()).toBeGreaterThan(59 * 60_000);
     expect(accessExpiry - Date.now()).toBeLessThanOrEqual(60 * 60_000);
@@ -53,6 +84,7 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     expect(verified.reason).toBe("");
     expect(verified.user).toMatchObject({ id: user.id, phone: user.phone, firstName: "Sara", lastName: "Ahmadi", isStaff: false });
     expect(verified.expiresAt!.seconds).toBe(tokens.accessExpiresAt!.seconds);
+    expect(Number(verified.expiresAt!.seconds)).toBe(times(tokens.access).exp);
   });
 
   it("refuses a refresh token presented as an access token", async () => {
@@ -71,7 +103,17 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
 
   it("logs in with a login code and serves the profile to the Bearer", async () => {
     const { phone, user } = await registerUser(service);
-    const { tokens } = await loginUser(service, phone);
+    const startedMs = Date.now();
+    const { tokens, user: again } = await loginUser(service, phone);
+    const endedMs = Date.now();
+    // The login moved last_login to its own instant (its session's start), not date_joined.
+    expect(again.dateJoined).toEqual(user.dateJoined);
+    const lastLogin = ms(again.lastLogin);
+    expect(lastLogin).toBeGreaterThanOrEqual(startedMs);
+    expect(lastLogin).toBeLessThanOrEqual(endedMs);
+    expect(lastLogin).toBeGreaterThanOrEqual(ms(user.lastLogin));
+    expect(times(tokens.access).iat).toBe(Math.floor(lastLogin / 1000));
+    expect(Number(tokens.accessExpiresAt!.seconds)).toBe(times(tokens.access).exp);
     let headers: Headers | undefined;
     const profile = await service.auth.getProfile({}, { ...bearer(tokens.access), onHeader: (h) => (headers = h) });
     expect(profile.user).toMatchObject({ id: user.id, phone });
@@ -100,6 +142,9 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     const { tokens } = await registerUser(service);
     const { tokens: next } = await service.token.refresh({ refresh: tokens.refresh });
     expect(next!.refresh).not.toBe(tokens.refresh);
+    // The new pair's expiries are its own tokens' exp.
+    expect(Number(next!.accessExpiresAt!.seconds)).toBe(times(next!.access).exp);
+    expect(Number(next!.refreshExpiresAt!.seconds)).toBe(times(next!.refresh).exp);
     expect(next!.access).not.toBe(tokens.access);
     expect((await service.token.verify({ token: next!.access })).valid).toBe(true);
     // The old access token stays valid until it expires: its session lives on.
@@ -139,10 +184,13 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     const access = await service.token.introspect({ token: tokens.access });
     expect(access).toMatchObject({ active: true, sub: user.id, tokenType: "access", username: user.phone });
     expect(access.exp).toBe(tokens.accessExpiresAt!.seconds);
-    expect(access.iat).toBeGreaterThan(0n);
+    expect(access.iat).toBe(BigInt(times(tokens.access).iat));
+    expect(access.exp - access.iat).toBe(BigInt(HOUR_S));
     expect(access.jti).not.toBe("");
     const refresh = await service.token.introspect({ token: tokens.refresh, tokenTypeHint: "refresh_token" });
     expect(refresh).toMatchObject({ active: true, tokenType: "refresh", sid: access.sid });
+    expect(refresh.exp).toBe(tokens.refreshExpiresAt!.seconds);
+    expect(refresh.iat).toBe(access.iat);
     await service.token.refresh({ refresh: tokens.refresh });
     const rotated = await service.token.introspect({ token: tokens.refresh });
     expect(rotated.active).toBe(false);
@@ -169,9 +217,9 @@ describe.each(modes)("the identity story over gRPC (%s stores)", (mode) => {
     const { phone } = await registerUser(service);
     const before = service.sms.received.length;
     expect(await failure(service.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_already_registered" });
-    expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_not_registered" });
+    expect(await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.FailedPrecondition, reason: "phone_not_registered" });
     expect(await failure(service.auth.sendOtp({ phone: "12345", purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.InvalidArgument, reason: "invalid_phone" });
-    expect(await failure(service.auth.sendOtp({ phone: newPhone(), purpose: OtpPurpose.UNSPECIFIED }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
+    expect(await failure(service.auth.sendOtp({ phone: freshPhone().e164, purpose: OtpPurpose.UNSPECIFIED }))).toMatchObject({ code: Code.InvalidArgument, reason: "validation_error" });
     expect(service.sms.received.length).toBe(before);
   });
 });

@@ -11,9 +11,10 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { OtpPurpose, SendOtpRequestSchema } from "../gen/identity/v1/auth_pb.js";
 import { HTTP_LIMITS } from "../src/lib/http-limits.js";
-import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
-import { freshStores, newPhone, startService, type Service, type Stores } from "./support/grpc-harness.js";
+import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { freshStores, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
+import { freshPhone } from "./support/phones.js";
 
 const LIMITS = { idleTimeoutMs: 300, headersTimeoutMs: 2_000, requestTimeoutMs: 2_000 };
 /** How long a test waits for something the server must do: far past every time-out above. */
@@ -207,12 +208,12 @@ describe("HTTP/2 limits on the gRPC port", () => {
 
   it("refuses metadata over 16 KB with RESOURCE_EXHAUSTED before the service runs, and serves normal metadata", async () => {
     const session = open(url);
-    const refusedPhone = newPhone();
+    const refusedPhone = freshPhone().e164;
     const refused = call(session, "AuthService/SendOtp", { "x-filler": "a".repeat(OVER_HEADER_BUDGET) });
     refused.end(sendOtpMessage(refusedPhone));
     expect(grpcStatusOf(await within("answer the over-size metadata", outcome(refused)))).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
 
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const normal = call(session, "AuthService/SendOtp", { "x-filler": "a".repeat(8 * 1024) });
     normal.end(sendOtpMessage(phone));
     expect(grpcStatusOf(await within("answer a normal call", outcome(normal)))).toBe(GrpcStatus.OK);
@@ -230,7 +231,7 @@ describe("HTTP/2 limits on the gRPC port", () => {
 
   it("keeps a connection whose request is still arriving past the idle time-out", async () => {
     const session = open(url);
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const slow = call(session, "AuthService/SendOtp");
     const answer = outcome(slow);
     const message = sendOtpMessage(phone);
@@ -243,7 +244,7 @@ describe("HTTP/2 limits on the gRPC port", () => {
   it("ends a call whose message stalls with DEADLINE_EXCEEDED", async () => {
     const session = open(url);
     const stalled = call(session, "AuthService/SendOtp");
-    stalled.write(sendOtpMessage(newPhone()).subarray(0, 8));
+    stalled.write(sendOtpMessage(freshPhone().e164).subarray(0, 8));
     const ended = await within("end the stalled call", outcome(stalled));
     expect(grpcStatusOf(ended)).toBe(GrpcStatus.DEADLINE_EXCEEDED);
     expect(ended.rstCode).toBe(0);

@@ -7,6 +7,7 @@ import { UnavailableError } from "../src/core/errors.js";
 import { createMemoryStore } from "../src/store/kv/memory.js";
 import { createRedisStore } from "../src/store/kv/redis.js";
 import type { KeyValueStore } from "../src/core/ports/key-value.js";
+import { eventually } from "./support/eventually.js";
 import { REDIS_URL, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
 
 interface StoreHarness {
@@ -274,12 +275,11 @@ describe.runIf(realStoresAvailable())("Redis", () => {
       const heardByOther: (string | undefined)[] = [];
       b.onChange((key) => heardByB.push(key));
       other.onChange((key) => heardByOther.push(key));
-      const deadline = Date.now() + 2000;
-      while (!(a.hearingChanges && b.hearingChanges) && Date.now() < deadline) await sleep(10);
+      await eventually(async () => a.hearingChanges && b.hearingChanges, (both) => both, { withinMs: 2000, stepMs: 10 });
       expect(b.hearingChanges).toBe(true);
       await a.announceChange(["{u:1}:s:1", "{u:1}:u"]);
       const keys = (heard: (string | undefined)[]) => heard.filter((k) => k !== undefined);
-      while (keys(heardByB).length < 2 && Date.now() < deadline) await sleep(5);
+      await eventually(async () => keys(heardByB), (heard) => heard.length >= 2, { withinMs: 2000, stepMs: 5 });
       // (undefined, "drop everything", is also heard when a subscription starts.)
       expect(keys(heardByB)).toEqual(["{u:1}:s:1", "{u:1}:u"]);
       expect(keys(heardByOther)).toEqual([]);
@@ -355,7 +355,7 @@ describe.runIf(realStoresAvailable())("Redis store when its own Redis goes away"
     expect(warnings).toHaveLength(1);
 
     server = await startRedis(port);
-    await eventually(() => store.ping(), 5000);
+    await eventually(() => store.ping(), () => true, { withinMs: 5000, stepMs: 50 });
     await store.set("k", "back", 60_000);
     expect(await store.getMany(["k"])).toEqual(["back"]);
     expect(warnings.at(-1)).toBe("Redis answers again");
@@ -371,7 +371,7 @@ describe.runIf(realStoresAvailable())("Redis store when its own Redis goes away"
     } finally {
       server!.kill("SIGCONT");
     }
-    await eventually(() => store.ping(), 5000);
+    await eventually(() => store.ping(), () => true, { withinMs: 5000, stepMs: 50 });
   });
 });
 
@@ -394,7 +394,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
     { stdio: "ignore" },
   );
   try {
-    await eventually(() => canConnect(port), 5000);
+    await eventually(() => canConnect(port), () => true, { withinMs: 5000, stepMs: 50 });
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
@@ -416,18 +416,4 @@ function canConnect(port: number): Promise<void> {
     socket.once("connect", () => (socket.destroy(), resolve()));
     socket.once("error", reject);
   });
-}
-
-/** Retries `attempt` until it resolves, for up to `withinMs`. */
-async function eventually(attempt: () => Promise<unknown>, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      await attempt();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
 }

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "./support/bridge-browser.js";
+import { eventually } from "./support/eventually.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
 import { freshStores, type Stores } from "./support/grpc-harness.js";
 

@@ -12,160 +12,29 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { pino } from "pino";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { inProcess, startBridge, type RunningBridge } from "../bridge/index.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
-import { TokenService } from "../gen/identity/v1/token_pb.js";
-import { freshStores, newPhone, startService, type Service, type StartOptions, type Stores } from "./support/grpc-harness.js";
+import { freshStores, startService, type Service, type StartOptions, type Stores } from "./support/grpc-harness.js";
 import { expectNoInternals } from "./support/no-internals.js";
 import { postgresChild, postgresChildRunnable, type PostgresChild } from "./support/postgres-child.js";
 import { freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import type { ReceivedSms, SmsInbox } from "./support/sms-inbox.js";
-import { deleteKeysUnder, eventually, jwtPayload, redisChild, sharedRedis, type RedisChild } from "./support/tools.js";
+import { everySurface, refusalOf, Refusal, type Pair, type Surface, type SurfaceName } from "./support/surfaces.js";
+import { eventually } from "./support/eventually.js";
+import { deleteKeysUnder, jwtPayload, redisChild, sharedRedis, type RedisChild } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 const GENERIC_UNAVAILABLE = "The service is temporarily unavailable. Please try again shortly.";
 const GENERIC_SMS = "The SMS could not be sent. Please try again shortly.";
 /** The webhook SMS provider's time-out (src/sms/webhook.ts; no variable sets it). */
 const SMS_TIMEOUT_MS = 5_000;
 const ENGLISH = { "accept-language": "en" };
-
-// ---------------------------------------------------------------------------
-// The three surfaces, behind one small interface, so every answer is checked on each.
-
-type SurfaceName = "grpc" | "connect" | "api";
-type Purpose = "register" | "login";
-
-interface Pair {
-  access: string;
-  refresh: string;
-}
-
-interface VerifyResult {
-  valid: boolean;
-  reason: string;
-}
-
-/** A refusal as the caller saw it, whichever surface it came through. */
-class Refusal extends Error {
-  constructor(
-    readonly surface: SurfaceName,
-    readonly reason: string,
-    /** The gRPC code (grpc, connect) or the HTTP status (api). */
-    readonly status: number,
-    /** The status message, or the envelope's `message`. */
-    readonly text: string,
-    /** Everything the caller could read: for /api the whole body. */
-    readonly raw: string,
-    readonly body?: unknown,
-  ) {
-    super(`${surface} refused: ${status} ${reason}`);
-  }
-}
-
-interface Surface {
-  readonly name: SurfaceName;
-  sendOtp(phone: string, purpose: Purpose): Promise<void>;
-  register(phone: string, code: string): Promise<Pair>;
-  login(phone: string, code: string): Promise<Pair>;
-  refresh(refresh: string): Promise<Pair>;
-  logout(refresh: string): Promise<void>;
-  logoutAll(access: string): Promise<void>;
-  /** A bad token is an answer (valid=false, or 401/403 on /api); an outage throws. */
-  verify(access: string): Promise<VerifyResult>;
-  profile(access: string): Promise<{ id: string }>;
-  updateProfile(access: string, firstName: string): Promise<void>;
-  /** Only gRPC and Connect have it. */
-  introspect?(token: string): Promise<{ active: boolean }>;
-}
-
-const PURPOSE = { register: OtpPurpose.REGISTER, login: OtpPurpose.LOGIN } as const;
-
-/** gRPC clients (to the grpc-js server, or Connect to the bridge): one code path. */
-function rpcSurface(name: "grpc" | "connect", auth: Client<typeof AuthService>, token: Client<typeof TokenService>): Surface {
-  const opts = (access?: string) => ({ headers: access === undefined ? ENGLISH : { ...ENGLISH, authorization: `Bearer ${access}` } });
-  const refused = (error: unknown): never => {
-    const e = ConnectError.from(error);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    // What a caller reads: the status message and the ErrorInfo (not transport headers).
-    throw new Refusal(name, info?.reason ?? "", e.code, e.rawMessage, `${e.rawMessage} ${JSON.stringify(info?.metadata ?? {})}`);
-  };
-  const pair = (tokens: { access: string; refresh: string } | undefined): Pair => {
-    if (tokens === undefined) throw new Error("no tokens in the answer");
-    return { access: tokens.access, refresh: tokens.refresh };
-  };
-  const rpc = async <T>(call: Promise<T>): Promise<T> => call.catch(refused);
-  return {
-    name,
-    sendOtp: async (phone, purpose) => void (await rpc(auth.sendOtp({ phone, purpose: PURPOSE[purpose] }, opts()))),
-    register: async (phone, code) => pair((await rpc(auth.register({ phone, code, firstName: "Sara", lastName: "Ahmadi" }, opts()))).tokens),
-    login: async (phone, code) => pair((await rpc(auth.login({ phone, code }, opts()))).tokens),
-    refresh: async (refresh) => pair((await rpc(token.refresh({ refresh }, opts()))).tokens),
-    logout: async (refresh) => void (await rpc(auth.logout({ refresh }, opts()))),
-    logoutAll: async (access) => void (await rpc(auth.logoutAll({}, opts(access)))),
-    verify: async (access) => {
-      const answer = await rpc(token.verify({ token: access }, opts()));
-      return { valid: answer.valid, reason: answer.reason };
-    },
-    profile: async (access) => ({ id: (await rpc(auth.getProfile({}, opts(access)))).user?.id ?? "" }),
-    updateProfile: async (access, firstName) => void (await rpc(auth.updateProfile({ firstName }, opts(access)))),
-    introspect: async (t) => ({ active: (await rpc(token.introspect({ token: t }, opts()))).active }),
-  };
-}
-
-function apiSurface(baseUrl: string): Surface {
-  const request = async (method: string, path: string, json?: unknown, access?: string): Promise<{ status: number; body: any }> => {
-    const headers: Record<string, string> = { ...ENGLISH };
-    if (json !== undefined) headers["content-type"] = "application/json";
-    if (access !== undefined) headers.authorization = `Bearer ${access}`;
-    const response = await fetch(baseUrl + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
-    const raw = await response.text();
-    // `any`: the envelope's data has a different shape per route.
-    const body = raw === "" ? undefined : (JSON.parse(raw) as any);
-    if (response.ok) return { status: response.status, body };
-    throw new Refusal("api", body?.data?.code ?? "", response.status, body?.message ?? "", raw, body);
-  };
-  const pair = (tokens: { access: string; refresh: string }): Pair => ({ access: tokens.access, refresh: tokens.refresh });
-  return {
-    name: "api",
-    sendOtp: async (phone, purpose) => void (await request("POST", "/api/send-otp/", { phone, purpose })),
-    register: async (phone, code) => pair((await request("POST", "/api/register/", { phone, code, first_name: "Sara", last_name: "Ahmadi" })).body.data.tokens),
-    login: async (phone, code) => pair((await request("POST", "/api/login/", { phone, code })).body.data.tokens),
-    refresh: async (refresh) => pair((await request("POST", "/api/token/refresh/", { refresh })).body.data),
-    logout: async (refresh) => void (await request("POST", "/api/logout/", { refresh })),
-    logoutAll: async (access) => void (await request("POST", "/api/logout-all/", undefined, access)),
-    verify: async (access) => {
-      try {
-        await request("POST", "/api/token/verify/", { token: access });
-        return { valid: true, reason: "" };
-      } catch (error) {
-        // 401/403 carry the reason a token is bad; anything else is a refusal to answer.
-        if (error instanceof Refusal && (error.status === 401 || error.status === 403)) return { valid: false, reason: error.reason };
-        throw error;
-      }
-    },
-    profile: async (access) => ({ id: (await request("GET", "/api/dashboard/", undefined, access)).body.data.user.id }),
-    updateProfile: async (access, firstName) => void (await request("PATCH", "/api/profile/", { first_name: firstName }, access)),
-  };
-}
-
-/** The refusal a call ended in; a call that succeeds fails the test. */
-async function refusalOf(call: Promise<unknown>): Promise<Refusal> {
-  let answer: unknown;
-  try {
-    answer = await call;
-  } catch (error) {
-    if (error instanceof Refusal) return error;
-    throw error;
-  }
-  throw new Error(`expected a refusal, the call answered ${JSON.stringify(answer)}`);
-}
 
 /** UNAVAILABLE / 503 service_unavailable, the generic sentence, nothing else. */
 function expectUnavailable(refusal: Refusal, reason: "service_unavailable" | "sms_unavailable" = "service_unavailable", label?: string): void {
@@ -197,16 +66,11 @@ interface Stack {
 async function startStack(stores: Stores, options: StartOptions = {}): Promise<Stack> {
   const service = await startService(stores, options);
   const bridge = await startBridge({ config: service.config, log: pino({ level: "silent" }), upstream: inProcess(service.app) });
-  const connect = createConnectTransport({ baseUrl: bridge.url, httpVersion: "1.1" });
   const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
   return {
     service,
     bridge,
-    surfaces: [
-      rpcSurface("grpc", service.auth, service.token),
-      rpcSurface("connect", createClient(AuthService, connect), createClient(TokenService, connect)),
-      apiSurface(bridge.url),
-    ],
+    surfaces: everySurface({ grpc: `http://127.0.0.1:${service.port}`, bridge: bridge.url }, { language: "en" }),
     health: async (name = "") => (await health.check({ service: name }, { timeoutMs: 2_000 })).status,
     async readyz() {
       const response = await fetch(`${bridge.url}/readyz`, { headers: ENGLISH });
@@ -220,7 +84,7 @@ async function startStack(stores: Stores, options: StartOptions = {}): Promise<S
 }
 
 /** Registers through gRPC (codes come from the stack's SMS inbox). */
-async function signUp(stack: Stack, phone = newPhone()): Promise<{ phone: string; tokens: Pair }> {
+async function signUp(stack: Stack, phone = freshPhone().e164): Promise<{ phone: string; tokens: Pair }> {
   const grpc = stack.surfaces[0]!;
   await grpc.sendOtp(phone, "register");
   return { phone, tokens: await grpc.register(phone, stack.service.sms.codeFor(phone, "register")) };
@@ -233,17 +97,17 @@ async function logIn(stack: Stack, surface: Surface, phone: string): Promise<Pai
 
 /** Health, /readyz and /healthz all say the stores are not answering (`failing` names which). */
 async function expectNotReady(stack: Stack, failing: string): Promise<void> {
-  await eventually(async () => (await stack.health()) === ServingStatus.NOT_SERVING, 4_000);
+  await eventually(() => stack.health(), (status) => status === ServingStatus.NOT_SERVING, { withinMs: 4_000 });
   for (const name of ["identity.v1.AuthService", "identity.v1.TokenService"]) expect(await stack.health(name)).toBe(ServingStatus.NOT_SERVING);
-  await eventually(async () => (await stack.readyz()).status === 503, 2_000);
+  await eventually(() => stack.readyz(), (ready) => ready.status === 503, { withinMs: 2_000 });
   const ready = await stack.readyz();
   expect(ready.body).toEqual({ success: false, message: GENERIC_UNAVAILABLE, data: { code: "service_unavailable", failing: [failing] } });
   expect((await fetch(`${stack.bridge.url}/healthz`)).status).toBe(200);
 }
 
 async function expectReady(stack: Stack, withinMs: number): Promise<void> {
-  await eventually(async () => (await stack.health().catch(() => ServingStatus.UNKNOWN)) === ServingStatus.SERVING, withinMs);
-  await eventually(async () => (await stack.readyz()).status === 200, 2_000);
+  await eventually(() => stack.health(), (status) => status === ServingStatus.SERVING, { withinMs });
+  await eventually(() => stack.readyz(), (ready) => ready.status === 200, { withinMs: 2_000 });
 }
 
 /** Every store-backed operation of every surface; each must be refused UNAVAILABLE / 503. */
@@ -253,10 +117,10 @@ async function expectEverythingUnavailable(stack: Stack, tokens: Pair, loginCode
       ["verify", () => s.verify(tokens.access)],
       ["profile", () => s.profile(tokens.access)],
       ["updateProfile", () => s.updateProfile(tokens.access, "Nima")],
-      ["sendOtp register", () => s.sendOtp(newPhone(), "register")],
+      ["sendOtp register", () => s.sendOtp(freshPhone().e164, "register")],
       ["sendOtp login", () => s.sendOtp(loginCode.phone, "login")],
       ["login", () => s.login(loginCode.phone, loginCode.code)],
-      ["register", () => s.register(newPhone(), "123456")],
+      ["register", () => s.register(freshPhone().e164, "123456")],
       ["refresh", () => s.refresh(tokens.refresh)],
       ["logout", () => s.logout(tokens.refresh)],
       ["logoutAll", () => s.logoutAll(tokens.access)],
@@ -295,7 +159,7 @@ describe.runIf(realStoresAvailable())("when Redis stops answering (a redis-serve
     // A login code sent before the outage, presented during it.
     await grpc!.sendOtp(live.phone, "login");
     const loginCode = { phone: live.phone, code: stack.service.sms.codeFor(live.phone, "login") };
-    for (const s of stack.surfaces) expect(await s.verify(live.tokens.access)).toEqual({ valid: true, reason: "" });
+    for (const s of stack.surfaces) expect(await s.verify(live.tokens.access)).toMatchObject({ valid: true, reason: "" });
     expect(await stack.health()).toBe(ServingStatus.SERVING);
 
     await redis.stop();
@@ -311,20 +175,20 @@ describe.runIf(realStoresAvailable())("when Redis stops answering (a redis-serve
     await redis.start();
     await expectReady(stack, 5_000);
     for (const s of stack.surfaces) {
-      await eventually(async () => (await s.verify(live.tokens.access).catch(() => ({ valid: false }))).valid, 3_000);
+      await eventually(() => s.verify(live.tokens.access), (verdict) => verdict.valid, { withinMs: 3_000 });
       expect(await s.profile(live.tokens.access)).toEqual({ id: jwtPayload(live.tokens.access).sub });
       // Revocations made before the outage are rebuilt from PostgreSQL, not forgotten.
-      expect(await s.verify(loggedOut.tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
-      expect(await s.verify(everywhere.tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
+      expect(await s.verify(loggedOut.tokens.access)).toMatchObject({ valid: false, reason: "session_revoked" });
+      expect(await s.verify(everywhere.tokens.access)).toMatchObject({ valid: false, reason: "session_revoked" });
       expect((await refusalOf(s.refresh(loggedOut.tokens.refresh))).reason).toBe("session_revoked");
       // Codes, logins and refreshes work again, through every surface.
       const pair = await logIn(stack, s, live.phone);
       const next = await s.refresh(pair.refresh);
-      expect(await s.verify(next.access)).toEqual({ valid: true, reason: "" });
+      expect(await s.verify(next.access)).toMatchObject({ valid: true, reason: "" });
     }
     // A logout now is seen at once by every surface (the empty Redis re-reads PostgreSQL).
     await stack.surfaces[2]!.logout(live.tokens.refresh);
-    for (const s of stack.surfaces) expect(await s.verify(live.tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
+    for (const s of stack.surfaces) expect(await s.verify(live.tokens.access)).toMatchObject({ valid: false, reason: "session_revoked" });
   }, 40_000);
 
   it("stops saying valid=true within a second when Redis hangs (connected, answering nothing), and recovers when it answers", async () => {
@@ -351,11 +215,11 @@ describe.runIf(realStoresAvailable())("when Redis stops answering (a redis-serve
       expect(Date.now() - asked).toBeLessThan(2_000);
     }
     expect(Date.now() - pausedAt).toBeLessThan(pauseMs);
-    await eventually(async () => (await stack.health()) === ServingStatus.NOT_SERVING, pausedAt + pauseMs - Date.now());
+    await eventually(() => stack.health(), (status) => status === ServingStatus.NOT_SERVING, { withinMs: pausedAt + pauseMs - Date.now() });
 
     await expectReady(stack, 6_000);
     for (const s of stack.surfaces) {
-      await eventually(async () => (await s.verify(live.tokens.access).catch(() => ({ valid: false }))).valid, 3_000);
+      await eventually(() => s.verify(live.tokens.access), (verdict) => verdict.valid, { withinMs: 3_000 });
     }
   }, 30_000);
 });
@@ -427,12 +291,12 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     const grpc = stack.surfaces[0]!;
     await grpc.sendOtp(other.phone, "login");
     const loginCode = stack.service.sms.codeFor(other.phone, "login");
-    const newcomers = stack.surfaces.map(() => newPhone());
+    const newcomers = stack.surfaces.map(() => freshPhone().e164);
     for (const phone of newcomers) await grpc.sendOtp(phone, "register");
 
     await postgres.stop("fast");
     for (const [i, s] of stack.surfaces.entries()) {
-      expectUnavailable(await refusalOf(s.sendOtp(newPhone(), "register")));
+      expectUnavailable(await refusalOf(s.sendOtp(freshPhone().e164, "register")));
       expectUnavailable(await refusalOf(s.sendOtp(live.phone, "login")));
       expectUnavailable(await refusalOf(s.refresh(live.tokens.refresh)));
       expectUnavailable(await refusalOf(s.register(newcomers[i]!, stack.service.sms.codeFor(newcomers[i]!, "register"))));
@@ -456,7 +320,7 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     await postgres.start();
     await expectReady(stack, 5_000);
     for (const s of stack.surfaces) {
-      expect(await s.verify(live.tokens.access)).toEqual({ valid: true, reason: "" });
+      expect(await s.verify(live.tokens.access)).toMatchObject({ valid: true, reason: "" });
       const pair = await logIn(stack, s, other.phone);
       expect((await s.verify((await s.refresh(pair.refresh)).access)).valid).toBe(true);
     }
@@ -480,7 +344,7 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     await postgres.start();
     await expectReady(stack, 5_000);
     for (const s of stack.surfaces) {
-      expect(await s.verify(tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
+      expect(await s.verify(tokens.access)).toMatchObject({ valid: false, reason: "session_revoked" });
       expect((await refusalOf(s.refresh(tokens.refresh))).reason).toBe("session_revoked");
     }
     // The retry the 503 asked for is recorded.
@@ -569,7 +433,7 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     const running = clients.map(client);
     const succeededSince = (op: string, since: number) => outcomes.some((o) => o.op === op && o.startedAt >= since && !o.refusal && !o.error);
     try {
-      await eventually(async () => succeededSince("refresh", 0) && succeededSince("logout", 0), 10_000, 50);
+      await eventually(async () => succeededSince("refresh", 0) && succeededSince("logout", 0), (yes) => yes, { withinMs: 10_000, stepMs: 50 });
       const crashedAt = Date.now();
       await postgres.stop("immediate");
       // Health and readiness say so while it is down; the load goes on meanwhile.
@@ -578,10 +442,10 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
       await postgres.start();
       const upAt = Date.now();
       // Recovery needs no restart of the service: logins succeed again within seconds.
-      await eventually(async () => succeededSince("login", upAt) && succeededSince("refresh", upAt), 5_000, 50);
+      await eventually(async () => succeededSince("login", upAt) && succeededSince("refresh", upAt), (yes) => yes, { withinMs: 5_000, stepMs: 50 });
       await expectReady(stack, 3_000);
       const settledAt = Date.now();
-      await eventually(async () => succeededSince("login", settledAt + 1_000) && succeededSince("logout", settledAt + 1_000), 10_000, 50);
+      await eventually(async () => succeededSince("login", settledAt + 1_000) && succeededSince("logout", settledAt + 1_000), (yes) => yes, { withinMs: 10_000, stepMs: 50 });
       stopping = true;
       const held = await Promise.all(running);
 
@@ -636,9 +500,9 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
               const session = sessions.get(sid);
               expect(session, `session ${sid}`).toBeDefined();
               const answer = await grpc.verify(token);
-              if (session!.revoked !== null) expect(answer, `session ${sid}`).toEqual({ valid: false, reason: "session_revoked" });
+              if (session!.revoked !== null) expect(answer, `session ${sid}`).toMatchObject({ valid: false, reason: "session_revoked" });
               else if (uncertain.has(sid)) expect([true, "session_revoked"]).toContain(answer.valid || answer.reason);
-              else expect(answer, `session ${sid}`).toEqual({ valid: true, reason: "" });
+              else expect(answer, `session ${sid}`).toMatchObject({ valid: true, reason: "" });
             }),
           );
         }
@@ -733,11 +597,11 @@ describe.runIf(realStoresAvailable())("when the SMS webhook hangs, fails or drop
     const { tokens } = await signUp(stack);
     gateway.mode = "hang";
     try {
-      const phones = stack.surfaces.map(() => newPhone());
+      const phones = stack.surfaces.map(() => freshPhone().e164);
       const started = Date.now();
       const sends = stack.surfaces.map((s, i) => refusalOf(s.sendOtp(phones[i]!, "register")).then((r) => ({ r, ms: Date.now() - started })));
       // A hanging gateway holds up only the sends waiting for it.
-      for (const s of stack.surfaces) expect(await s.verify(tokens.access)).toEqual({ valid: true, reason: "" });
+      for (const s of stack.surfaces) expect(await s.verify(tokens.access)).toMatchObject({ valid: true, reason: "" });
       for (const { r, ms } of await Promise.all(sends)) {
         expectUnavailable(r, "sms_unavailable");
         expect(ms).toBeLessThan(SMS_TIMEOUT_MS + 3_000);

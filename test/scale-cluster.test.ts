@@ -21,11 +21,12 @@ import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { otpKeys } from "../src/core/otp/keys.js";
 import { sessionCacheKey, userCacheKey } from "../src/store/liveness/keys.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
-import { bearer, failure, newPhone, OtpPurpose } from "./support/grpc-harness.js";
+import { bearer, failure, OtpPurpose } from "./support/grpc-harness.js";
 import { startRedisCluster, type RedisCluster } from "./support/redis-cluster.js";
 import { freshDatabase, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
 import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { jwtPayload } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 interface Instance {
   name: string;
@@ -123,7 +124,7 @@ describe.runIf(realStoresAvailable())("two service processes on a Redis Cluster"
     return inbox.codeFor(phone, purpose);
   }
 
-  async function signUp(sendOn: Instance, registerOn: Instance, phone = newPhone()) {
+  async function signUp(sendOn: Instance, registerOn: Instance, phone = freshPhone().e164) {
     const code = await sendCode(sendOn, phone, "register");
     const { user, tokens } = await registerOn.auth.register({ phone, code, firstName: "Sara", lastName: "Ahmadi" });
     return { phone, user: user!, tokens: tokens! as Tokens };
@@ -170,7 +171,7 @@ describe.runIf(realStoresAvailable())("two service processes on a Redis Cluster"
   const slotOf = async (key: string) => Number(await cluster.node(cluster.ports[0]!).cluster("KEYSLOT", key));
 
   it("runs the story across both: a code sent on A registers on B; the tokens verify on both; A refreshes them", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const code = await sendCode(a, phone, "register");
     const { user, tokens } = await b.auth.register({ phone, code, firstName: "Ali", lastName: "Rezaei" });
     expect(user!.phone).toBe(phone);
@@ -260,7 +261,7 @@ describe.runIf(realStoresAvailable())("two service processes on a Redis Cluster"
   });
 
   it("shares the resend interval: a code sent on A refuses a resend on B", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     await sendCode(a, phone, "register");
     const refused = await failure(b.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER }, from(freshIp())));
     expect(refused).toMatchObject({ code: Code.ResourceExhausted, reason: "rate_limited" });
@@ -268,19 +269,19 @@ describe.runIf(realStoresAvailable())("two service processes on a Redis Cluster"
 
   it("counts the per-IP hourly cap across A and B", async () => {
     const ip = freshIp();
-    for (let i = 0; i < IP_CAP; i++) await sendCode(i % 2 === 0 ? a : b, newPhone(), "register", ip);
+    for (let i = 0; i < IP_CAP; i++) await sendCode(i % 2 === 0 ? a : b, freshPhone().e164, "register", ip);
     for (const on of [b, a]) {
-      expect(await failure(on.auth.sendOtp({ phone: newPhone(), purpose: OtpPurpose.REGISTER }, from(ip)))).toMatchObject({
+      expect(await failure(on.auth.sendOtp({ phone: freshPhone().e164, purpose: OtpPurpose.REGISTER }, from(ip)))).toMatchObject({
         code: Code.ResourceExhausted,
         reason: "rate_limited",
       });
     }
     // Another client address still has its budget.
-    await sendCode(b, newPhone(), "register", freshIp());
+    await sendCode(b, freshPhone().e164, "register", freshIp());
   });
 
   it("shares the attempt count of a code: wrong guesses on A and B together reach OTP_MAX_ATTEMPTS", async () => {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const code = await sendCode(a, phone, "register");
     const wrong = `${(Number(code[0]) + 1) % 10}${code.slice(1)}`;
     const reasons: string[] = [];

@@ -17,10 +17,11 @@ import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { codeDigest } from "../src/core/otp/digest.js";
 import { runServiceProcessToExit, startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
-import { bearer, failure, newPhone } from "./support/grpc-harness.js";
+import { bearer, failure } from "./support/grpc-harness.js";
 import { freshDatabase, freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { jwtPayload, keysUnder, sharedRedis } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
 
 /** Something that must not be found, and how to recognise it. */
 interface Secret {
@@ -173,7 +174,7 @@ describe.runIf(realStoresAvailable())("no secret at rest after a full flow (NODE
     http = String(service.listening.http);
 
     // --- The flow: every operation, through /api and gRPC alike. ---
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const local = `0${phone.slice(3)}`;
     expect((await api("POST", "/api/send-otp/", { phone: local, purpose: "register" })).status).toBe(200);
     const registerCode = inbox.codeFor(phone, "register");
@@ -221,7 +222,7 @@ describe.runIf(realStoresAvailable())("no secret at rest after a full flow (NODE
     await auth.sendOtp({ phone, purpose: OtpPurpose.LOGIN });
     const sixth = keep((await auth.login({ phone, code: inbox.codeFor(phone, "login") })).tokens!);
     expect(await token.verify({ token: sixth.access })).toMatchObject({ valid: true });
-    pendingPhone = newPhone();
+    pendingPhone = freshPhone().e164;
     await auth.sendOtp({ phone: pendingPhone, purpose: OtpPurpose.REGISTER });
 
     // Forgeries: a changed payload under the real signature, alg none, a stranger's key.

@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UnavailableError } from "../src/core/errors.js";
 import { createConsoleSender, createSmsSender, createWebhookSender, type SmsMessage } from "../src/sms/index.js";
 import { OtpPurpose } from "../gen/identity/v1/auth_pb.js";
-import { freshPhone, startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
+import { freshPhone } from "./support/phones.js";
 import { freshStores, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
 

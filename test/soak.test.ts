@@ -13,18 +13,15 @@ import { readFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
-import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
-import { bearer, newPhone } from "./support/grpc-harness.js";
 import { freshDatabase, freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 import { jwtPayload } from "./support/tools.js";
+import { freshPhone } from "./support/phones.js";
+import { apiSurface, grpcSurface, Refusal, type Pair, type Purpose, type Surface, type Verdict } from "./support/surfaces.js";
 
 const USERS = 300;
 /** Calls in flight at once, over all users (see the gate below). */
@@ -38,15 +35,11 @@ const REUSE_GRACE_MS = 1_000;
 
 // ---------------------------------------------------------------- the surfaces
 
-type Purpose = "register" | "login";
-interface Pair {
-  access: string;
-  refresh: string;
-}
 /** An answer: a value, or a refusal with its reason; `server` marks a 5xx /
  * INTERNAL / UNAVAILABLE (or no answer at all), which must never happen here. */
 type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string; server: boolean };
 
+/** A surface of one instance, each answer an Outcome (the soak counts refusals, it does not stop at one). */
 interface Endpoint {
   name: "grpc-A" | "grpc-B" | "api-A";
   instance: "A" | "B";
@@ -54,79 +47,36 @@ interface Endpoint {
   register(phone: string, code: string): Promise<Outcome<Pair>>;
   login(phone: string, code: string): Promise<Outcome<Pair>>;
   refresh(refresh: string): Promise<Outcome<Pair>>;
-  verify(access: string): Promise<Outcome<{ valid: boolean; reason: string }>>;
+  verify(access: string): Promise<Outcome<Verdict>>;
   logout(refresh: string): Promise<Outcome<true>>;
   logoutAll(access: string): Promise<Outcome<number>>;
 }
 
 const SERVER_CODES = new Set([Code.Internal, Code.Unknown, Code.Unavailable, Code.DataLoss, Code.Unimplemented, Code.DeadlineExceeded]);
 
-async function grpcOutcome<T>(call: () => Promise<T>): Promise<Outcome<T>> {
+async function outcome<T>(call: () => Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await call() };
   } catch (error) {
-    const e = ConnectError.from(error);
-    const reason = e.findDetails(ErrorInfoSchema)[0]?.reason ?? `grpc ${Code[e.code]}: ${e.rawMessage}`;
-    return { ok: false, reason, server: SERVER_CODES.has(e.code) };
+    if (!(error instanceof Refusal)) return { ok: false, reason: `no answer: ${String(error)} (${String((error as { cause?: unknown }).cause)})`, server: true };
+    const server = error.surface === "api" ? error.status >= 500 : SERVER_CODES.has(error.status);
+    const reason = error.reason !== "" ? error.reason : `${error.surface} ${error.status}: ${error.raw.slice(0, 200)}`;
+    return { ok: false, reason, server };
   }
 }
 
-function grpcEndpoint(name: "grpc-A" | "grpc-B", port: number): Endpoint {
-  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
-  const auth = createClient(AuthService, transport);
-  const token = createClient(TokenService, transport);
-  const pair = (tokens: { access: string; refresh: string } | undefined): Pair => ({ access: tokens!.access, refresh: tokens!.refresh });
+function endpoint(name: Endpoint["name"], surface: Surface): Endpoint {
+  const names = { firstName: "Soak", lastName: "Test" };
   return {
     name,
-    instance: name === "grpc-A" ? "A" : "B",
-    sendOtp: (phone, purpose) =>
-      grpcOutcome(async () => (await auth.sendOtp({ phone, purpose: purpose === "register" ? OtpPurpose.REGISTER : OtpPurpose.LOGIN }), true as const)),
-    register: (phone, code) => grpcOutcome(async () => pair((await auth.register({ phone, code, firstName: "Soak", lastName: "Test" })).tokens)),
-    login: (phone, code) => grpcOutcome(async () => pair((await auth.login({ phone, code })).tokens)),
-    refresh: (refresh) => grpcOutcome(async () => pair((await token.refresh({ refresh })).tokens)),
-    verify: (access) => grpcOutcome(async () => await token.verify({ token: access })),
-    logout: (refresh) => grpcOutcome(async () => (await auth.logout({ refresh }), true as const)),
-    logoutAll: (access) => grpcOutcome(async () => (await auth.logoutAll({}, bearer(access))).revoked),
-  };
-}
-
-function apiEndpoint(baseUrl: string): Endpoint {
-  /** The envelope's `data`, or the refusal; 5xx and no answer are server errors. */
-  const post = async <T>(path: string, json: unknown, read: (data: Record<string, unknown>, status: number) => T, access?: string): Promise<Outcome<T>> => {
-    let response: Response;
-    try {
-      response = await fetch(`${baseUrl}${path}`, {
-        method: "POST",
-        headers: { ...(json === undefined ? {} : { "content-type": "application/json" }), ...(access === undefined ? {} : { authorization: `Bearer ${access}` }) },
-        body: json === undefined ? undefined : JSON.stringify(json),
-      });
-    } catch (error) {
-      return { ok: false, reason: `no answer: ${String(error)} (${String((error as { cause?: unknown }).cause)})`, server: true };
-    }
-    const text = await response.text();
-    if (response.status >= 500) return { ok: false, reason: `HTTP ${response.status} ${text.slice(0, 200)}`, server: true };
-    const body = JSON.parse(text) as { success: boolean; data: Record<string, unknown> };
-    if (body.success) return { ok: true, value: read(body.data, response.status) };
-    return { ok: false, reason: String(body.data.code), server: false };
-  };
-  const pair = (data: Record<string, unknown>): Pair => {
-    const tokens = (data.tokens ?? data) as Pair;
-    return { access: tokens.access, refresh: tokens.refresh };
-  };
-  return {
-    name: "api-A",
-    instance: "A",
-    sendOtp: (phone, purpose) => post("/api/send-otp/", { phone, purpose }, () => true as const),
-    register: (phone, code) => post("/api/register/", { phone, code, first_name: "Soak", last_name: "Test" }, pair),
-    login: (phone, code) => post("/api/login/", { phone, code }, pair),
-    refresh: (refresh) => post("/api/token/refresh/", { refresh }, pair),
-    async verify(access) {
-      // 200 only for a valid token; 401/403 carry the reason: both are Verify's answers.
-      const answer = await post("/api/token/verify/", { token: access }, () => ({ valid: true, reason: "" }));
-      return answer.ok || answer.server ? answer : { ok: true, value: { valid: false, reason: answer.reason } };
-    },
-    logout: (refresh) => post("/api/logout/", { refresh }, () => true as const),
-    logoutAll: (access) => post("/api/logout-all/", undefined, (data) => Number(data.revoked), access),
+    instance: name === "grpc-B" ? "B" : "A",
+    sendOtp: (phone, purpose) => outcome(async () => (await surface.sendOtp(phone, purpose), true as const)),
+    register: (phone, code) => outcome(() => surface.register(phone, code, names)),
+    login: (phone, code) => outcome(() => surface.login(phone, code)),
+    refresh: (refresh) => outcome(() => surface.refresh(refresh)),
+    verify: (access) => outcome(() => surface.verify(access)),
+    logout: (refresh) => outcome(async () => (await surface.logout(refresh), true as const)),
+    logoutAll: (access) => outcome(() => surface.logoutAll(access)),
   };
 }
 
@@ -295,7 +245,7 @@ describe.runIf(realStoresAvailable())("soak: a few hundred users on two instance
   // ---------------------------------------------------------------- the operations
 
   async function register(users: UserModel[]): Promise<void> {
-    const phone = newPhone();
+    const phone = freshPhone().e164;
     const [sender, registrar] = [anyEndpoint(), anyEndpoint()];
     if (mustSucceed("send-otp", sender, await turn(() => sender.sendOtp(phone, "register"))) === undefined) return;
     const pair = mustSucceed("register", registrar, await turn(() => registrar.register(phone, inbox.codeFor(phone, "register"))));
@@ -440,10 +390,10 @@ describe.runIf(realStoresAvailable())("soak: a few hundred users on two instance
       startServiceProcess({ ...env, SERVICE_ROLE: "all", DATA_DIR: dirs[0]! }),
       startServiceProcess({ ...env, SERVICE_ROLE: "grpc", DATA_DIR: dirs[1]! }),
     ]);
-    grpcA = grpcEndpoint("grpc-A", Number(a.listening.grpcPort));
-    grpcB = grpcEndpoint("grpc-B", Number(b.listening.grpcPort));
+    grpcA = endpoint("grpc-A", grpcSurface(`http://127.0.0.1:${String(a.listening.grpcPort)}`));
+    grpcB = endpoint("grpc-B", grpcSurface(`http://127.0.0.1:${String(b.listening.grpcPort)}`));
     // gRPC to both instances, and /api through A's bridge.
-    endpoints = [grpcA, grpcB, grpcA, grpcB, apiEndpoint(String(a.listening.http))];
+    endpoints = [grpcA, grpcB, grpcA, grpcB, endpoint("api-A", apiSurface(String(a.listening.http)))];
 
     const startedAt = Date.now();
     const deadline = startedAt + LOAD_MS;

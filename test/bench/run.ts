@@ -16,6 +16,7 @@ import pg from "pg";
 import { HealthCheckRequestSchema } from "../../gen/grpc/health/v1/health_pb.js";
 import { AuthService, OtpPurpose } from "../../gen/identity/v1/auth_pb.js";
 import { IntrospectRequestSchema, TokenService, VerifyRequestSchema } from "../../gen/identity/v1/token_pb.js";
+import { freshPhone } from "../support/phones.js";
 import { freshDatabase, POSTGRES_ADMIN_URL, REDIS_URL } from "../support/services.js";
 import { startSmsInbox, type SmsInbox } from "../support/sms-inbox.js";
 import { grpcFrame, h2load, wrk, type LoadResult } from "./load.js";
@@ -69,14 +70,8 @@ async function start(storeEnv: Record<string, string>, sms: SmsInbox, cpu: numbe
   return { server, auth: createClient(AuthService, transport), token: createClient(TokenService, transport), sms, grpcUrl, httpUrl: `http://127.0.0.1:${server.httpPort}` };
 }
 
-let phoneSeq = 0;
-function benchPhone(): string {
-  phoneSeq += 1;
-  return `+98935${String(phoneSeq).padStart(7, "0")}`;
-}
-
 async function signUp(app: Running) {
-  const phone = benchPhone();
+  const phone = freshPhone().e164;
   await app.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
   const { tokens, user } = await app.auth.register({ phone, code: app.sms.codeFor(phone, "register"), firstName: "Bench", lastName: "User" });
   return { phone, tokens: tokens!, user: user! };
@@ -146,7 +141,7 @@ async function loginRates(app: Running, store: string): Promise<void> {
   // Codes sent beforehand: one per phone, many phones (a code works once).
   const batch = 4000;
   const ready: { phone: string; code: string }[] = [];
-  const sent: string[] = Array.from({ length: batch }, () => benchPhone());
+  const sent: string[] = Array.from({ length: batch }, () => freshPhone().e164);
   await closedLoop(64, 120_000, async () => {
     const phone = sent.pop();
     if (phone === undefined) return false;

@@ -5,8 +5,10 @@
 import type { Page } from "playwright-core";
 import { expect } from "vitest";
 import type { SmsInbox } from "./sms-inbox.js";
-import { eventually, reload, type Tabs } from "./bridge-browser.js";
-import { freshPhone } from "./bridge-server.js";
+import { reload, type Tabs } from "./bridge-browser.js";
+import { eventually } from "./eventually.js";
+import { freshPhone } from "./phones.js";
+
 
 export const SESSION_KEY = "jwt-client.session";
 

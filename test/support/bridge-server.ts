@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { createIdentity, type BuildOptions, type Identity } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { inProcess, startBridge, type BridgeOptions, type RunningBridge } from "../../bridge/index.js";
+import { freshPhone } from "./phones.js";
 import { startSmsInbox, type SmsInbox } from "./sms-inbox.js";
 import { REDIS_URL, freshDatabase, freshKeyPrefix } from "./services.js";
 
@@ -47,12 +48,6 @@ export interface HarnessOptions {
   adapt?: (identity: Identity) => Identity;
   /** The bridge's header budget, HTTP/2 streams and time-outs (short ones for tests of them). */
   limits?: BridgeOptions["limits"];
-}
-
-/** An Iranian mobile number nobody else in the run uses, in the local form users type. */
-export function freshPhone(): { local: string; e164: string } {
-  const digits = String(Math.floor(Math.random() * 1e7)).padStart(7, "0");
-  return { local: `0912${digits}`, e164: `+98912${digits}` };
 }
 
 export async function startBridgeHarness(options: HarnessOptions = {}): Promise<BridgeHarness> {

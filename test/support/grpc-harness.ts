@@ -16,6 +16,7 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AuthService, OtpPurpose } from "../../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../../gen/identity/v1/token_pb.js";
 import { freshDatabase, freshKeyPrefix, REDIS_URL } from "./services.js";
+import { freshPhone } from "./phones.js";
 import { startSmsInbox, type SmsInbox } from "./sms-inbox.js";
 import { inject } from "vitest";
 
@@ -143,16 +144,8 @@ export function bearer(access: string): { headers: Record<string, string> } {
   return { headers: { authorization: `Bearer ${access}` } };
 }
 
-let phoneCounter = 0;
-/** A valid Iranian mobile number no other test in this file uses. */
-export function newPhone(): string {
-  phoneCounter += 1;
-  const unique = (process.pid * 1000 + phoneCounter) % 10_000_000;
-  return `+98912${String(unique).padStart(7, "0")}`;
-}
-
 /** Sends a code and registers with it; returns tokens and user. */
-export async function registerUser(service: Service, phone = newPhone(), names = { firstName: "Sara", lastName: "Ahmadi" }) {
+export async function registerUser(service: Service, phone = freshPhone().e164, names = { firstName: "Sara", lastName: "Ahmadi" }) {
   await service.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
   const code = service.sms.codeFor(phone, "register");
   const response = await service.auth.register({ phone, code, ...names });

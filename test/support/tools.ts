@@ -134,16 +134,6 @@ export async function redisChild(): Promise<RedisChild> {
   };
 }
 
-/** Polls `probe` until it returns true or `ms` pass; returns how long it took. */
-export async function eventually(probe: () => Promise<boolean>, ms: number, stepMs = 100): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await probe()) return Date.now() - started;
-    if (Date.now() - started > ms) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(stepMs);
-  }
-}
-
 /**
  * One set of stores per suite, and one service on them at a time. Starting the
  * embedded database costs about a second, so a suite restarts its service (on the

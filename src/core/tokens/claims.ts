@@ -35,8 +35,8 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   "first_name", "last_name", "is_staff", "iss", "aud",
 ]);
 
-/** A deployment's own claims, added to every token (what the seed system did by
- * overriding its token serializer). */
+/** A deployment's own claims, computed from the user and added to every token it
+ * issues; they cannot replace a RESERVED_CLAIMS name. */
 export type ExtraClaims = (user: TokenUser) => Record<string, unknown>;
 
 export function userOfClaims(claims: TokenClaims): TokenUser {
