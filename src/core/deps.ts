@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import type { CodeSender } from "../sms/sender.js";
 import type { Clock } from "./clock.js";
 import type { LocalCopies } from "./local-copies.js";
+import type { CodeSender } from "./ports/code-sender.js";
 import type { KeyValueStore } from "./ports/key-value.js";
 import type { SessionLiveness } from "./ports/session-liveness.js";
 import type { SessionRepository } from "./ports/sessions.js";

@@ -1,6 +1,7 @@
 /** The text of a one-time-code SMS, in the language of the request that asked for it. */
 import type { Locale } from "../config.js";
-import type { CodeSender, SmsSender } from "./sender.js";
+import type { CodeSender } from "../core/ports/code-sender.js";
+import type { SmsSender } from "./sender.js";
 
 const TEXT: Readonly<Record<Locale, (code: string) => string>> = {
   fa: (code) => `کد تأیید شما: ${code}`,

@@ -3,7 +3,8 @@ import { createConsoleSender, type SmsLogger } from "./console.js";
 import type { SmsSender } from "./sender.js";
 import { createWebhookSender } from "./webhook.js";
 
-export type { CodeSender, CodeSms, SmsMessage, SmsSender } from "./sender.js";
+export type { CodeSender, CodeSms } from "../core/ports/code-sender.js";
+export type { SmsMessage, SmsSender } from "./sender.js";
 export { codeSender, codeText } from "./code-text.js";
 export type { SmsLogger } from "./console.js";
 export { createConsoleSender } from "./console.js";
