@@ -1,0 +1,631 @@
+/**
+ * The repository ports' contract, run against every implementation: the in-memory
+ * one core's unit tests use, real PostgreSQL and the embedded PGlite. PostgreSQL is
+ * the truth; the in-memory implementation may not drift from it.
+ *
+ * One store per implementation for the whole file, fresh ids per test. Each test
+ * lives in its own stretch of time, earlier than every test before it, so the
+ * deletions (which act on everything expired at `now`) see only their own test's
+ * rows.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { NewSession, SessionRepository } from "../src/core/ports/sessions.js";
+import type { User, UserRepository } from "../src/core/ports/users.js";
+import { createPgliteDatabase, createPostgresDatabase, type Database, type Queryable } from "../src/store/postgres/db.js";
+import { migrate } from "../src/store/postgres/migrate.js";
+import { createSessionRepository, type SessionSnapshots } from "../src/store/postgres/sessions.js";
+import { createUserRepository } from "../src/store/postgres/users.js";
+import { createMemoryStores } from "./core/support/memory-stores.js";
+import { freshPhone } from "./support/phones.js";
+import { freshDatabase, realStoresAvailable } from "./support/services.js";
+
+/** What tests do to the data that no port offers. */
+interface Admin {
+  setActive(userId: string, active: boolean): Promise<void>;
+  /** Jtis of the blacklisted refresh tokens of a session, sorted. */
+  blacklisted(sessionId: string): Promise<string[]>;
+  liveRefreshJti(sessionId: string): Promise<string | undefined>;
+  counts(): Promise<{ users: number; sessions: number; tokens: number; blacklisted: number }>;
+}
+
+interface Ports {
+  users: UserRepository;
+  sessions: SessionRepository & SessionSnapshots;
+  admin: Admin;
+  close(): Promise<void>;
+}
+
+interface Implementation {
+  name: string;
+  /** False only for real PostgreSQL when it did not answer (CI=true fails the run then). */
+  runs: boolean;
+  open(): Promise<Ports>;
+}
+
+function sqlAdmin(db: Queryable): Admin {
+  return {
+    async setActive(userId, active) {
+      await db.query("UPDATE users SET is_active = $2 WHERE id = $1", [userId, active]);
+    },
+    async blacklisted(sessionId) {
+      const rows = await db.query<{ jti: string }>(
+        "SELECT b.jti FROM blacklisted_tokens b JOIN outstanding_tokens t ON t.jti = b.jti WHERE t.session_id = $1",
+        [sessionId],
+      );
+      return rows.map((r) => r.jti).sort();
+    },
+    async liveRefreshJti(sessionId) {
+      const rows = await db.query<{ current_refresh_jti: string }>("SELECT current_refresh_jti FROM sessions WHERE id = $1", [sessionId]);
+      return rows[0]?.current_refresh_jti;
+    },
+    async counts() {
+      const rows = await db.query<{ users: number; sessions: number; tokens: number; blacklisted: number }>(
+        `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM sessions)::int AS sessions,
+                (SELECT count(*) FROM outstanding_tokens)::int AS tokens, (SELECT count(*) FROM blacklisted_tokens)::int AS blacklisted`,
+      );
+      const row = rows[0];
+      if (row === undefined) throw new Error("count returned no row");
+      return row;
+    },
+  };
+}
+
+function sqlPorts(db: Database, drop: () => Promise<void>): Ports {
+  return {
+    users: createUserRepository(db),
+    sessions: createSessionRepository(db),
+    admin: sqlAdmin(db),
+    async close() {
+      await db.close();
+      await drop();
+    },
+  };
+}
+
+const IMPLEMENTATIONS: Implementation[] = [
+  {
+    name: "memory",
+    runs: true,
+    async open() {
+      const { users, sessions, admin } = createMemoryStores();
+      return {
+        users,
+        sessions,
+        admin: {
+          setActive: async (userId, active) => admin.setActive(userId, active),
+          blacklisted: async (sessionId) => admin.blacklisted(sessionId).sort(),
+          liveRefreshJti: async (sessionId) => admin.liveRefreshJti(sessionId),
+          counts: async () => admin.counts(),
+        },
+        close: async () => {},
+      };
+    },
+  },
+  {
+    name: "postgres",
+    runs: realStoresAvailable(),
+    async open() {
+      const database = await freshDatabase();
+      const db = await createPostgresDatabase({ url: database.url });
+      await migrate(db);
+      return sqlPorts(db, database.drop);
+    },
+  },
+  {
+    name: "pglite",
+    runs: true,
+    async open() {
+      // initdb takes seconds: the global setup made a migrated template to copy.
+      const dataDir = await mkdtemp(join(tmpdir(), "identity-contract-"));
+      await cp(inject("pgliteTemplate"), join(dataDir, "pgdata"), { recursive: true });
+      const db = await createPgliteDatabase(join(dataDir, "pgdata"));
+      return sqlPorts(db, () => rm(dataDir, { recursive: true, force: true }));
+    },
+  },
+];
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const token = (): string => randomBytes(16).toString("base64url");
+
+function must<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("expected a value");
+  return value;
+}
+
+/** A session starting at `at` (ms) with its first refresh token. */
+function newSession(at: number, lifetimes: { session?: number; refresh?: number } = {}): NewSession {
+  return {
+    id: token(),
+    refreshJti: token(),
+    createdAt: new Date(at),
+    expiresAt: new Date(at + (lifetimes.session ?? DAY)),
+    refreshExpiresAt: new Date(at + (lifetimes.refresh ?? HOUR)),
+  };
+}
+
+describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
+  describe.runIf(implementation.runs)("port contract", () => {
+    let ports: Ports;
+    beforeAll(async () => {
+      ports = await implementation.open();
+    });
+    afterAll(async () => {
+      await ports?.close();
+    });
+
+    // See the file comment: each test's time is its own, and earlier than the last's.
+    let nextEra = Date.UTC(2001, 0, 1);
+    function era(): number {
+      nextEra -= 30 * DAY;
+      return nextEra;
+    }
+
+    async function registered(at: number, lifetimes: { session?: number; refresh?: number } = {}): Promise<{ user: User; session: NewSession }> {
+      const session = newSession(at, lifetimes);
+      const user = must(await ports.sessions.register({ id: randomUUID(), phone: freshPhone().e164, firstName: "Sara", lastName: "Ahmadi" }, session, true));
+      return { user, session };
+    }
+
+    async function loggedIn(phone: string, at: number, lifetimes: { session?: number; refresh?: number } = {}): Promise<NewSession> {
+      const session = newSession(at, lifetimes);
+      must(await ports.sessions.login(phone, session, false));
+      return session;
+    }
+
+    /** Rotates the session's live token at `at`; returns the new jti. */
+    async function rotated(sessionId: string, oldJti: string, at: number, refreshExpiresAt = at + HOUR): Promise<string> {
+      const newJti = token();
+      must(await ports.sessions.rotate({ sessionId, oldJti, newJti, now: new Date(at), refreshExpiresAt: new Date(refreshExpiresAt) }));
+      return newJti;
+    }
+
+    describe("register and login", () => {
+      it("register creates the user, a first session and its first token", async () => {
+        const t = era();
+        const before = await ports.admin.counts();
+        const id = randomUUID();
+        const phone = freshPhone().e164;
+        const session = newSession(t);
+        const user = await ports.sessions.register({ id, phone, firstName: "Sara", lastName: "Ahmadi" }, session, true);
+        const expected: User = { id, phone, firstName: "Sara", lastName: "Ahmadi", isStaff: false, isActive: true, dateJoined: new Date(t), lastLogin: new Date(t) };
+        expect(user).toEqual(expected);
+        expect(await ports.users.findById(id)).toEqual(expected);
+        expect(await ports.users.findByPhone(phone)).toEqual(expected);
+        expect(await ports.sessions.snapshot(session.id)).toEqual({
+          userId: id,
+          createdAt: new Date(t),
+          expiresAt: new Date(t + DAY),
+          revoked: false,
+          sessionsRevokedBefore: null,
+          userActive: true,
+        });
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
+        expect(await ports.sessions.rotationState(session.refreshJti)).toEqual({
+          sessionId: session.id,
+          userId: id,
+          replacedBy: null,
+          rotatedAt: null,
+          sessionRevoked: false,
+          sessionExpiresAt: new Date(t + DAY),
+          successor: null,
+          user: expected,
+        });
+        expect(await ports.admin.counts()).toEqual({ ...before, users: before.users + 1, sessions: before.sessions + 1, tokens: before.tokens + 1 });
+      });
+
+      it("register without updating last login leaves it null and still dates the joining", async () => {
+        const t = era();
+        const user = await ports.sessions.register({ id: randomUUID(), phone: freshPhone().e164, firstName: "", lastName: "" }, newSession(t), false);
+        expect(user).toMatchObject({ firstName: "", lastName: "", dateJoined: new Date(t), lastLogin: null });
+      });
+
+      it("register of a taken phone returns undefined and creates nothing", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const before = await ports.admin.counts();
+        const session = newSession(t + MINUTE);
+        const again = await ports.sessions.register({ id: randomUUID(), phone: user.phone, firstName: "Other", lastName: "Person" }, session, true);
+        expect(again).toBeUndefined();
+        expect(await ports.admin.counts()).toEqual(before);
+        expect(await ports.users.findByPhone(user.phone)).toEqual(user);
+        expect(await ports.sessions.snapshot(session.id)).toBeUndefined();
+        expect(await ports.sessions.rotationState(session.refreshJti)).toBeUndefined();
+      });
+
+      it("login starts a session for an active user and moves last login only when asked", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const before = await ports.admin.counts();
+
+        const quiet = newSession(t + MINUTE);
+        expect(await ports.sessions.login(user.phone, quiet, false)).toEqual(user);
+        expect(await ports.sessions.snapshot(quiet.id)).toMatchObject({ userId: user.id, createdAt: new Date(t + MINUTE), revoked: false });
+        expect(await ports.admin.liveRefreshJti(quiet.id)).toBe(quiet.refreshJti);
+
+        const counted = newSession(t + 2 * MINUTE);
+        const expected = { ...user, lastLogin: new Date(t + 2 * MINUTE) };
+        expect(await ports.sessions.login(user.phone, counted, true)).toEqual(expected);
+        expect(await ports.users.findById(user.id)).toEqual(expected);
+        expect(await ports.admin.counts()).toEqual({ ...before, sessions: before.sessions + 2, tokens: before.tokens + 2 });
+      });
+
+      it("login refuses an inactive user and an unknown phone, creating nothing", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.admin.setActive(user.id, false);
+        const before = await ports.admin.counts();
+        const session = newSession(t + MINUTE);
+        expect(await ports.sessions.login(user.phone, session, true)).toBeUndefined();
+        expect(await ports.sessions.login(freshPhone().e164, newSession(t + MINUTE), true)).toBeUndefined();
+        expect(await ports.admin.counts()).toEqual(before);
+        expect(await ports.sessions.snapshot(session.id)).toBeUndefined();
+        expect(await ports.users.findById(user.id)).toEqual({ ...user, isActive: false });
+      });
+
+      it("a session starts after the user's logout-all instant, even by a clock at or before it", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        expect((await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE))).at).toEqual(new Date(t + MINUTE));
+
+        const sameClock = await loggedIn(user.phone, t + MINUTE);
+        const clockBehind = await loggedIn(user.phone, t + 30 * SECOND);
+        const clockAfter = await loggedIn(user.phone, t + 2 * MINUTE);
+        expect((await ports.sessions.snapshot(sameClock.id))?.createdAt).toEqual(new Date(t + MINUTE + 1));
+        expect((await ports.sessions.snapshot(clockBehind.id))?.createdAt).toEqual(new Date(t + MINUTE + 1));
+        expect((await ports.sessions.snapshot(clockAfter.id))?.createdAt).toEqual(new Date(t + 2 * MINUTE));
+        // Live: each can rotate.
+        for (const session of [sameClock, clockBehind, clockAfter]) {
+          expect((await ports.sessions.rotationState(session.refreshJti))?.sessionRevoked).toBe(false);
+          await rotated(session.id, session.refreshJti, t + 3 * MINUTE);
+        }
+      });
+    });
+
+    describe("rotate", () => {
+      it("swaps the live token: the successor is live, the old one blacklisted and linked to it", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const before = await ports.admin.counts();
+        const newJti = token();
+        const result = await ports.sessions.rotate({
+          sessionId: session.id,
+          oldJti: session.refreshJti,
+          newJti,
+          now: new Date(t + MINUTE),
+          refreshExpiresAt: new Date(t + 2 * HOUR),
+        });
+        expect(result).toEqual({ user, sessionExpiresAt: new Date(t + DAY) });
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(newJti);
+        expect(await ports.admin.blacklisted(session.id)).toEqual([session.refreshJti]);
+        expect(await ports.admin.counts()).toEqual({ ...before, tokens: before.tokens + 1, blacklisted: before.blacklisted + 1 });
+        expect(await ports.sessions.rotationState(session.refreshJti)).toEqual({
+          sessionId: session.id,
+          userId: user.id,
+          replacedBy: newJti,
+          rotatedAt: new Date(t + MINUTE),
+          sessionRevoked: false,
+          sessionExpiresAt: new Date(t + DAY),
+          successor: { jti: newJti, createdAt: new Date(t + MINUTE), expiresAt: new Date(t + 2 * HOUR), isCurrent: true },
+          user,
+        });
+        expect(await ports.sessions.rotationState(newJti)).toMatchObject({ sessionId: session.id, replacedBy: null, rotatedAt: null, successor: null });
+      });
+
+      it("refuses a stale or unknown jti and an unknown session, changing nothing", async () => {
+        const t = era();
+        const { session } = await registered(t);
+        const live = await rotated(session.id, session.refreshJti, t + MINUTE);
+        const before = await ports.admin.counts();
+        const attempts = [
+          { sessionId: session.id, oldJti: session.refreshJti },
+          { sessionId: session.id, oldJti: token() },
+          { sessionId: token(), oldJti: live },
+        ];
+        for (const attempt of attempts) {
+          const newJti = token();
+          expect(await ports.sessions.rotate({ ...attempt, newJti, now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR) })).toBeUndefined();
+          expect(await ports.sessions.rotationState(newJti)).toBeUndefined();
+        }
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(live);
+        expect(await ports.admin.blacklisted(session.id)).toEqual([session.refreshJti]);
+        expect(await ports.admin.counts()).toEqual(before);
+        expect((await ports.sessions.rotationState(session.refreshJti))?.rotatedAt).toEqual(new Date(t + MINUTE));
+      });
+
+      it("refuses an expired session (expiresAt <= now) and accepts it a millisecond before", async () => {
+        const t = era();
+        const { session } = await registered(t, { session: HOUR });
+        const attempt = (now: number) =>
+          ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(now), refreshExpiresAt: new Date(now + HOUR) });
+        expect(await attempt(t + HOUR)).toBeUndefined();
+        expect(await attempt(t + 2 * HOUR)).toBeUndefined();
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
+        expect(await attempt(t + HOUR - 1)).toMatchObject({ sessionExpiresAt: new Date(t + HOUR) });
+      });
+
+      it("refuses a revoked session", async () => {
+        const t = era();
+        const { session } = await registered(t);
+        await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE));
+        expect(
+          await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR) }),
+        ).toBeUndefined();
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
+        expect(await ports.admin.blacklisted(session.id)).toEqual([]);
+      });
+
+      it("refuses while the user is inactive, and rotates again once reactivated", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        await ports.admin.setActive(user.id, false);
+        const attempt = () =>
+          ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR) });
+        expect(await attempt()).toBeUndefined();
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
+        await ports.admin.setActive(user.id, true);
+        expect(await attempt()).toMatchObject({ user: { isActive: true } });
+      });
+
+      it("refuses a session started at or before logout-all, even one logout-all left unrevoked", async () => {
+        const t = era();
+        const { user, session } = await registered(t, { session: HOUR });
+        // At t + 1 h the session has expired, so logout-all does not revoke it; its
+        // instant still covers it, for an instance whose clock reads earlier.
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: false, sessionsRevokedBefore: new Date(t + HOUR) });
+        expect(
+          await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR) }),
+        ).toBeUndefined();
+        expect((await ports.sessions.rotationState(session.refreshJti))?.sessionRevoked).toBe(true);
+        // Already covered by the instant: a later logout-all by that clock counts it no more.
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(false);
+      });
+
+      it("lets exactly one of several parallel rotations of one jti win", async () => {
+        const t = era();
+        const { session } = await registered(t);
+        const candidates = Array.from({ length: 8 }, () => token());
+        const results = await Promise.all(
+          candidates.map((newJti) =>
+            ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti, now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR) }),
+          ),
+        );
+        expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+        const winner = must(candidates[results.findIndex((r) => r !== undefined)]);
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(winner);
+        expect(await ports.admin.blacklisted(session.id)).toEqual([session.refreshJti]);
+        expect((await ports.sessions.rotationState(session.refreshJti))?.replacedBy).toBe(winner);
+        for (const loser of candidates.filter((jti) => jti !== winner)) expect(await ports.sessions.rotationState(loser)).toBeUndefined();
+      });
+    });
+
+    describe("rotationState", () => {
+      it("follows a token's successor: current after one rotation, no longer after the next", async () => {
+        const t = era();
+        const { session } = await registered(t);
+        const second = await rotated(session.id, session.refreshJti, t + MINUTE, t + 2 * HOUR);
+        const third = await rotated(session.id, second, t + 2 * MINUTE, t + 3 * HOUR);
+        expect(await ports.sessions.rotationState(session.refreshJti)).toMatchObject({
+          replacedBy: second,
+          rotatedAt: new Date(t + MINUTE),
+          successor: { jti: second, createdAt: new Date(t + MINUTE), expiresAt: new Date(t + 2 * HOUR), isCurrent: false },
+        });
+        expect(await ports.sessions.rotationState(second)).toMatchObject({
+          replacedBy: third,
+          rotatedAt: new Date(t + 2 * MINUTE),
+          successor: { jti: third, createdAt: new Date(t + 2 * MINUTE), expiresAt: new Date(t + 3 * HOUR), isCurrent: true },
+        });
+        expect(await ports.admin.blacklisted(session.id)).toEqual([session.refreshJti, second].sort());
+      });
+
+      it("says the session is revoked for each dead cause, not for expiry, and nothing of an unknown jti", async () => {
+        const t = era();
+        const revokedOf = async (jti: string) => must(await ports.sessions.rotationState(jti)).sessionRevoked;
+
+        const expired = await registered(t, { session: MINUTE });
+        expect(await revokedOf(expired.session.refreshJti)).toBe(false);
+
+        const loggedOut = await registered(t);
+        await ports.sessions.revoke(loggedOut.session.id, "logout", new Date(t + MINUTE));
+        expect(await revokedOf(loggedOut.session.refreshJti)).toBe(true);
+
+        const inactive = await registered(t);
+        await ports.admin.setActive(inactive.user.id, false);
+        expect(await revokedOf(inactive.session.refreshJti)).toBe(true);
+        expect((await ports.sessions.rotationState(inactive.session.refreshJti))?.user.isActive).toBe(false);
+
+        const allOut = await registered(t);
+        await ports.sessions.revokeAllOfUser(allOut.user.id, new Date(t + MINUTE));
+        expect(await revokedOf(allOut.session.refreshJti)).toBe(true);
+
+        expect(await ports.sessions.rotationState(token())).toBeUndefined();
+      });
+    });
+
+    describe("revoke", () => {
+      it("is true once for a live session, then false; false for an unknown session", async () => {
+        const t = era();
+        const { session } = await registered(t);
+        expect(await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE))).toBe(true);
+        expect(await ports.sessions.revoke(session.id, "logout", new Date(t + 2 * MINUTE))).toBe(false);
+        expect(await ports.sessions.revoke(token(), "logout", new Date(t + 2 * MINUTE))).toBe(false);
+        expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(true);
+      });
+    });
+
+    describe("revokeAllOfUser", () => {
+      it("counts the live unexpired sessions, not revoked or expired ones, and records now", async () => {
+        const t = era();
+        const { user, session: first } = await registered(t);
+        const second = await loggedIn(user.phone, t + MINUTE);
+        const revoked = await loggedIn(user.phone, t + 2 * MINUTE);
+        const expired = await loggedIn(user.phone, t + 3 * MINUTE, { session: MINUTE });
+        await ports.sessions.revoke(revoked.id, "logout", new Date(t + 3 * MINUTE));
+
+        const now = t + 10 * MINUTE;
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(now))).toEqual({ revoked: 2, at: new Date(now) });
+        for (const session of [first, second, revoked]) expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(true);
+        // Left as it was, and dead by the instant.
+        expect(await ports.sessions.snapshot(expired.id)).toMatchObject({ revoked: false, sessionsRevokedBefore: new Date(now) });
+      });
+
+      it("moves the instant to the newest live session started by a clock ahead, ignoring revoked ones", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const ahead = await loggedIn(user.phone, t + 5 * SECOND);
+        const furtherRevoked = await loggedIn(user.phone, t + 9 * SECOND);
+        await ports.sessions.revoke(furtherRevoked.id, "logout", new Date(t + 9 * SECOND));
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + SECOND))).toEqual({ revoked: 2, at: new Date(t + 5 * SECOND) });
+        expect(await ports.sessions.snapshot(ahead.id)).toMatchObject({ revoked: true, sessionsRevokedBefore: new Date(t + 5 * SECOND) });
+      });
+
+      it("counts nothing the second time and never moves the instant back", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR))).toEqual({ revoked: 1, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * HOUR))).toEqual({ revoked: 0, at: new Date(t + 2 * HOUR) });
+        // A session started after it is counted by the next one.
+        await loggedIn(user.phone, t + 2 * HOUR);
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * HOUR))).toEqual({ revoked: 1, at: new Date(t + 2 * HOUR + 1) });
+      });
+
+      it("for an unknown user counts nothing and records now", async () => {
+        const t = era();
+        expect(await ports.sessions.revokeAllOfUser(randomUUID(), new Date(t))).toEqual({ revoked: 0, at: new Date(t) });
+      });
+    });
+
+    describe("snapshot", () => {
+      it("reads the session with its user's logout-all instant and activity; nothing for an unknown id", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE));
+        const session = await loggedIn(user.phone, t + 2 * MINUTE, { session: 3 * HOUR });
+        await ports.admin.setActive(user.id, false);
+        expect(await ports.sessions.snapshot(session.id)).toEqual({
+          userId: user.id,
+          createdAt: new Date(t + 2 * MINUTE),
+          expiresAt: new Date(t + 2 * MINUTE + 3 * HOUR),
+          revoked: false,
+          sessionsRevokedBefore: new Date(t + MINUTE),
+          userActive: false,
+        });
+        expect(await ports.sessions.snapshot(token())).toBeUndefined();
+      });
+    });
+
+    describe("deleteExpired", () => {
+      it("deletes up to `limit` expired sessions, soonest expired first, with their tokens", async () => {
+        const t = era();
+        const { user, session: live } = await registered(t, { session: 2 * HOUR });
+        const third = await loggedIn(user.phone, t, { session: 30 * MINUTE });
+        const first = await loggedIn(user.phone, t, { session: 10 * MINUTE });
+        const second = await loggedIn(user.phone, t, { session: 20 * MINUTE });
+        const before = await ports.admin.counts();
+        const now = new Date(t + HOUR);
+
+        expect(await ports.sessions.deleteExpired(now, 2)).toEqual({ sessions: 2, tokens: 2 });
+        expect(await ports.sessions.snapshot(first.id)).toBeUndefined();
+        expect(await ports.sessions.snapshot(second.id)).toBeUndefined();
+        expect(await ports.sessions.rotationState(first.refreshJti)).toBeUndefined();
+        expect(await ports.sessions.snapshot(third.id)).toBeDefined();
+
+        expect(await ports.sessions.deleteExpired(now, 2)).toEqual({ sessions: 1, tokens: 1 });
+        expect(await ports.sessions.deleteExpired(now, 2)).toEqual({ sessions: 0, tokens: 0 });
+        expect(await ports.sessions.snapshot(live.id)).toBeDefined();
+        expect(await ports.admin.counts()).toEqual({ ...before, sessions: before.sessions - 3, tokens: before.tokens - 3 });
+      });
+
+      it("keeps an expired session until its tokens are gone, deleting at most `limit` tokens a call", async () => {
+        const t = era();
+        const { session } = await registered(t, { session: HOUR });
+        const second = await rotated(session.id, session.refreshJti, t + MINUTE);
+        const third = await rotated(session.id, second, t + 2 * MINUTE);
+        const before = await ports.admin.counts();
+        const now = new Date(t + HOUR);
+
+        expect(await ports.sessions.deleteExpired(now, 2)).toEqual({ sessions: 0, tokens: 2 });
+        expect(await ports.sessions.snapshot(session.id)).toBeDefined();
+        expect(await ports.sessions.deleteExpired(now, 2)).toEqual({ sessions: 1, tokens: 1 });
+        expect(await ports.sessions.snapshot(session.id)).toBeUndefined();
+        for (const jti of [session.refreshJti, second, third]) expect(await ports.sessions.rotationState(jti)).toBeUndefined();
+        expect(await ports.admin.counts()).toEqual({ ...before, sessions: before.sessions - 1, tokens: before.tokens - 3, blacklisted: before.blacklisted - 2 });
+      });
+
+      it("deletes an expired session whose tokens were flushed already, counting no token", async () => {
+        const t = era();
+        const { session } = await registered(t, { session: HOUR, refresh: MINUTE });
+        expect(await ports.sessions.deleteExpiredTokens(new Date(t + HOUR), 10)).toBe(1);
+        expect(await ports.sessions.snapshot(session.id)).toBeDefined();
+        expect(await ports.sessions.deleteExpired(new Date(t + HOUR), 10)).toEqual({ sessions: 1, tokens: 0 });
+        expect(await ports.sessions.snapshot(session.id)).toBeUndefined();
+      });
+    });
+
+    describe("deleteExpiredTokens", () => {
+      it("deletes up to `limit` expired tokens, soonest expired first, with their blacklist rows, and leaves sessions", async () => {
+        const t = era();
+        // Issued a, b, c, d; expiring b, c, a, then d (live at `now`).
+        const { session } = await registered(t, { refresh: 3 * HOUR });
+        const a = session.refreshJti;
+        const b = await rotated(session.id, a, t + MINUTE, t + HOUR);
+        const c = await rotated(session.id, b, t + 2 * MINUTE, t + 2 * HOUR);
+        const d = await rotated(session.id, c, t + 3 * MINUTE, t + 5 * HOUR);
+        const before = await ports.admin.counts();
+        const now = new Date(t + 4 * HOUR);
+        const remaining = async () => {
+          const left: string[] = [];
+          for (const jti of [a, b, c, d]) if ((await ports.sessions.rotationState(jti)) !== undefined) left.push(jti);
+          return left;
+        };
+
+        expect(await ports.sessions.deleteExpiredTokens(now, 1)).toBe(1);
+        expect(await remaining()).toEqual([a, c, d]);
+        // Its predecessor still names it, without a successor to describe.
+        expect(await ports.sessions.rotationState(a)).toMatchObject({ replacedBy: b, successor: null });
+        expect(await ports.sessions.deleteExpiredTokens(now, 1)).toBe(1);
+        expect(await remaining()).toEqual([a, d]);
+        expect(await ports.sessions.deleteExpiredTokens(now, 5)).toBe(1);
+        expect(await remaining()).toEqual([d]);
+        expect(await ports.sessions.deleteExpiredTokens(now, 5)).toBe(0);
+        expect(await ports.admin.blacklisted(session.id)).toEqual([]);
+        expect(await ports.admin.counts()).toEqual({ ...before, tokens: before.tokens - 3, blacklisted: before.blacklisted - 3 });
+        expect(await ports.sessions.snapshot(session.id)).toBeDefined();
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(d);
+      });
+    });
+
+    describe("users", () => {
+      it("updateNames changes only the names given, and returns undefined for an unknown id", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        expect(await ports.users.updateNames(user.id, { firstName: "Mina" })).toEqual({ ...user, firstName: "Mina" });
+        expect(await ports.users.updateNames(user.id, { lastName: "Karimi", firstName: undefined })).toEqual({ ...user, firstName: "Mina", lastName: "Karimi" });
+        expect(await ports.users.updateNames(user.id, {})).toEqual({ ...user, firstName: "Mina", lastName: "Karimi" });
+        expect(await ports.users.updateNames(user.id, { firstName: "", lastName: "" })).toEqual({ ...user, firstName: "", lastName: "" });
+        expect(await ports.users.findById(user.id)).toEqual({ ...user, firstName: "", lastName: "" });
+        expect(await ports.users.updateNames(randomUUID(), { firstName: "Nobody" })).toBeUndefined();
+      });
+
+      it("findById and findByPhone find the user, and nothing for unknown ones", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        expect(await ports.users.findById(user.id)).toEqual(user);
+        expect(await ports.users.findByPhone(user.phone)).toEqual(user);
+        expect(await ports.users.findById(randomUUID())).toBeUndefined();
+        expect(await ports.users.findByPhone(freshPhone().e164)).toBeUndefined();
+      });
+    });
+  });
+});
