@@ -81,6 +81,21 @@ describe("flushExpired", () => {
     expect(lab.stores.admin.counts()).toMatchObject({ sessions: 0, tokens: 0 });
   });
 
+  it("goes on after a batch full of sessions whose tokens were already gone", async () => {
+    const lab = await coreLab({ env: { REFRESH_TOKEN_LIFETIME: "1h", SESSION_MAX_LIFETIME: "2h" } });
+    for (let i = 0; i < 3; i++) await signUp(lab);
+    lab.clock.advance(2 * HOUR_MS);
+    const { batches, total } = await flush(lab, 2);
+    expect(batches).toEqual([
+      { sessions: 0, tokens: 2 },
+      { sessions: 0, tokens: 1 },
+      { sessions: 2, tokens: 0 },
+      { sessions: 1, tokens: 0 },
+    ]);
+    expect(total).toEqual({ sessions: 3, tokens: 3 });
+    expect(lab.stores.admin.counts()).toMatchObject({ sessions: 0, tokens: 0 });
+  });
+
   it("deletes nothing that has not expired, and needs no batch listener", async () => {
     const lab = await coreLab({ env: { REFRESH_TOKEN_LIFETIME: "1h", SESSION_MAX_LIFETIME: "2h" } });
     await signUp(lab);

@@ -46,6 +46,30 @@ describe("startSessionForUser", () => {
     expect(lab.stores.admin.counts().sessions).toBe(1);
   });
 
+  it("refuses a value that is not a string even when it reads as a UUID (callers in JavaScript)", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const lookalike = { toString: () => user.id } as unknown as string;
+    const error = await refusalOf(startSessionForUser(lab.deps, lookalike));
+    expect({ reason: error.reason, field: error.field }).toEqual({ reason: "validation_error", field: "id" });
+  });
+
+  it("refuses a user deactivated while the session was starting as not registered", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const { users } = lab.stores;
+    lab.deps.users = {
+      ...users,
+      async findById(id) {
+        const found = await users.findById(id);
+        lab.stores.admin.setActive(id, false);
+        return found;
+      },
+    };
+    expect((await refusalOf(startSessionForUser(lab.deps, user.id))).reason).toBe("phone_not_registered");
+    expect(lab.stores.admin.counts().sessions).toBe(1);
+  });
+
   it("refuses an unknown or inactive user as not registered", async () => {
     const lab = await coreLab();
     expect((await refusalOf(startSessionForUser(lab.deps, randomUUID()))).reason).toBe("phone_not_registered");

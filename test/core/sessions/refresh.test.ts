@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { assertSessionLive } from "../../../src/core/sessions/liveness.js";
 import { refreshSession } from "../../../src/core/sessions/refresh.js";
 import { liveSessionValue, sessionCacheKey } from "../../../src/store/liveness/keys.js";
 import { coreLab } from "../support/core-deps.js";
-import { callerOf, claimsOf, refusal, resigned, signIn, signUp } from "../support/signed-in.js";
+import { callerOf, capturedLogs, claimsOf, refusal, resigned, signIn, signUp } from "../support/signed-in.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -110,8 +111,11 @@ describe("refreshSession: reuse detection", () => {
     // The successor's access token is known live to the cache before the theft.
     await callerOf(lab, successor.access);
     lab.clock.advance(10_001);
+    const logs = capturedLogs(lab);
 
     expect(await refusal(refreshSession(lab.deps, tokens.refresh))).toBe("token_blacklisted");
+    expect(lab.stores.admin.revocation(sid)).toEqual({ at: new Date(lab.clock.now()), reason: "reuse_detected" });
+    expect(logs).toEqual([{ level: 40, sessionId: sid, userId: claimsOf(tokens.refresh).sub, msg: "refresh token reuse detected; session revoked" }]);
     expect(await refusal(refreshSession(lab.deps, successor.refresh))).toBe("session_revoked");
     expect(await refusal(callerOf(lab, successor.access))).toBe("session_revoked");
     expect(await refusal(callerOf(lab, tokens.access))).toBe("session_revoked");
@@ -199,14 +203,26 @@ describe("refreshSession: a store that disagrees with the cache", () => {
     expect(await refusal(refreshSession(lab.deps, tokens.refresh))).toBe("session_revoked");
   });
 
+  it("refuses a replay within the grace as revoked when the database revoked the session the cache holds live", async () => {
+    const lab = await coreLab();
+    const { user, tokens } = await signUp(lab);
+    const successor = await refreshSession(lab.deps, tokens.refresh);
+    await callerOf(lab, successor.access);
+    lab.stores.admin.setActive(user.id, false);
+    expect(await refusal(refreshSession(lab.deps, tokens.refresh))).toBe("session_revoked");
+    lab.clock.advance(60_000);
+    expect(await refusal(refreshSession(lab.deps, tokens.refresh))).toBe("session_revoked");
+  });
+
   it("refuses as expired when the cache holds live a session the database has ended", async () => {
     const lab = await coreLab({ env: { SESSION_MAX_LIFETIME: "2h" } });
     const start = lab.clock.now();
     const { user, tokens } = await signUp(lab);
     const sid = claimsOf(tokens.refresh).sid;
-    await callerOf(lab, tokens.access);
-    await lab.kv.set(sessionCacheKey(user.id, sid), liveSessionValue(start, start + 3 * HOUR_MS), HOUR_MS);
     lab.clock.set(start + 2 * HOUR_MS);
+    // An entry another instance wrote wrong: live for an hour more.
+    await lab.kv.set(sessionCacheKey(user.id, sid), liveSessionValue(start, start + 3 * HOUR_MS), HOUR_MS);
+    await assertSessionLive(lab.deps, user.id, sid);
     expect(await refusal(refreshSession(lab.deps, tokens.refresh))).toBe("session_expired");
   });
 

@@ -3,7 +3,7 @@ import { refreshExpiry, startSession } from "../../../src/core/sessions/start.js
 import { getProfile } from "../../../src/core/users/profile.js";
 import { freshPhone } from "../../support/phones.js";
 import { coreLab } from "../support/core-deps.js";
-import { callerOf, claimsOf, signIn, signUp } from "../support/signed-in.js";
+import { callerOf, capturedLogs, claimsOf, signIn, signUp } from "../support/signed-in.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -88,9 +88,11 @@ describe("startSession", () => {
     const lab = await coreLab();
     const { user } = await signUp(lab);
     lab.deps.kv = { ...lab.kv, announceChange: () => Promise.reject(new Error("pub/sub down")) };
+    const logs = capturedLogs(lab);
     const again = await signIn(lab, user.phone);
     expect(again.user.lastLogin).toEqual(new Date(lab.clock.now()));
     expect(lab.stores.admin.counts().sessions).toBe(2);
+    expect(logs).toEqual([{ level: 40, err: "Error: pub/sub down", msg: "profile change not announced" }]);
   });
 
   it("with UPDATE_LAST_LOGIN=false leaves last_login alone and announces nothing", async () => {

@@ -3,6 +3,7 @@
  * starts, the claims of what was issued, and the reason of a refusal.
  */
 import { decodeJwt } from "jose";
+import { pino } from "pino";
 import { expect } from "vitest";
 import { AppError, type Reason } from "../../../src/core/errors.js";
 import { authenticateAccess, type Caller } from "../../../src/core/tokens/authenticate.js";
@@ -66,4 +67,18 @@ export function resigned(lab: CoreLab, token: string, ids: { jti?: string; sid?:
     { type: claims.token_type, jti: ids.jti ?? claims.jti, sid: ids.sid ?? claims.sid, user: userOfClaims(claims), issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 },
     { issuer: lab.config.tokens.issuer, audience: lab.config.tokens.audience },
   );
+}
+
+/** A log line as pino writes it. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** Makes core log to a list from now on (warnings and worse), and returns the list. */
+export function capturedLogs(lab: CoreLab): LogLine[] {
+  const lines: LogLine[] = [];
+  lab.deps.log = pino({ level: "warn", base: null, timestamp: false }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
+  return lines;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sendOtp } from "../../../src/core/otp/send.js";
 import { login } from "../../../src/core/users/login.js";
+import { getProfile } from "../../../src/core/users/profile.js";
 import { freshPhone } from "../../support/phones.js";
 import { coreLab, type CoreLab } from "../support/core-deps.js";
 import { callerOf, claimsOf, refusal, refusalOf, signUp } from "../support/signed-in.js";
@@ -33,6 +34,17 @@ describe("login", () => {
     expect(lab.stores.admin.counts().sessions).toBe(2);
     // The code is spent.
     expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("otp_expired");
+  });
+
+  it("announces the new last_login, so a held copy of the profile is dropped", async () => {
+    const lab = await coreLab();
+    const { user, tokens } = await signUp(lab);
+    const caller = await callerOf(lab, tokens.access);
+    await getProfile(lab.deps, caller);
+    lab.clock.advance(60_000);
+    const phone = phoneOf(user.phone);
+    await login(lab.deps, { phone: phone.local, code: await loginCode(lab, phone), clientIp: IP });
+    expect((await getProfile(lab.deps, caller)).lastLogin).toEqual(new Date(lab.clock.now()));
   });
 
   it("refuses a wrong code and starts no session", async () => {

@@ -27,6 +27,8 @@ describe("getProfile", () => {
   it("answers from the copy it holds until a change is announced", async () => {
     const lab = await coreLab();
     const caller = await signedUpCaller(lab);
+    // Changes were heard before (another user's): a copy read since is still kept.
+    await announceProfileChange(lab.deps, randomUUID());
     await getProfile(lab.deps, caller);
     // Changed behind its back, unannounced: the copy still answers.
     await lab.stores.users.updateNames(caller.user.id, { firstName: "Zahra" });
