@@ -44,6 +44,8 @@ export interface MemoryStores {
     blacklisted(sessionId: string): string[];
     /** The session's one live refresh token. */
     liveRefreshJti(sessionId: string): string | undefined;
+    /** When and why the session was revoked (its revoked_at and revoked_reason); null while it is not. */
+    revocation(sessionId: string): { at: Date; reason: string } | null | undefined;
     counts(): { users: number; sessions: number; tokens: number; blacklisted: number };
   };
 }
@@ -259,6 +261,11 @@ export function createMemoryStores(): MemoryStores {
       },
       blacklisted: (sessionId) => [...blacklist.keys()].filter((jti) => tokens.get(jti)?.sessionId === sessionId),
       liveRefreshJti: (sessionId) => sessions.get(sessionId)?.currentRefreshJti,
+      revocation(sessionId) {
+        const session = sessions.get(sessionId);
+        if (session === undefined) return undefined;
+        return session.revokedAt === null ? null : { at: session.revokedAt, reason: session.revokedReason ?? "" };
+      },
       counts: () => ({ users: users.size, sessions: sessions.size, tokens: tokens.size, blacklisted: blacklist.size }),
     },
   };

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { sendOtp } from "../../../src/core/otp/send.js";
+import { login } from "../../../src/core/users/login.js";
+import { getProfile } from "../../../src/core/users/profile.js";
+import { freshPhone } from "../../support/phones.js";
+import { coreLab, type CoreLab } from "../support/core-deps.js";
+import { callerOf, claimsOf, refusal, refusalOf, signUp } from "../support/signed-in.js";
+
+const IP = "203.0.113.7";
+
+/** Sends a login code to `phone` (as typed) and returns it. */
+async function loginCode(lab: CoreLab, phone: { local: string; e164: string }): Promise<string> {
+  await sendOtp(lab.deps, { phone: phone.local, purpose: "login", clientIp: IP, locale: "en" });
+  return lab.sms.codeFor(phone.e164, "login");
+}
+
+/** A registered user's phone in both forms. */
+function phoneOf(e164: string) {
+  return { local: `0${e164.slice(3)}`, e164 };
+}
+
+describe("login", () => {
+  it("starts a session for a registered phone, as typed, with a verified code", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    lab.clock.advance(60_000);
+    const phone = phoneOf(user.phone);
+    const code = await loginCode(lab, phone);
+
+    const signedIn = await login(lab.deps, { phone: phone.local, code, clientIp: IP });
+    expect(signedIn.user).toMatchObject({ id: user.id, phone: user.phone, lastLogin: new Date(lab.clock.now()) });
+    expect(claimsOf(signedIn.tokens.access)).toMatchObject({ sub: user.id, iat: lab.clock.now() / 1000 });
+    await expect(callerOf(lab, signedIn.tokens.access)).resolves.toBeDefined();
+    expect(lab.stores.admin.counts().sessions).toBe(2);
+    // The code is spent.
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("otp_expired");
+  });
+
+  it("announces the new last_login, so a held copy of the profile is dropped", async () => {
+    const lab = await coreLab();
+    const { user, tokens } = await signUp(lab);
+    const caller = await callerOf(lab, tokens.access);
+    await getProfile(lab.deps, caller);
+    lab.clock.advance(60_000);
+    const phone = phoneOf(user.phone);
+    await login(lab.deps, { phone: phone.local, code: await loginCode(lab, phone), clientIp: IP });
+    expect((await getProfile(lab.deps, caller)).lastLogin).toEqual(new Date(lab.clock.now()));
+  });
+
+  it("refuses a wrong code and starts no session", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const phone = phoneOf(user.phone);
+    const code = await loginCode(lab, phone);
+    const wrong = code === "000000" ? "111111" : "000000";
+    expect(await refusal(login(lab.deps, { phone: phone.local, code: wrong, clientIp: IP }))).toBe("otp_invalid");
+    expect(lab.stores.admin.counts().sessions).toBe(1);
+  });
+
+  it("refuses a missing code and a phone that is not a mobile number before checking any code", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const phone = phoneOf(user.phone);
+    const code = await loginCode(lab, phone);
+    const missing = await refusalOf(login(lab.deps, { phone: phone.local, code: "", clientIp: IP }));
+    expect({ reason: missing.reason, field: missing.field }).toEqual({ reason: "validation_error", field: "code" });
+    expect(await refusal(login(lab.deps, { phone: "12", code, clientIp: IP }))).toBe("invalid_phone");
+    await expect(login(lab.deps, { phone: phone.local, code, clientIp: IP })).resolves.toBeDefined();
+  });
+
+  it("refuses a phone nobody registered, once its code is verified (ENUMERATION_PROTECTION)", async () => {
+    const lab = await coreLab({ env: { ENUMERATION_PROTECTION: "true" } });
+    const phone = freshPhone();
+    const code = await loginCode(lab, phone);
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("phone_not_registered");
+    expect(lab.stores.admin.counts()).toMatchObject({ users: 0, sessions: 0 });
+  });
+
+  it("refuses a deactivated user as not registered", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const phone = phoneOf(user.phone);
+    const code = await loginCode(lab, phone);
+    lab.stores.admin.setActive(user.id, false);
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("phone_not_registered");
+    expect(lab.stores.admin.counts().sessions).toBe(1);
+  });
+});
