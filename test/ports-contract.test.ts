@@ -622,6 +622,8 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const t = era();
         const { user } = await registered(t);
         expect(await ports.users.findById(user.id)).toEqual(user);
+        // A UUID is one value however it is written (PostgreSQL's uuid type).
+        expect(await ports.users.findById(user.id.toUpperCase())).toEqual(user);
         expect(await ports.users.findByPhone(user.phone)).toEqual(user);
         expect(await ports.users.findById(randomUUID())).toBeUndefined();
         expect(await ports.users.findByPhone(freshPhone().e164)).toBeUndefined();

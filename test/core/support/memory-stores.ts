@@ -102,11 +102,12 @@ export function createMemoryStores(): MemoryStores {
       return row === undefined ? undefined : userOf(row);
     },
     async findById(id) {
-      const row = users.get(id);
+      // A UUID is one value however it is written, as in PostgreSQL's uuid type.
+      const row = users.get(id.toLowerCase());
       return row === undefined ? undefined : userOf(row);
     },
     async updateNames(id, names) {
-      const row = users.get(id);
+      const row = users.get(id.toLowerCase());
       if (row === undefined) return undefined;
       if (names.firstName !== undefined) row.firstName = names.firstName;
       if (names.lastName !== undefined) row.lastName = names.lastName;
