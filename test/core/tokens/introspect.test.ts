@@ -69,6 +69,17 @@ describe("tokens", () => {
     expect(lines).toEqual([]);
   });
 
+  it("stops at the first refusal that is not the wrong type", async () => {
+    const lab = await keyed();
+    const { tokens } = await signIn(lab);
+    const { log, lines } = debugLog();
+    lab.deps.log = log;
+    lab.clock.advance(60 * 60_000);
+    expect(await ask(lab, tokens.access)).toEqual({ active: false });
+    expect(await ask(lab, "garbage")).toEqual({ active: false });
+    expect(lines.map((line) => [line.expected, line.why])).toEqual([["access", "exp is in the past"], ["access", "not three canonical base64url segments"]]);
+  });
+
   it("answers only active false for any bad token", async () => {
     const lab = await keyed();
     const { tokens } = await signIn(lab);
