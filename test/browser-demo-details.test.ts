@@ -10,7 +10,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browserSuitesRun, launchChromium } from "./support/bridge-browser.js";
+import { browserSuitesRun, clickFor, demoMessage, launchChromium } from "./support/bridge-browser.js";
 import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
 import { freshPhone } from "./support/phones.js";
@@ -49,15 +49,8 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("demo page: messages a
     return { page, errors, close: () => context.close() };
   }
 
-  const message = (page: Page) => page.locator("#message");
+  const message = demoMessage;
 
-  /** Clicks `selector` and waits for the message that follows. */
-  async function clickFor(page: Page, selector: string, expected: string | RegExp): Promise<void> {
-    await page.evaluate(() => document.getElementById("message")!.setAttribute("hidden", ""));
-    await page.click(selector);
-    await message(page).waitFor({ state: "visible" });
-    expect(await message(page).textContent()).toMatch(expected);
-  }
 
   async function sendCode(page: Page, phone: string, purpose: "register" | "login", expected: string | RegExp): Promise<void> {
     await page.check(`#purpose-${purpose}`);

@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browserSuitesRun, launchChromium } from "./support/bridge-browser.js";
+import { browserSuitesRun, clickFor, demoMessage, launchChromium } from "./support/bridge-browser.js";
 import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { realStoresAvailable } from "./support/services.js";
 import { freshPhone } from "./support/phones.js";
@@ -25,15 +25,8 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("demo page", () => {
     await h?.close();
   });
 
-  const message = (page: Page) => page.locator("#message");
+  const message = demoMessage;
 
-  /** Clicks `selector` and waits for the server's message that follows. */
-  async function clickFor(page: Page, selector: string, expected: string | RegExp): Promise<void> {
-    await page.evaluate(() => document.getElementById("message")!.setAttribute("hidden", ""));
-    await page.click(selector);
-    await message(page).waitFor({ state: "visible" });
-    expect(await message(page).textContent()).toMatch(expected);
-  }
 
   it("is clicked through: sign up, profile, refresh, logout, login, logout everywhere", async () => {
     const context = await browser.newContext({ viewport: { width: 900, height: 900 } });

@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { expect } from "vitest";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -77,4 +78,15 @@ export async function openTabs(browser: Browser, baseUrl: string): Promise<Tabs>
 export async function reload(page: Page): Promise<void> {
   await page.reload();
   await page.waitForFunction(() => window.jwtClient !== undefined);
+}
+
+/** The demo page's message banner. */
+export const demoMessage = (page: Page) => page.locator("#message");
+
+/** Clicks `selector` on the demo page and waits for the message that follows it. */
+export async function clickFor(page: Page, selector: string, expected: string | RegExp): Promise<void> {
+  await page.evaluate(() => document.getElementById("message")!.setAttribute("hidden", ""));
+  await page.click(selector);
+  await demoMessage(page).waitFor({ state: "visible" });
+  expect(await demoMessage(page).textContent()).toMatch(expected);
 }
