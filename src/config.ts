@@ -23,12 +23,8 @@ export interface Config {
   httpPort: number;
   databaseUrl: string | undefined;
   dataDir: string;
-  /** The store decided from REDIS_URL / REDIS_CLUSTER_NODES: read this, not the variables below, to know whether Redis is used. */
+  /** The store, decided once from REDIS_URL / REDIS_CLUSTER_NODES / REDIS_KEY_PREFIX. */
   kv: KvConfig;
-  /** REDIS_URL, REDIS_CLUSTER_NODES and REDIS_KEY_PREFIX as set. */
-  redisUrl: string | undefined;
-  redisClusterNodes: string[] | undefined;
-  redisKeyPrefix: string;
   serviceRole: ServiceRole;
   grpcUpstream: string | undefined;
   /** Processes sharing the ports (node:cluster); 1 runs in this process alone. */
@@ -278,9 +274,6 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: read(env, "DATA_DIR") ?? "./.data",
     kv: redisUrl === undefined && redisClusterNodes === undefined ? { kind: "memory" } : { kind: "redis", url: redisUrl, clusterNodes: redisClusterNodes, keyPrefix: redisKeyPrefix },
-    redisUrl,
-    redisClusterNodes,
-    redisKeyPrefix,
     serviceRole,
     grpcUpstream,
     workers: read(env, "WORKERS")?.toLowerCase() === "auto" ? availableParallelism() : integer(env, "WORKERS", 1, 1, 64),

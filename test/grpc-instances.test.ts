@@ -17,7 +17,7 @@ import { InstanceLockError } from "../src/store/instance-lock.js";
 import { bearer, failure, freshStores, loginUser, OtpPurpose, registerUser, startService, twoInstances, type Service, type StoreMode, type Stores, type TwoInstances } from "./support/grpc-harness.js";
 import type { SmsInbox } from "./support/sms-inbox.js";
 import { realStoresAvailable } from "./support/services.js";
-import { deleteKeysUnder, jwtPayload, sharedRedis } from "./support/tools.js";
+import { deleteKeysUnder, jwtPayload, sharedRedis, redisKeyPrefixOf } from "./support/tools.js";
 import { freshPhone } from "./support/phones.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
@@ -306,7 +306,7 @@ describe.runIf(realStoresAvailable())("revocation after a Redis flush", () => {
     const redis = sharedRedis();
     try {
       // Only this suite's keys: SCAN + DEL under its prefix, never FLUSHALL.
-      expect(await deleteKeysUnder(redis, service.config.redisKeyPrefix)).toBeGreaterThan(0);
+      expect(await deleteKeysUnder(redis, redisKeyPrefixOf(service.config))).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
     }
@@ -345,7 +345,7 @@ describe.runIf(realStoresAvailable())("revocation after a Redis flush", () => {
       expect(await failure(service0.token.refresh({ refresh: tokens.refresh }))).toMatchObject({ reason: "token_blacklisted" });
       const redis = sharedRedis();
       try {
-        await deleteKeysUnder(redis, service0.config.redisKeyPrefix);
+        await deleteKeysUnder(redis, redisKeyPrefixOf(service0.config));
       } finally {
         redis.disconnect();
       }

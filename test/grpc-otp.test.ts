@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { failure, OtpPurpose, registerUser, type Service, type StoreMode } from "./support/grpc-harness.js";
 import { freshKeyPrefix, realStoresAvailable } from "./support/services.js";
-import { ageKeysUnder, keysUnder, lab, movableClock, sharedRedis } from "./support/tools.js";
+import { ageKeysUnder, keysUnder, lab, movableClock, sharedRedis, redisKeyPrefixOf } from "./support/tools.js";
 import { freshPhone } from "./support/phones.js";
 
 const modes: StoreMode[] = realStoresAvailable() ? ["real", "embedded"] : ["embedded"];
@@ -424,7 +424,7 @@ describe.each(modes)("wrong codes counted per client address and per phone (%s s
     if (mode !== "real") return;
     const redis = sharedRedis();
     try {
-      await ageKeysUnder(redis, service.config.redisKeyPrefix, ms);
+      await ageKeysUnder(redis, redisKeyPrefixOf(service.config), ms);
     } finally {
       redis.disconnect();
     }
@@ -580,7 +580,7 @@ describe.runIf(realStoresAvailable())("one-time codes in Redis", () => {
     expect(sent.codeLength).toBe(10);
     const redis = sharedRedis();
     try {
-      const keys = await keysUnder(redis, service.config.redisKeyPrefix);
+      const keys = await keysUnder(redis, redisKeyPrefixOf(service.config));
       const codeKeys = keys.filter((k) => k.includes(phone) && k.endsWith(":otp:register"));
       expect(codeKeys).toHaveLength(1);
       const values: string[] = [];

@@ -27,7 +27,7 @@ import { freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/servic
 import type { ReceivedSms, SmsInbox } from "./support/sms-inbox.js";
 import { everySurface, refusalOf, Refusal, type Pair, type Surface, type SurfaceName } from "./support/surfaces.js";
 import { eventually } from "./support/eventually.js";
-import { deleteKeysUnder, jwtPayload, redisChild, sharedRedis, type RedisChild } from "./support/tools.js";
+import { deleteKeysUnder, jwtPayload, redisChild, sharedRedis, type RedisChild, redisKeyPrefixOf } from "./support/tools.js";
 import { freshPhone } from "./support/phones.js";
 
 const GENERIC_UNAVAILABLE = "The service is temporarily unavailable. Please try again shortly.";
@@ -306,7 +306,7 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     // refused, never valid on its signature.
     const redis = sharedRedis();
     try {
-      await deleteKeysUnder(redis, stack.service.config.redisKeyPrefix);
+      await deleteKeysUnder(redis, redisKeyPrefixOf(stack.service.config));
     } finally {
       redis.disconnect();
     }
@@ -335,7 +335,7 @@ describe.runIf(realStoresAvailable() && postgresChildRunnable())("when PostgreSQ
     // The cache's mark outlives the refresh token, not just the access tokens.
     const redis = sharedRedis();
     try {
-      const key = `${stack.service.config.redisKeyPrefix}{u:${sub}}:s:${sid}`;
+      const key = `${redisKeyPrefixOf(stack.service.config)}{u:${sub}}:s:${sid}`;
       expect(await redis.get(key)).toBe("R");
       expect(await redis.pttl(key)).toBeGreaterThan(exp * 1000 - Date.now());
     } finally {

@@ -42,7 +42,8 @@ describe("loadConfig defaults", () => {
   });
 
   it("uses the embedded database under ./.data and the in-process store, with key prefix idn:", () => {
-    expect(config).toMatchObject({ databaseUrl: undefined, dataDir: "./.data", redisUrl: undefined, redisClusterNodes: undefined, redisKeyPrefix: "idn:" });
+    expect(config).toMatchObject({ databaseUrl: undefined, dataDir: "./.data", kv: { kind: "memory" } });
+    expect(loadConfig({ REDIS_URL: "redis://cache:6379" }).kv).toEqual({ kind: "redis", url: "redis://cache:6379", clusterNodes: undefined, keyPrefix: "idn:" });
   });
 
   it("issues 60m access and 7d refresh tokens, rotates and blacklists, caps sessions at 30d, with a 10s reuse grace", () => {
@@ -76,7 +77,7 @@ describe("loadConfig defaults", () => {
   });
 
   it("treats an empty variable as unset", () => {
-    expect(loadConfig({ ACCESS_TOKEN_LIFETIME: "", GRPC_PORT: " ", REDIS_URL: "" })).toMatchObject({ grpcPort: 50051, redisUrl: undefined, tokens: { accessLifetimeMs: 60 * MINUTE } });
+    expect(loadConfig({ ACCESS_TOKEN_LIFETIME: "", GRPC_PORT: " ", REDIS_URL: "" })).toMatchObject({ grpcPort: 50051, kv: { kind: "memory" }, tokens: { accessLifetimeMs: 60 * MINUTE } });
   });
 });
 
@@ -116,14 +117,13 @@ describe("loadConfig values", () => {
       trustedProxies: ["10.0.0.0/8", "127.0.0.1", "::1"],
       corsOrigins: ["https://a.example", "https://b.example"],
       databaseUrl: "postgres://u@db:5432/identity",
-      redisUrl: "redis://cache:6379",
-      redisKeyPrefix: "prod:",
+      kv: { kind: "redis", url: "redis://cache:6379", clusterNodes: undefined, keyPrefix: "prod:" },
       phoneDefaultRegion: "DE",
       defaultLocale: "en",
       serviceRole: "bridge",
       grpcUpstream: "http://identity-grpc.internal:50051",
     });
-    expect(loadConfig({ REDIS_CLUSTER_NODES: "r1:7000,r2:7001" }).redisClusterNodes).toEqual(["r1:7000", "r2:7001"]);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "r1:7000,r2:7001" }).kv).toMatchObject({ kind: "redis", clusterNodes: ["r1:7000", "r2:7001"] });
     expect(loadConfig({ CORS_ORIGINS: "http://localhost:3000, https://APP.example.com,http://[::1]:8081" }).corsOrigins).toEqual(["http://localhost:3000", "https://APP.example.com", "http://[::1]:8081"]);
     const regions = loadConfig({ PHONE_ALLOWED_REGIONS: "ir, ae ,tr", ENUMERATION_PROTECTION: "true" });
     expect([...regions.phoneAllowedRegions!]).toEqual(["IR", "AE", "TR"]);

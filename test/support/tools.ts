@@ -8,6 +8,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import type { Config } from "../../src/config.js";
 import type { Clock } from "../../src/core/clock.js";
 import { freshStores, startService, type Service, type StartOptions, type StoreMode, type Stores } from "./grpc-harness.js";
 import { REDIS_URL } from "./services.js";
@@ -178,4 +179,10 @@ export function lab(mode: StoreMode, defaults: Omit<StartOptions, "env"> = {}): 
       stores = undefined;
     },
   };
+}
+
+/** The Redis key prefix of a service on real stores (the in-process store has none). */
+export function redisKeyPrefixOf(config: Config): string {
+  if (config.kv.kind !== "redis") throw new Error("this service runs on the in-process store, not Redis");
+  return config.kv.keyPrefix;
 }
