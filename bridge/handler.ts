@@ -78,7 +78,7 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
     if (match === undefined) return sendRefusal(ex, { reason: "not_found" });
     if ("allow" in match) return sendRefusal(ex, { reason: "method_not_allowed" }, { Allow: match.allow });
     try {
-      const done = match.handler(ex);
+      const done = match.handler(ex, match.params);
       if (done !== undefined) done.catch((error: unknown) => fail(ex, error));
     } catch (error) {
       fail(ex, error);

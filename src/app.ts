@@ -28,6 +28,7 @@ import type { KeyValueStore } from "./core/ports/key-value.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
 import { createSessionLiveness } from "./store/liveness/cache.js";
+import { createAuditLog } from "./store/postgres/audit.js";
 import { createSessionRepository } from "./store/postgres/sessions.js";
 import type { User } from "./core/ports/users.js";
 import { createUserRepository } from "./store/postgres/users.js";
@@ -137,6 +138,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       otpKey: new Uint8Array(hkdfSync("sha256", signingKey, "identity-service", "otp-digest", 32)),
       users: createUserRepository(stores.db),
       sessions,
+      audit: createAuditLog(stores.db),
       liveness: createSessionLiveness({
         kv: stores.kv,
         sessions,

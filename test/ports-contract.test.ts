@@ -135,6 +135,9 @@ const DAY = 24 * HOUR;
 
 const token = (): string => randomBytes(16).toString("base64url");
 
+/** The client every session here is opened from. */
+const CLIENT = { ip: "203.0.113.9", userAgent: "contract-test/1.0" };
+
 function must<T>(value: T | undefined): T {
   if (value === undefined) throw new Error("expected a value");
   return value;
@@ -148,6 +151,7 @@ function newSession(at: number, lifetimes: { session?: number; refresh?: number 
     createdAt: new Date(at),
     expiresAt: new Date(at + (lifetimes.session ?? DAY)),
     refreshExpiresAt: new Date(at + (lifetimes.refresh ?? HOUR)),
+    client: CLIENT,
   };
 }
 
@@ -170,20 +174,20 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
 
     async function registered(at: number, lifetimes: { session?: number; refresh?: number } = {}): Promise<{ user: User; session: NewSession }> {
       const session = newSession(at, lifetimes);
-      const user = must(await ports.sessions.register({ id: randomUUID(), phone: freshPhone().e164, firstName: "Sara", lastName: "Ahmadi" }, session, true));
+      const user = must(await ports.sessions.register({ id: randomUUID(), phone: freshPhone().e164, firstName: "Sara", lastName: "Ahmadi" }, session, true, { type: "user.registered", client: CLIENT }));
       return { user, session };
     }
 
     async function loggedIn(phone: string, at: number, lifetimes: { session?: number; refresh?: number } = {}): Promise<NewSession> {
       const session = newSession(at, lifetimes);
-      must(await ports.sessions.login(phone, session, false));
+      must(await ports.sessions.login(phone, session, false, { type: "user.logged_in", client: CLIENT }));
       return session;
     }
 
     /** Rotates the session's live token at `at`; returns the new jti. */
     async function rotated(sessionId: string, oldJti: string, at: number, refreshExpiresAt = at + HOUR): Promise<string> {
       const newJti = token();
-      must(await ports.sessions.rotate({ sessionId, oldJti, newJti, now: new Date(at), refreshExpiresAt: new Date(refreshExpiresAt) }));
+      must(await ports.sessions.rotate({ sessionId, oldJti, newJti, now: new Date(at), refreshExpiresAt: new Date(refreshExpiresAt), client: CLIENT }));
       return newJti;
     }
 
@@ -194,7 +198,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const id = randomUUID();
         const phone = freshPhone().e164;
         const session = newSession(t);
-        const user = await ports.sessions.register({ id, phone, firstName: "Sara", lastName: "Ahmadi" }, session, true);
+        const user = await ports.sessions.register({ id, phone, firstName: "Sara", lastName: "Ahmadi" }, session, true, { type: "user.registered", client: CLIENT });
         const expected: User = { id, phone, firstName: "Sara", lastName: "Ahmadi", isStaff: false, isActive: true, dateJoined: new Date(t), lastLogin: new Date(t) };
         expect(user).toEqual(expected);
         expect(await ports.users.findById(id)).toEqual(expected);
@@ -223,7 +227,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
 
       it("register without updating last login leaves it null and still dates the joining", async () => {
         const t = era();
-        const user = await ports.sessions.register({ id: randomUUID(), phone: freshPhone().e164, firstName: "", lastName: "" }, newSession(t), false);
+        const user = await ports.sessions.register({ id: randomUUID(), phone: freshPhone().e164, firstName: "", lastName: "" }, newSession(t), false, { type: "user.registered", client: CLIENT });
         expect(user).toMatchObject({ firstName: "", lastName: "", dateJoined: new Date(t), lastLogin: null });
       });
 
@@ -232,7 +236,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const { user } = await registered(t);
         const before = await ports.admin.counts();
         const session = newSession(t + MINUTE);
-        const again = await ports.sessions.register({ id: randomUUID(), phone: user.phone, firstName: "Other", lastName: "Person" }, session, true);
+        const again = await ports.sessions.register({ id: randomUUID(), phone: user.phone, firstName: "Other", lastName: "Person" }, session, true, { type: "user.registered", client: CLIENT });
         expect(again).toBeUndefined();
         expect(await ports.admin.counts()).toEqual(before);
         expect(await ports.users.findByPhone(user.phone)).toEqual(user);
@@ -246,13 +250,13 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const before = await ports.admin.counts();
 
         const quiet = newSession(t + MINUTE);
-        expect(await ports.sessions.login(user.phone, quiet, false)).toEqual(user);
+        expect(await ports.sessions.login(user.phone, quiet, false, { type: "user.logged_in", client: CLIENT })).toEqual(user);
         expect(await ports.sessions.snapshot(quiet.id)).toMatchObject({ userId: user.id, createdAt: new Date(t + MINUTE), revoked: false });
         expect(await ports.admin.liveRefreshJti(quiet.id)).toBe(quiet.refreshJti);
 
         const counted = newSession(t + 2 * MINUTE);
         const expected = { ...user, lastLogin: new Date(t + 2 * MINUTE) };
-        expect(await ports.sessions.login(user.phone, counted, true)).toEqual(expected);
+        expect(await ports.sessions.login(user.phone, counted, true, { type: "user.logged_in", client: CLIENT })).toEqual(expected);
         expect(await ports.users.findById(user.id)).toEqual(expected);
         expect(await ports.admin.counts()).toEqual({ ...before, sessions: before.sessions + 2, tokens: before.tokens + 2 });
       });
@@ -263,8 +267,8 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         await ports.admin.setActive(user.id, false);
         const before = await ports.admin.counts();
         const session = newSession(t + MINUTE);
-        expect(await ports.sessions.login(user.phone, session, true)).toBeUndefined();
-        expect(await ports.sessions.login(freshPhone().e164, newSession(t + MINUTE), true)).toBeUndefined();
+        expect(await ports.sessions.login(user.phone, session, true, { type: "user.logged_in", client: CLIENT })).toBeUndefined();
+        expect(await ports.sessions.login(freshPhone().e164, newSession(t + MINUTE), true, { type: "user.logged_in", client: CLIENT })).toBeUndefined();
         expect(await ports.admin.counts()).toEqual(before);
         expect(await ports.sessions.snapshot(session.id)).toBeUndefined();
         expect(await ports.users.findById(user.id)).toEqual({ ...user, isActive: false });
@@ -273,7 +277,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       it("a session starts after the user's logout-all instant, even by a clock at or before it", async () => {
         const t = era();
         const { user } = await registered(t);
-        expect((await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE))).at).toEqual(new Date(t + MINUTE));
+        expect((await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT })).at).toEqual(new Date(t + MINUTE));
 
         const sameClock = await loggedIn(user.phone, t + MINUTE);
         const clockBehind = await loggedIn(user.phone, t + 30 * SECOND);
@@ -301,6 +305,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
           newJti,
           now: new Date(t + MINUTE),
           refreshExpiresAt: new Date(t + 2 * HOUR),
+          client: CLIENT,
         });
         expect(result).toEqual({ user, sessionExpiresAt: new Date(t + DAY) });
         expect(await ports.admin.liveRefreshJti(session.id)).toBe(newJti);
@@ -331,7 +336,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         ];
         for (const attempt of attempts) {
           const newJti = token();
-          expect(await ports.sessions.rotate({ ...attempt, newJti, now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR) })).toBeUndefined();
+          expect(await ports.sessions.rotate({ ...attempt, newJti, now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR), client: CLIENT })).toBeUndefined();
           expect(await ports.sessions.rotationState(newJti)).toBeUndefined();
         }
         expect(await ports.admin.liveRefreshJti(session.id)).toBe(live);
@@ -344,7 +349,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const t = era();
         const { session } = await registered(t, { session: HOUR });
         const attempt = (now: number) =>
-          ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(now), refreshExpiresAt: new Date(now + HOUR) });
+          ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(now), refreshExpiresAt: new Date(now + HOUR), client: CLIENT });
         expect(await attempt(t + HOUR)).toBeUndefined();
         expect(await attempt(t + 2 * HOUR)).toBeUndefined();
         expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
@@ -354,9 +359,9 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       it("refuses a revoked session", async () => {
         const t = era();
         const { session } = await registered(t);
-        await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE));
+        await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE), { type: "session.logged_out", client: CLIENT });
         expect(
-          await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR) }),
+          await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR), client: CLIENT }),
         ).toBeUndefined();
         expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
         expect(await ports.admin.blacklisted(session.id)).toEqual([]);
@@ -367,7 +372,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const { user, session } = await registered(t);
         await ports.admin.setActive(user.id, false);
         const attempt = () =>
-          ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR) });
+          ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: CLIENT });
         expect(await attempt()).toBeUndefined();
         expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
         await ports.admin.setActive(user.id, true);
@@ -379,14 +384,14 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const { user, session } = await registered(t, { session: HOUR });
         // At t + 1 h the session has expired, so logout-all does not revoke it; its
         // instant still covers it, for an instance whose clock reads earlier.
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 0, at: new Date(t + HOUR) });
         expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: false, sessionsRevokedBefore: new Date(t + HOUR) });
         expect(
-          await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR) }),
+          await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: CLIENT }),
         ).toBeUndefined();
         expect((await ports.sessions.rotationState(session.refreshJti))?.sessionRevoked).toBe(true);
         // Already covered by the instant: a later logout-all by that clock counts it no more.
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 0, at: new Date(t + HOUR) });
         expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(false);
       });
 
@@ -396,7 +401,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const candidates = Array.from({ length: 8 }, () => token());
         const results = await Promise.all(
           candidates.map((newJti) =>
-            ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti, now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR) }),
+            ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti, now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: CLIENT }),
           ),
         );
         expect(results.filter((r) => r !== undefined)).toHaveLength(1);
@@ -435,7 +440,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect(await revokedOf(expired.session.refreshJti)).toBe(false);
 
         const loggedOut = await registered(t);
-        await ports.sessions.revoke(loggedOut.session.id, "logout", new Date(t + MINUTE));
+        await ports.sessions.revoke(loggedOut.session.id, "logout", new Date(t + MINUTE), { type: "session.logged_out", client: CLIENT });
         expect(await revokedOf(loggedOut.session.refreshJti)).toBe(true);
 
         const inactive = await registered(t);
@@ -444,7 +449,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect((await ports.sessions.rotationState(inactive.session.refreshJti))?.user.isActive).toBe(false);
 
         const allOut = await registered(t);
-        await ports.sessions.revokeAllOfUser(allOut.user.id, new Date(t + MINUTE));
+        await ports.sessions.revokeAllOfUser(allOut.user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
         expect(await revokedOf(allOut.session.refreshJti)).toBe(true);
 
         expect(await ports.sessions.rotationState(token())).toBeUndefined();
@@ -455,9 +460,9 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       it("is true once for a live session, then false; false for an unknown session", async () => {
         const t = era();
         const { session } = await registered(t);
-        expect(await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE))).toBe(true);
-        expect(await ports.sessions.revoke(session.id, "logout", new Date(t + 2 * MINUTE))).toBe(false);
-        expect(await ports.sessions.revoke(token(), "logout", new Date(t + 2 * MINUTE))).toBe(false);
+        expect(await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE), { type: "session.logged_out", client: CLIENT })).toBe(true);
+        expect(await ports.sessions.revoke(session.id, "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT })).toBe(false);
+        expect(await ports.sessions.revoke(token(), "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT })).toBe(false);
         expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(true);
       });
     });
@@ -469,10 +474,10 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const second = await loggedIn(user.phone, t + MINUTE);
         const revoked = await loggedIn(user.phone, t + 2 * MINUTE);
         const expired = await loggedIn(user.phone, t + 3 * MINUTE, { session: MINUTE });
-        await ports.sessions.revoke(revoked.id, "logout", new Date(t + 3 * MINUTE));
+        await ports.sessions.revoke(revoked.id, "logout", new Date(t + 3 * MINUTE), { type: "session.logged_out", client: CLIENT });
 
         const now = t + 10 * MINUTE;
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(now))).toEqual({ revoked: 2, at: new Date(now) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(now), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 2, at: new Date(now) });
         for (const session of [first, second, revoked]) expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(true);
         // Left as it was, and dead by the instant.
         expect(await ports.sessions.snapshot(expired.id)).toMatchObject({ revoked: false, sessionsRevokedBefore: new Date(now) });
@@ -483,26 +488,26 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const { user } = await registered(t);
         const ahead = await loggedIn(user.phone, t + 5 * SECOND);
         const furtherRevoked = await loggedIn(user.phone, t + 9 * SECOND);
-        await ports.sessions.revoke(furtherRevoked.id, "logout", new Date(t + 9 * SECOND));
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + SECOND))).toEqual({ revoked: 2, at: new Date(t + 5 * SECOND) });
+        await ports.sessions.revoke(furtherRevoked.id, "logout", new Date(t + 9 * SECOND), { type: "session.logged_out", client: CLIENT });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + SECOND), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 2, at: new Date(t + 5 * SECOND) });
         expect(await ports.sessions.snapshot(ahead.id)).toMatchObject({ revoked: true, sessionsRevokedBefore: new Date(t + 5 * SECOND) });
       });
 
       it("counts nothing the second time and never moves the instant back", async () => {
         const t = era();
         const { user } = await registered(t);
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR))).toEqual({ revoked: 1, at: new Date(t + HOUR) });
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR))).toEqual({ revoked: 0, at: new Date(t + HOUR) });
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * HOUR))).toEqual({ revoked: 0, at: new Date(t + 2 * HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 1, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + HOUR), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 0, at: new Date(t + HOUR) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * HOUR), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 0, at: new Date(t + 2 * HOUR) });
         // A session started after it is counted by the next one.
         await loggedIn(user.phone, t + 2 * HOUR);
-        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * HOUR))).toEqual({ revoked: 1, at: new Date(t + 2 * HOUR + 1) });
+        expect(await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * HOUR), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 1, at: new Date(t + 2 * HOUR + 1) });
       });
 
       it("for an unknown user counts nothing and records now", async () => {
         const t = era();
-        expect(await ports.sessions.revokeAllOfUser(randomUUID(), new Date(t))).toEqual({ revoked: 0, at: new Date(t) });
+        expect(await ports.sessions.revokeAllOfUser(randomUUID(), new Date(t), { type: "session.logged_out_all", client: CLIENT })).toEqual({ revoked: 0, at: new Date(t) });
       });
     });
 
@@ -510,7 +515,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       it("reads the session with its user's logout-all instant and activity; nothing for an unknown id", async () => {
         const t = era();
         const { user } = await registered(t);
-        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE));
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
         const session = await loggedIn(user.phone, t + 2 * MINUTE, { session: 3 * HOUR });
         await ports.admin.setActive(user.id, false);
         expect(await ports.sessions.snapshot(session.id)).toEqual({

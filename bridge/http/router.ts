@@ -1,45 +1,104 @@
 /**
- * The lean router of the `/api` surface: exact paths (trailing slash optional,
- * see normalizePath), one handler per method. A path with no handler for the
- * method is 405 with `Allow`, and OPTIONS on it is 204 with `Allow`; no path at all
- * is 404. HEAD is served by GET.
+ * The lean router of the `/api` surface: paths (trailing slash optional, see
+ * normalizePath) made of fixed segments and `{name}` parameters, one handler per
+ * method. A parameter matches one whole, non-empty segment. A path with no handler
+ * for the method is 405 with `Allow`, and OPTIONS on it is 204 with `Allow`; no
+ * path at all is 404. HEAD is served by GET. Fixed paths win over patterns.
  */
 import type { Exchange } from "./exchange.js";
 import { normalizePath } from "./exchange.js";
 
-export type Handler = (ex: Exchange) => Promise<void> | void;
+/** The values of a route's `{name}` segments, percent-decoded. */
+export type PathParams = Readonly<Record<string, string>>;
 
-export type Match = { handler: Handler } | { allow: string } | undefined;
+export type Handler = (ex: Exchange, params: PathParams) => Promise<void> | void;
+
+export type Match = { handler: Handler; params: PathParams } | { allow: string } | undefined;
 
 export interface Router {
   add(method: string, path: string, handler: Handler): Router;
   find(method: string, path: string): Match;
 }
 
+interface Pattern {
+  segments: string[];
+  methods: Map<string, Handler>;
+}
+
+const NO_PARAMS: PathParams = Object.freeze({});
+
 export function createRouter(): Router {
-  const routes = new Map<string, Map<string, Handler>>();
+  const exact = new Map<string, Map<string, Handler>>();
+  const patterns: Pattern[] = [];
+
+  function methodsOf(path: string): Map<string, Handler> {
+    if (!path.includes("{")) {
+      let methods = exact.get(path);
+      if (methods === undefined) exact.set(path, (methods = new Map()));
+      return methods;
+    }
+    const segments = path.split("/");
+    let pattern = patterns.find((p) => p.segments.join("/") === path);
+    if (pattern === undefined) patterns.push((pattern = { segments, methods: new Map() }));
+    return pattern.methods;
+  }
+
+  function lookup(path: string): { methods: Map<string, Handler>; params: PathParams } | undefined {
+    const methods = exact.get(path);
+    if (methods !== undefined) return { methods, params: NO_PARAMS };
+    const segments = path.split("/");
+    for (const pattern of patterns) {
+      const params = matchSegments(pattern.segments, segments);
+      if (params !== undefined) return { methods: pattern.methods, params };
+    }
+    return undefined;
+  }
+
   const router: Router = {
     add(method, path, handler) {
       const key = normalizePath(path);
-      let methods = routes.get(key);
-      if (methods === undefined) routes.set(key, (methods = new Map()));
+      const methods = methodsOf(key);
       if (methods.has(method)) throw new Error(`route ${method} ${key} is defined twice`);
       methods.set(method, handler);
       return router;
     },
     find(method, path) {
-      const methods = routes.get(path);
-      if (methods === undefined) return undefined;
+      const found = lookup(path);
+      if (found === undefined) return undefined;
+      const { methods, params } = found;
       const handler = methods.get(method) ?? (method === "HEAD" ? methods.get("GET") : undefined);
-      if (handler !== undefined) return { handler };
+      if (handler !== undefined) return { handler, params };
       const allowed = [...methods.keys()];
       if (methods.has("GET")) allowed.push("HEAD");
       const allow = [...allowed, "OPTIONS"].join(", ");
       // OPTIONS that is not a CORS preflight (those are answered before routing) asks
       // what the resource allows: that is an answer, not an error.
-      if (method === "OPTIONS") return { handler: (ex) => void (ex.res.writeHead(204, { Allow: allow }), ex.res.end()) };
+      if (method === "OPTIONS") return { handler: (ex) => void (ex.res.writeHead(204, { Allow: allow }), ex.res.end()), params };
       return { allow };
     },
   };
   return router;
+}
+
+/** The parameters of `segments` under `pattern`, or undefined when it does not match. */
+function matchSegments(pattern: readonly string[], segments: readonly string[]): PathParams | undefined {
+  if (pattern.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const want = pattern[i] as string;
+    const got = segments[i] as string;
+    if (want.startsWith("{") && want.endsWith("}")) {
+      if (got === "") return undefined;
+      let value: string;
+      try {
+        value = decodeURIComponent(got);
+      } catch {
+        return undefined; // malformed percent-encoding: no such resource
+      }
+      params[want.slice(1, -1)] = value;
+    } else if (want !== got) {
+      return undefined;
+    }
+  }
+  return params;
 }

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Clock } from "./clock.js";
 import type { LocalCopies } from "./local-copies.js";
+import type { AuditLog } from "./ports/audit.js";
 import type { CodeSender } from "./ports/code-sender.js";
 import type { KeyValueStore } from "./ports/key-value.js";
 import type { SessionLiveness } from "./ports/session-liveness.js";
@@ -23,6 +24,8 @@ export interface CoreDeps {
   otpKey: Uint8Array;
   users: UserRepository;
   sessions: SessionRepository;
+  /** The audit trail (changes in PostgreSQL record their events themselves). */
+  audit: AuditLog;
   /** Is a session live: the hot path's facts, and where revocations are recorded first. */
   liveness: SessionLiveness;
   /** One-time codes, rate counters, and change announcements. */

@@ -7,7 +7,7 @@ import { getProfile, updateProfile } from "../core/users/profile.js";
 import { register } from "../core/users/register.js";
 import { AuthService } from "../../gen/identity/v1/auth_pb.js";
 import { callerOf } from "./authenticate.js";
-import { clientIpKey, localeOf, type ServiceHandlers } from "./context.js";
+import { clientIpKey, clientOf, localeOf, type ServiceHandlers } from "./context.js";
 import { tokenPairMessage, userMessage } from "./convert.js";
 import { purposeName } from "./otp-purpose.js";
 
@@ -33,23 +33,23 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
         code: request.code,
         firstName: request.firstName,
         lastName: request.lastName,
-        clientIp: ctx.values.get(clientIpKey),
+        client: clientOf(ctx),
       });
       return { user: userMessage(user), tokens: tokenPairMessage(tokens) };
     },
 
     async login(request, ctx) {
-      const { user, tokens } = await login(deps, { phone: request.phone, code: request.code, clientIp: ctx.values.get(clientIpKey) });
+      const { user, tokens } = await login(deps, { phone: request.phone, code: request.code, client: clientOf(ctx) });
       return { user: userMessage(user), tokens: tokenPairMessage(tokens) };
     },
 
-    async logout(request) {
-      await logout(deps, required(request.refresh, "refresh"));
+    async logout(request, ctx) {
+      await logout(deps, required(request.refresh, "refresh"), clientOf(ctx));
       return {};
     },
 
     async logoutAll(_request, ctx) {
-      return { revoked: await logoutAll(deps, callerOf(ctx)) };
+      return { revoked: await logoutAll(deps, callerOf(ctx), clientOf(ctx)) };
     },
 
     async getProfile(_request, ctx) {
@@ -59,6 +59,20 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
     async updateProfile(request, ctx) {
       const user = await updateProfile(deps, callerOf(ctx), { firstName: request.firstName, lastName: request.lastName });
       return { user: userMessage(user) };
+    },
+
+    // Built in the following commits (issue 11).
+    async listSessions() {
+      throw new Error("ListSessions is not built yet");
+    },
+    async revokeSession() {
+      throw new Error("RevokeSession is not built yet");
+    },
+    async logoutOthers() {
+      throw new Error("LogoutOthers is not built yet");
+    },
+    async listActivity() {
+      throw new Error("ListActivity is not built yet");
     },
   };
 }

@@ -7,6 +7,7 @@ import type { DescMessage, DescMethodUnary, DescService, MessageInitShape, Messa
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { createContextKey, type ContextValues } from "@connectrpc/connect";
 import type { Locale } from "../config.js";
+import { requestClient, type RequestClient } from "../core/sessions/client.js";
 
 export interface CallContext {
   /** The method called: interceptors choose their work by it. */
@@ -23,6 +24,11 @@ export interface CallContext {
 /** The client's address: the peer, or what a trusted proxy said it was. Each
  * transport provides it (grpc-js resolves it on first read: only SendOtp asks). */
 export const clientIpKey = createContextKey<string>("", { description: "client IP" });
+
+/** The client of the call, as sessions and the audit trail record it. */
+export function clientOf(ctx: CallContext): RequestClient {
+  return requestClient(ctx.values.get(clientIpKey), ctx.header("user-agent"));
+}
 
 /** One method's implementation, as transports and interceptors hold it. */
 export type Handler = (request: never, ctx: CallContext) => Promise<unknown>;

@@ -4,7 +4,7 @@ import { refreshSession } from "../core/sessions/refresh.js";
 import { verifyAccess } from "../core/tokens/authenticate.js";
 import { introspect } from "../core/tokens/introspect.js";
 import type { TokenService } from "../../gen/identity/v1/token_pb.js";
-import type { ServiceHandlers } from "./context.js";
+import { clientOf, type ServiceHandlers } from "./context.js";
 import { claimsUserMessage, timestamp, tokenPairMessage } from "./convert.js";
 
 export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof TokenService> {
@@ -13,8 +13,8 @@ export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof Token
   }));
 
   return {
-    async refresh(request) {
-      return { tokens: tokenPairMessage(await refreshSession(deps, required(request.refresh, "refresh"))) };
+    async refresh(request, ctx) {
+      return { tokens: tokenPairMessage(await refreshSession(deps, required(request.refresh, "refresh"), clientOf(ctx))) };
     },
 
     async verify(request) {

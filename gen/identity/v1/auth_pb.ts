@@ -4,6 +4,10 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { AuditEvent } from "./audit_pb.js";
+import { file_identity_v1_audit } from "./audit_pb.js";
 import type { TokenPair, User } from "./user_pb.js";
 import { file_identity_v1_user } from "./user_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file identity/v1/auth.proto.
  */
 export const file_identity_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChZpZGVudGl0eS92MS9hdXRoLnByb3RvEgtpZGVudGl0eS52MSJJCg5TZW5kT3RwUmVxdWVzdBINCgVwaG9uZRgBIAEoCRIoCgdwdXJwb3NlGAIgASgOMhcuaWRlbnRpdHkudjEuT3RwUHVycG9zZSJQCg9TZW5kT3RwUmVzcG9uc2USEgoKZXhwaXJlc19pbhgBIAEoBRIUCgxyZXNlbmRfYWZ0ZXIYAiABKAUSEwoLY29kZV9sZW5ndGgYAyABKAUiVQoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBXBob25lGAEgASgJEgwKBGNvZGUYAiABKAkSEgoKZmlyc3RfbmFtZRgDIAEoCRIRCglsYXN0X25hbWUYBCABKAkiWwoQUmVnaXN0ZXJSZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuaWRlbnRpdHkudjEuVXNlchImCgZ0b2tlbnMYAiABKAsyFi5pZGVudGl0eS52MS5Ub2tlblBhaXIiKwoMTG9naW5SZXF1ZXN0Eg0KBXBob25lGAEgASgJEgwKBGNvZGUYAiABKAkiWAoNTG9naW5SZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuaWRlbnRpdHkudjEuVXNlchImCgZ0b2tlbnMYAiABKAsyFi5pZGVudGl0eS52MS5Ub2tlblBhaXIiIAoNTG9nb3V0UmVxdWVzdBIPCgdyZWZyZXNoGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIhIKEExvZ291dEFsbFJlcXVlc3QiJAoRTG9nb3V0QWxsUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBSITChFHZXRQcm9maWxlUmVxdWVzdCI1ChJHZXRQcm9maWxlUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmlkZW50aXR5LnYxLlVzZXIiZAoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSFwoKZmlyc3RfbmFtZRgBIAEoCUgAiAEBEhYKCWxhc3RfbmFtZRgCIAEoCUgBiAEBQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWUiOAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEh8KBHVzZXIYASABKAsyES5pZGVudGl0eS52MS5Vc2VyKloKCk90cFB1cnBvc2USGwoXT1RQX1BVUlBPU0VfVU5TUEVDSUZJRUQQABIYChRPVFBfUFVSUE9TRV9SRUdJU1RFUhABEhUKEU9UUF9QVVJQT1NFX0xPR0lOEAIykgQKC0F1dGhTZXJ2aWNlEkQKB1NlbmRPdHASGy5pZGVudGl0eS52MS5TZW5kT3RwUmVxdWVzdBocLmlkZW50aXR5LnYxLlNlbmRPdHBSZXNwb25zZRJHCghSZWdpc3RlchIcLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVxdWVzdBodLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVzcG9uc2USPgoFTG9naW4SGS5pZGVudGl0eS52MS5Mb2dpblJlcXVlc3QaGi5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEkEKBkxvZ291dBIaLmlkZW50aXR5LnYxLkxvZ291dFJlcXVlc3QaGy5pZGVudGl0eS52MS5Mb2dvdXRSZXNwb25zZRJKCglMb2dvdXRBbGwSHS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0Gh4uaWRlbnRpdHkudjEuTG9nb3V0QWxsUmVzcG9uc2USTQoKR2V0UHJvZmlsZRIeLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0Gh8uaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlElYKDVVwZGF0ZVByb2ZpbGUSIS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBoiLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZWIGcHJvdG8z", [file_identity_v1_user]);
+  fileDesc("ChZpZGVudGl0eS92MS9hdXRoLnByb3RvEgtpZGVudGl0eS52MSJJCg5TZW5kT3RwUmVxdWVzdBINCgVwaG9uZRgBIAEoCRIoCgdwdXJwb3NlGAIgASgOMhcuaWRlbnRpdHkudjEuT3RwUHVycG9zZSJQCg9TZW5kT3RwUmVzcG9uc2USEgoKZXhwaXJlc19pbhgBIAEoBRIUCgxyZXNlbmRfYWZ0ZXIYAiABKAUSEwoLY29kZV9sZW5ndGgYAyABKAUiVQoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBXBob25lGAEgASgJEgwKBGNvZGUYAiABKAkSEgoKZmlyc3RfbmFtZRgDIAEoCRIRCglsYXN0X25hbWUYBCABKAkiWwoQUmVnaXN0ZXJSZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuaWRlbnRpdHkudjEuVXNlchImCgZ0b2tlbnMYAiABKAsyFi5pZGVudGl0eS52MS5Ub2tlblBhaXIiKwoMTG9naW5SZXF1ZXN0Eg0KBXBob25lGAEgASgJEgwKBGNvZGUYAiABKAkiWAoNTG9naW5SZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuaWRlbnRpdHkudjEuVXNlchImCgZ0b2tlbnMYAiABKAsyFi5pZGVudGl0eS52MS5Ub2tlblBhaXIiIAoNTG9nb3V0UmVxdWVzdBIPCgdyZWZyZXNoGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIhIKEExvZ291dEFsbFJlcXVlc3QiJAoRTG9nb3V0QWxsUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBSITChFHZXRQcm9maWxlUmVxdWVzdCI1ChJHZXRQcm9maWxlUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmlkZW50aXR5LnYxLlVzZXIiZAoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSFwoKZmlyc3RfbmFtZRgBIAEoCUgAiAEBEhYKCWxhc3RfbmFtZRgCIAEoCUgBiAEBQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWUiOAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEh8KBHVzZXIYASABKAsyES5pZGVudGl0eS52MS5Vc2VyItgBCgdTZXNzaW9uEgoKAmlkGAEgASgJEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCgoCaXAYBSABKAkSEgoKdXNlcl9hZ2VudBgGIAEoCRIPCgdjdXJyZW50GAcgASgIIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3QiPgoUTGlzdFNlc3Npb25zUmVzcG9uc2USJgoIc2Vzc2lvbnMYASADKAsyFC5pZGVudGl0eS52MS5TZXNzaW9uIioKFFJldm9rZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIhUKE0xvZ291dE90aGVyc1JlcXVlc3QiJwoUTG9nb3V0T3RoZXJzUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBSIVChNMaXN0QWN0aXZpdHlSZXF1ZXN0Ij8KFExpc3RBY3Rpdml0eVJlc3BvbnNlEicKBmV2ZW50cxgBIAMoCzIXLmlkZW50aXR5LnYxLkF1ZGl0RXZlbnQqWgoKT3RwUHVycG9zZRIbChdPVFBfUFVSUE9TRV9VTlNQRUNJRklFRBAAEhgKFE9UUF9QVVJQT1NFX1JFR0lTVEVSEAESFQoRT1RQX1BVUlBPU0VfTE9HSU4QAjLpBgoLQXV0aFNlcnZpY2USRAoHU2VuZE90cBIbLmlkZW50aXR5LnYxLlNlbmRPdHBSZXF1ZXN0GhwuaWRlbnRpdHkudjEuU2VuZE90cFJlc3BvbnNlEkcKCFJlZ2lzdGVyEhwuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXF1ZXN0Gh0uaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRI+CgVMb2dpbhIZLmlkZW50aXR5LnYxLkxvZ2luUmVxdWVzdBoaLmlkZW50aXR5LnYxLkxvZ2luUmVzcG9uc2USQQoGTG9nb3V0EhouaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBobLmlkZW50aXR5LnYxLkxvZ291dFJlc3BvbnNlEkoKCUxvZ291dEFsbBIdLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlcXVlc3QaHi5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJNCgpHZXRQcm9maWxlEh4uaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlcXVlc3QaHy5pZGVudGl0eS52MS5HZXRQcm9maWxlUmVzcG9uc2USVgoNVXBkYXRlUHJvZmlsZRIhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0GiIuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlElMKDExpc3RTZXNzaW9ucxIgLmlkZW50aXR5LnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJWCg1SZXZva2VTZXNzaW9uEiEuaWRlbnRpdHkudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaIi5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2USUwoMTG9nb3V0T3RoZXJzEiAuaWRlbnRpdHkudjEuTG9nb3V0T3RoZXJzUmVxdWVzdBohLmlkZW50aXR5LnYxLkxvZ291dE90aGVyc1Jlc3BvbnNlElMKDExpc3RBY3Rpdml0eRIgLmlkZW50aXR5LnYxLkxpc3RBY3Rpdml0eVJlcXVlc3QaIS5pZGVudGl0eS52MS5MaXN0QWN0aXZpdHlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_identity_v1_audit, file_identity_v1_user]);
 
 /**
  * SendOtp input.
@@ -361,6 +365,213 @@ export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*
   messageDesc(file_identity_v1_auth, 13);
 
 /**
+ * A live session: one login and the refresh chain that follows it.
+ *
+ * @generated from message identity.v1.Session
+ */
+export type Session = Message<"identity.v1.Session"> & {
+  /**
+   * The session id (the tokens' `sid` claim).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When the session started (login or registration).
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 2;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When it last logged in or refreshed (access-token uses do not count).
+   *
+   * @generated from field: google.protobuf.Timestamp last_used_at = 3;
+   */
+  lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * When it ends at the latest (SESSION_MAX_LIFETIME from its start).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The client IP at its last login or refresh.
+   *
+   * @generated from field: string ip = 5;
+   */
+  ip: string;
+
+  /**
+   * The client's User-Agent at its last login or refresh (at most 256 characters).
+   *
+   * @generated from field: string user_agent = 6;
+   */
+  userAgent: string;
+
+  /**
+   * Whether this is the session of the calling token.
+   *
+   * @generated from field: bool current = 7;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message identity.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 14);
+
+/**
+ * ListSessions input (empty: the caller comes from the Bearer token).
+ *
+ * @generated from message identity.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"identity.v1.ListSessionsRequest"> & {
+};
+
+/**
+ * Describes the message identity.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 15);
+
+/**
+ * ListSessions output.
+ *
+ * @generated from message identity.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"identity.v1.ListSessionsResponse"> & {
+  /**
+   * The caller's live sessions, newest `last_used_at` first.
+   *
+   * @generated from field: repeated identity.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message identity.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 16);
+
+/**
+ * RevokeSession input.
+ *
+ * @generated from message identity.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"identity.v1.RevokeSessionRequest"> & {
+  /**
+   * The id of one of the caller's live sessions.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message identity.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 17);
+
+/**
+ * RevokeSession output (empty: the session is ended).
+ *
+ * @generated from message identity.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"identity.v1.RevokeSessionResponse"> & {
+};
+
+/**
+ * Describes the message identity.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 18);
+
+/**
+ * LogoutOthers input (empty: the caller comes from the Bearer token).
+ *
+ * @generated from message identity.v1.LogoutOthersRequest
+ */
+export type LogoutOthersRequest = Message<"identity.v1.LogoutOthersRequest"> & {
+};
+
+/**
+ * Describes the message identity.v1.LogoutOthersRequest.
+ * Use `create(LogoutOthersRequestSchema)` to create a new message.
+ */
+export const LogoutOthersRequestSchema: GenMessage<LogoutOthersRequest> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 19);
+
+/**
+ * LogoutOthers output.
+ *
+ * @generated from message identity.v1.LogoutOthersResponse
+ */
+export type LogoutOthersResponse = Message<"identity.v1.LogoutOthersResponse"> & {
+  /**
+   * Number of sessions this call ended.
+   *
+   * @generated from field: int32 revoked = 1;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message identity.v1.LogoutOthersResponse.
+ * Use `create(LogoutOthersResponseSchema)` to create a new message.
+ */
+export const LogoutOthersResponseSchema: GenMessage<LogoutOthersResponse> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 20);
+
+/**
+ * ListActivity input (empty: the caller comes from the Bearer token).
+ *
+ * @generated from message identity.v1.ListActivityRequest
+ */
+export type ListActivityRequest = Message<"identity.v1.ListActivityRequest"> & {
+};
+
+/**
+ * Describes the message identity.v1.ListActivityRequest.
+ * Use `create(ListActivityRequestSchema)` to create a new message.
+ */
+export const ListActivityRequestSchema: GenMessage<ListActivityRequest> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 21);
+
+/**
+ * ListActivity output.
+ *
+ * @generated from message identity.v1.ListActivityResponse
+ */
+export type ListActivityResponse = Message<"identity.v1.ListActivityResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated identity.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+};
+
+/**
+ * Describes the message identity.v1.ListActivityResponse.
+ * Use `create(ListActivityResponseSchema)` to create a new message.
+ */
+export const ListActivityResponseSchema: GenMessage<ListActivityResponse> = /*@__PURE__*/
+  messageDesc(file_identity_v1_auth, 22);
+
+/**
  * What a one-time code may be used for.
  *
  * @generated from enum identity.v1.OtpPurpose
@@ -470,6 +681,46 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof UpdateProfileRequestSchema;
     output: typeof UpdateProfileResponseSchema;
+  },
+  /**
+   * Lists the caller's live sessions, most recently used first. Bearer.
+   *
+   * @generated from rpc identity.v1.AuthService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Ends one of the caller's own sessions (the current one included). Bearer.
+   *
+   * @generated from rpc identity.v1.AuthService.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
+  },
+  /**
+   * Ends every session of the caller but the current one. Bearer.
+   *
+   * @generated from rpc identity.v1.AuthService.LogoutOthers
+   */
+  logoutOthers: {
+    methodKind: "unary";
+    input: typeof LogoutOthersRequestSchema;
+    output: typeof LogoutOthersResponseSchema;
+  },
+  /**
+   * The caller's recent security activity: their 50 newest `user.*` and `session.*` events. Bearer.
+   *
+   * @generated from rpc identity.v1.AuthService.ListActivity
+   */
+  listActivity: {
+    methodKind: "unary";
+    input: typeof ListActivityRequestSchema;
+    output: typeof ListActivityResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_identity_v1_auth, 0);

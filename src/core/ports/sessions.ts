@@ -1,4 +1,13 @@
+import type { AuditNote } from "./audit.js";
 import type { User } from "./users.js";
+
+/** The client of a request, as a session and the audit trail record it. */
+export interface ClientInfo {
+  /** The client IP (TRUSTED_PROXIES resolved). */
+  ip: string | null;
+  /** The User-Agent, at most 256 characters (see core/sessions/client.ts). */
+  userAgent: string | null;
+}
 
 /** The ids and instants of a session about to be created, with its first refresh token. */
 export interface NewSession {
@@ -7,6 +16,8 @@ export interface NewSession {
   createdAt: Date;
   expiresAt: Date;
   refreshExpiresAt: Date;
+  /** Who opened it: recorded with the session as its ip, user_agent (and last_used_at = createdAt). */
+  client: ClientInfo;
 }
 
 /** A user about to be created with their first session. */
@@ -35,20 +46,25 @@ export interface RotationState {
  * Failures to reach the store are thrown as `UnavailableError("database", …)`.
  */
 export interface SessionRepository {
-  /** Creates the user with a first session; undefined when the phone is taken. */
-  register(user: NewUser, session: NewSession, updateLastLogin: boolean): Promise<User | undefined>;
-  /** Starts a session for an active user; undefined when no active user has that phone. */
-  login(phone: string, session: NewSession, updateLastLogin: boolean): Promise<User | undefined>;
-  /** Compare-and-swap of the session's live refresh token; undefined when `oldJti`
-   * is not the live token of a live session (the caller then reads `rotationState`). */
-  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date }): Promise<{ user: User; sessionExpiresAt: Date } | undefined>;
+  /** Creates the user with a first session, and records `note` (about the new user
+   * and session); undefined when the phone is taken (nothing recorded). */
+  register(user: NewUser, session: NewSession, updateLastLogin: boolean, note: AuditNote): Promise<User | undefined>;
+  /** Starts a session for an active user, recording `note`; undefined when no active
+   * user has that phone (nothing recorded). */
+  login(phone: string, session: NewSession, updateLastLogin: boolean, note: AuditNote): Promise<User | undefined>;
+  /** Compare-and-swap of the session's live refresh token, recording the client
+   * (ip, user_agent, last_used_at = now) in the same statement; undefined when
+   * `oldJti` is not the live token of a live session (the caller then reads `rotationState`). */
+  rotate(input: { sessionId: string; oldJti: string; newJti: string; now: Date; refreshExpiresAt: Date; client: ClientInfo }): Promise<{ user: User; sessionExpiresAt: Date } | undefined>;
   rotationState(jti: string): Promise<RotationState | undefined>;
-  /** Revokes one session; true when it was live. */
-  revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  /** Revokes one session, recording `note` (about it and its user) when it was live;
+   * true when it was live. */
+  revoke(sessionId: string, reason: string, now: Date, note: AuditNote): Promise<boolean>;
   /** Revokes every session the user has (logout-all) and returns how many were
    * live, and the instant recorded: `now`, or later when a session of the user was
-   * started later by a clock ahead of this one, so that no existing session escapes. */
-  revokeAllOfUser(userId: string, now: Date): Promise<{ revoked: number; at: Date }>;
+   * started later by a clock ahead of this one, so that no existing session escapes.
+   * Records `note` about the user, with `details.revoked` set to that count. */
+  revokeAllOfUser(userId: string, now: Date, note: AuditNote): Promise<{ revoked: number; at: Date }>;
   /** One bounded batch: of up to `limit` expired sessions, deletes up to `limit` of
    * their refresh-token rows (a refresh token can outlive its session) and the
    * sessions left with none. */

@@ -1,6 +1,7 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import type { TokenPair } from "../tokens/issue.js";
+import { UNKNOWN_CLIENT } from "./client.js";
 import { startSession } from "./start.js";
 
 /** User ids are UUIDs; anything else is refused before it reaches the database. */
@@ -15,7 +16,7 @@ export async function startSessionForUser(deps: CoreDeps, userId: string): Promi
   if (typeof userId !== "string" || !USER_ID.test(userId)) throw new AppError("validation_error", "user id must be a UUID", { field: "id" });
   const existing = await deps.users.findById(userId);
   if (existing === undefined || !existing.isActive) throw new AppError("phone_not_registered", "no active user with that id");
-  const signedIn = await startSession(deps, { kind: "existing", phone: existing.phone });
+  const signedIn = await startSession(deps, { kind: "existing", phone: existing.phone }, UNKNOWN_CLIENT);
   if (signedIn === undefined) throw new AppError("phone_not_registered", "no active user with that id");
   return signedIn.tokens;
 }

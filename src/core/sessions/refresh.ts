@@ -7,12 +7,14 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { readToken } from "../tokens/authenticate.js";
+import type { ClientInfo } from "../ports/sessions.js";
 import type { User } from "../ports/users.js";
 import { issueTokenPair, type RefreshTokenSpec, type TokenPair } from "../tokens/issue.js";
+import { UNKNOWN_CLIENT } from "./client.js";
 import { refreshExpiry } from "./start.js";
 import { assertSessionLive, liveRefreshToken } from "./liveness.js";
 
-export async function refreshSession(deps: CoreDeps, refreshToken: string): Promise<TokenPair> {
+export async function refreshSession(deps: CoreDeps, refreshToken: string, client: ClientInfo = UNKNOWN_CLIENT): Promise<TokenPair> {
   const nowMs = deps.clock.now();
   const { tokens } = deps.config;
   const claims = await readToken(deps, refreshToken, "refresh");
@@ -37,15 +39,16 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string): Prom
     newJti,
     now: new Date(nowMs),
     refreshExpiresAt: new Date(refreshExpiresAtMs),
+    client,
   });
   if (rotated !== undefined) {
     return sessionPair(deps, claims.sid, rotated, { jti: newJti, issuedAtMs: nowMs, expiresAtMs: refreshExpiresAtMs }, nowMs);
   }
-  return replayOrRefuse(deps, claims.jti, claims.sid, nowMs);
+  return replayOrRefuse(deps, claims.jti, claims.sid, nowMs, client);
 }
 
 /** The token was not the session's live one: a retry within the grace interval, or theft. */
-async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, nowMs: number): Promise<TokenPair> {
+async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, nowMs: number, client: ClientInfo): Promise<TokenPair> {
   const state = await deps.sessions.rotationState(jti);
   if (state === undefined || state.sessionId !== sessionId) throw new AppError("token_not_valid", "unknown refresh token");
   if (state.sessionRevoked) throw new AppError("session_revoked");
@@ -66,7 +69,7 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   // A rotated-out token presented after the grace interval: someone holds a copy.
   deps.log.warn({ sessionId, userId: state.userId }, "refresh token reuse detected; session revoked");
   await deps.liveness.markRevoked(state.userId, sessionId);
-  await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs));
+  await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs), { type: "session.reuse_detected", actor: { kind: "system" }, client });
   throw new AppError("token_blacklisted");
 }
 

@@ -1,18 +1,20 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
+import type { ClientInfo } from "../ports/sessions.js";
 import { readToken, type Caller } from "../tokens/authenticate.js";
+import { UNKNOWN_CLIENT } from "./client.js";
 
 /**
  * Ends the session a refresh token belongs to. The cache learns first, so the
  * session's access tokens are refused everywhere from the moment this returns.
  */
-export async function logout(deps: CoreDeps, refreshToken: string): Promise<void> {
+export async function logout(deps: CoreDeps, refreshToken: string, client: ClientInfo = UNKNOWN_CLIENT): Promise<void> {
   const nowMs = deps.clock.now();
   const claims = await readToken(deps, refreshToken, "refresh");
   await deps.liveness.markRevoked(claims.sub, claims.sid);
   let wasLive: boolean;
   try {
-    wasLive = await deps.sessions.revoke(claims.sid, "logout", new Date(nowMs));
+    wasLive = await deps.sessions.revoke(claims.sid, "logout", new Date(nowMs), { type: "session.logged_out", client });
   } catch (error) {
     // The caller hears 503 and should retry; one that takes it as done must not see
     // the session come back when the cache's mark expires before the refresh token
@@ -24,10 +26,10 @@ export async function logout(deps: CoreDeps, refreshToken: string): Promise<void
 }
 
 /** Ends every session of the caller; returns how many were live. */
-export async function logoutAll(deps: CoreDeps, caller: Caller): Promise<number> {
+export async function logoutAll(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
   const nowMs = deps.clock.now();
   await deps.liveness.raiseUserWatermark(caller.user.id, nowMs);
-  const { revoked, at } = await deps.sessions.revokeAllOfUser(caller.user.id, new Date(nowMs));
+  const { revoked, at } = await deps.sessions.revokeAllOfUser(caller.user.id, new Date(nowMs), { type: "session.logged_out_all", client });
   // A session started by an instance whose clock runs ahead of ours is younger than
   // our now: the database moved the instant past it, and the cache follows.
   if (at.getTime() > nowMs) await deps.liveness.raiseUserWatermark(caller.user.id, at.getTime());

@@ -1,5 +1,5 @@
 import type { CoreDeps } from "../deps.js";
-import type { NewSession } from "../ports/sessions.js";
+import type { ClientInfo, NewSession } from "../ports/sessions.js";
 import type { User } from "../ports/users.js";
 import { issueTokenPair, type TokenPair } from "../tokens/issue.js";
 import { announceProfileChange } from "../users/profile.js";
@@ -20,14 +20,14 @@ export type SessionFor =
  * (login, register, a session for a user authenticated elsewhere). Undefined when
  * the store refused: no active user has that phone, or the new user's phone is taken.
  */
-export async function startSession(deps: CoreDeps, owner: SessionFor): Promise<SignedIn | undefined> {
+export async function startSession(deps: CoreDeps, owner: SessionFor, client: ClientInfo): Promise<SignedIn | undefined> {
   const nowMs = deps.clock.now();
-  const session = newSession(deps, nowMs);
+  const session = newSession(deps, nowMs, client);
   const { updateLastLogin } = deps.config.tokens;
   const user =
     owner.kind === "new"
-      ? await deps.sessions.register({ id: deps.random.uuid(), phone: owner.phone, firstName: owner.firstName, lastName: owner.lastName }, session, updateLastLogin)
-      : await deps.sessions.login(owner.phone, session, updateLastLogin);
+      ? await deps.sessions.register({ id: deps.random.uuid(), phone: owner.phone, firstName: owner.firstName, lastName: owner.lastName }, session, updateLastLogin, { type: "user.registered", client })
+      : await deps.sessions.login(owner.phone, session, updateLastLogin, { type: "user.logged_in", client });
   if (user === undefined) return undefined;
   // An existing user's last_login moved: copies of the profile elsewhere are out of
   // date. Best effort: the session is committed (and a code spent), so failing here
@@ -42,7 +42,7 @@ export async function startSession(deps: CoreDeps, owner: SessionFor): Promise<S
 }
 
 /** The ids and instants of a session about to be created. */
-function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number): NewSession {
+function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number, client: ClientInfo): NewSession {
   const { tokens } = deps.config;
   const expiresAtMs = nowMs + tokens.sessionMaxLifetimeMs;
   return {
@@ -51,6 +51,7 @@ function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number): N
     createdAt: new Date(nowMs),
     expiresAt: new Date(expiresAtMs),
     refreshExpiresAt: new Date(refreshExpiry(deps.config, nowMs)),
+    client,
   };
 }
 

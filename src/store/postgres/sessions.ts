@@ -3,6 +3,7 @@
  * it is atomic without an explicit transaction and costs one round trip.
  */
 import type { NewSession, SessionRepository } from "../../core/ports/sessions.js";
+import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
 import { firstUser, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
@@ -26,60 +27,71 @@ const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.c
 
 /**
  * Inserts a new session and its first refresh token for the user row `u`, with the
- * session in parameters $1..$5 (see sessionParams). A session starts after the
+ * session in parameters $1..$7 (see sessionParams). A session starts after the
  * user's last logout-all instant, even when this instance's clock reads the same
  * millisecond or a little earlier: logout-all ends the sessions before it, never a
  * login that came after it. (The users row lock orders the two.)
  */
 const SESSION_OF_U = `s AS (
-           INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-           SELECT $1, u.id, GREATEST($2::timestamptz, u.sessions_revoked_before + interval '1 millisecond'), $3, $4 FROM u
+           INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti, ip, user_agent)
+           SELECT $1, u.id, started.at, started.at, $3, $4, $6, $7
+           FROM u, LATERAL (SELECT GREATEST($2::timestamptz, u.sessions_revoked_before + interval '1 millisecond') AS at) started
            RETURNING id, user_id
          ), t AS (
            INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
            SELECT $4, s.id, s.user_id, $2, $5 FROM s
          )`;
 
+const SESSION_PARAM_COUNT = 7;
+
 function sessionParams(session: NewSession): unknown[] {
-  return [session.id, session.createdAt, session.expiresAt, session.refreshJti, session.refreshExpiresAt];
+  return [session.id, session.createdAt, session.expiresAt, session.refreshJti, session.refreshExpiresAt, session.client.ip, session.client.userAgent];
+}
+
+/** The event of a session just started in `s` (SESSION_OF_U), from parameter `first`. */
+function sessionStartedEvent(first: number): string {
+  return auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, first);
 }
 
 export function createSessionRepository(db: Queryable): SessionRepository & SessionSnapshots {
   return {
-    async register(user, session, updateLastLogin) {
-      // $1..$5 are the session (sessionParams); the user follows.
+    async register(user, session, updateLastLogin, note) {
+      // $1..$7 are the session (sessionParams); the user follows, then the event.
       const rows = await db.query<UserRow>(
         `WITH u AS (
            INSERT INTO users (id, phone, first_name, last_name, date_joined, last_login)
-           VALUES ($6, $7, $8, $9, $2, CASE WHEN $10::boolean THEN $2::timestamptz END)
+           VALUES ($8, $9, $10, $11, $2, CASE WHEN $12::boolean THEN $2::timestamptz END)
            ON CONFLICT (phone) DO NOTHING
            RETURNING ${USER_COLUMNS}, sessions_revoked_before
-         ), ${SESSION_OF_U}
+         ), ${SESSION_OF_U}, ${sessionStartedEvent(SESSION_PARAM_COUNT + 6)}
          SELECT ${USER_COLUMNS} FROM u`,
-        [...sessionParams(session), user.id, user.phone, user.firstName, user.lastName, updateLastLogin],
+        [...sessionParams(session), user.id, user.phone, user.firstName, user.lastName, updateLastLogin, ...auditParams(note, session.createdAt)],
       );
       return firstUser(rows);
     },
 
-    async login(phone, session, updateLastLogin) {
+    async login(phone, session, updateLastLogin, note) {
       const rows = await db.query<UserRow>(
         `WITH u AS (
-           UPDATE users SET last_login = CASE WHEN $7::boolean THEN $2::timestamptz ELSE last_login END
-           WHERE phone = $6 AND is_active
+           UPDATE users SET last_login = CASE WHEN $9::boolean THEN $2::timestamptz ELSE last_login END
+           WHERE phone = $8 AND is_active
            RETURNING ${USER_COLUMNS}, sessions_revoked_before
-         ), ${SESSION_OF_U}
+         ), ${SESSION_OF_U}, ${sessionStartedEvent(SESSION_PARAM_COUNT + 3)}
          SELECT ${USER_COLUMNS} FROM u`,
-        [...sessionParams(session), phone, updateLastLogin],
+        [...sessionParams(session), phone, updateLastLogin, ...auditParams(note, session.createdAt)],
       );
       return firstUser(rows);
     },
 
-    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt }) {
+    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt, client }) {
       // The UPDATE of the session row is the compare-and-swap: concurrent rotations
-      // of one token queue on its row lock and all but the first match nothing.
+      // of one token queue on its row lock and all but the first match nothing. It
+      // also records the client; one with no IP (no request behind the refresh,
+      // e.g. the library's own call) leaves the last client as it was.
       const rows = await db.query<UserRow & { session_expires_at: Date }>(
         `WITH s AS (
-           UPDATE sessions s SET current_refresh_jti = $3
+           UPDATE sessions s SET current_refresh_jti = $3, last_used_at = $4,
+             ip = COALESCE($6, s.ip), user_agent = CASE WHEN $6::text IS NULL THEN s.user_agent ELSE $7 END
            FROM users u
            WHERE s.id = $1 AND s.current_refresh_jti = $2 AND u.id = s.user_id
              AND s.expires_at > $4 AND NOT ${SESSION_REVOKED_SQL}
@@ -97,7 +109,7 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
          )
          SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")}, s.expires_at AS session_expires_at
          FROM s JOIN users u ON u.id = s.user_id`,
-        [sessionId, oldJti, newJti, now, refreshExpiresAt],
+        [sessionId, oldJti, newJti, now, refreshExpiresAt, client.ip, client.userAgent],
       );
       const row = rows[0];
       if (row === undefined) return undefined;
@@ -138,15 +150,18 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
       };
     },
 
-    async revoke(sessionId, reason, now) {
+    async revoke(sessionId, reason, now, note) {
       const rows = await db.query(
-        `UPDATE sessions SET revoked_at = $3, revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
-        [sessionId, reason, now],
+        `WITH s AS (
+           UPDATE sessions SET revoked_at = $3, revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id
+         ), ${auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, 4)}
+         SELECT id FROM s`,
+        [sessionId, reason, now, ...auditParams(note, now)],
       );
       return rows.length > 0;
     },
 
-    async revokeAllOfUser(userId, now) {
+    async revokeAllOfUser(userId, now, note) {
       const rows = await db.query<{ revoked: string; at: Date }>(
         `WITH latest AS (
            -- Live sessions only: revoked ones need no covering, and the partial
@@ -162,9 +177,9 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
              AND s.created_at <= u.at
              AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
            RETURNING s.id
-         )
+         ), ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 3, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}
          SELECT (SELECT count(*) FROM s) AS revoked, (SELECT at FROM u) AS at`,
-        [userId, now],
+        [userId, now, ...auditParams(note, now)],
       );
       return { revoked: Number(rows[0]?.revoked ?? 0), at: rows[0]?.at ?? now };
     },

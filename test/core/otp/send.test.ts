@@ -41,7 +41,7 @@ async function sends(lab: CoreLab, ip: string, phone: string): Promise<[number, 
 
 async function registered(lab: CoreLab, phone: string): Promise<void> {
   await sendOtp(lab.deps, request({ phone, clientIp: "192.0.2.250" }));
-  await register(lab.deps, { phone, code: lab.sms.codeFor(phone, "register"), firstName: "Sara", lastName: "Ahmadi", clientIp: "192.0.2.250" });
+  await register(lab.deps, { phone, code: lab.sms.codeFor(phone, "register"), firstName: "Sara", lastName: "Ahmadi", client: { ip: "192.0.2.250", userAgent: null } });
   lab.sms.sent.length = 0;
 }
 

@@ -3,7 +3,7 @@ import { refreshExpiry, startSession } from "../../../src/core/sessions/start.js
 import { getProfile } from "../../../src/core/users/profile.js";
 import { freshPhone } from "../../support/phones.js";
 import { coreLab } from "../support/core-deps.js";
-import { callerOf, capturedLogs, claimsOf, signIn, signUp } from "../support/signed-in.js";
+import { callerOf, capturedLogs, claimsOf, signIn, signUp, TEST_CLIENT } from "../support/signed-in.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -109,11 +109,11 @@ describe("startSession", () => {
 
   it("refuses (undefined) an unknown phone, an inactive user, and a new user whose phone is taken", async () => {
     const lab = await coreLab();
-    expect(await startSession(lab.deps, { kind: "existing", phone: freshPhone().e164 })).toBeUndefined();
+    expect(await startSession(lab.deps, { kind: "existing", phone: freshPhone().e164 }, TEST_CLIENT)).toBeUndefined();
     const { user } = await signUp(lab);
-    expect(await startSession(lab.deps, { kind: "new", phone: user.phone, firstName: "Other", lastName: "Person" })).toBeUndefined();
+    expect(await startSession(lab.deps, { kind: "new", phone: user.phone, firstName: "Other", lastName: "Person" }, TEST_CLIENT)).toBeUndefined();
     lab.stores.admin.setActive(user.id, false);
-    expect(await startSession(lab.deps, { kind: "existing", phone: user.phone })).toBeUndefined();
+    expect(await startSession(lab.deps, { kind: "existing", phone: user.phone }, TEST_CLIENT)).toBeUndefined();
     expect(lab.stores.admin.counts()).toMatchObject({ users: 1, sessions: 1 });
   });
 

@@ -106,6 +106,7 @@ export async function coreLab(options: CoreLabOptions = {}): Promise<CoreLab> {
     otpKey: new Uint8Array(hkdfSync("sha256", signingKey, "identity-service", "otp-digest", 32)),
     users: stores.users,
     sessions: stores.sessions,
+    audit: stores.audit,
     liveness: createSessionLiveness({ kv, sessions: stores.sessions, tokens: config.tokens, clock, localCopyMs: options.localCopyMs }),
     kv,
     sms,

@@ -5,7 +5,8 @@
  * there. test/ports-contract.test.ts runs the same cases against both, so this
  * cannot drift from src/store/postgres.
  */
-import type { NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
+import { actorName, type AuditEvent, type AuditLog, type AuditNote } from "../../../src/core/ports/audit.js";
+import type { ClientInfo, NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
 import type { User, UserRepository } from "../../../src/core/ports/users.js";
 import type { SessionSnapshot, SessionSnapshots } from "../../../src/store/postgres/sessions.js";
 
@@ -22,6 +23,9 @@ interface SessionRow {
   currentRefreshJti: string;
   revokedAt: Date | null;
   revokedReason: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  lastUsedAt: Date;
 }
 
 interface TokenRow {
@@ -37,6 +41,7 @@ interface TokenRow {
 export interface MemoryStores {
   users: UserRepository;
   sessions: SessionRepository & SessionSnapshots;
+  audit: AuditLog;
   /** What tests do to the data that no port offers (staff tools come later). */
   admin: {
     setActive(userId: string, active: boolean): void;
@@ -47,6 +52,10 @@ export interface MemoryStores {
     /** When and why the session was revoked (its revoked_at and revoked_reason); null while it is not. */
     revocation(sessionId: string): { at: Date; reason: string } | null | undefined;
     counts(): { users: number; sessions: number; tokens: number; blacklisted: number };
+    /** The client a session last recorded (its ip, user_agent and last_used_at). */
+    sessionClient(sessionId: string): (ClientInfo & { lastUsedAt: Date }) | undefined;
+    /** Every audit event, oldest first. */
+    auditEvents(): AuditEvent[];
   };
 }
 
@@ -56,6 +65,22 @@ export function createMemoryStores(): MemoryStores {
   const sessions = new Map<string, SessionRow>();
   const tokens = new Map<string, TokenRow>();
   const blacklist = new Map<string, Date>();
+  const events: AuditEvent[] = [];
+
+  /** As auditCte: the note, about a user and a session; no actor is the user's own doing. */
+  function record(note: AuditNote, at: Date, userId: string | null, sessionId: string | null, extraDetails: Record<string, unknown> = {}): void {
+    events.push({
+      id: String(events.length + 1),
+      at,
+      type: note.type,
+      userId,
+      sessionId,
+      actor: note.actor === undefined ? `user:${userId}` : actorName(note.actor),
+      ip: note.client?.ip ?? null,
+      userAgent: note.client?.userAgent ?? null,
+      details: { ...note.details, ...extraDetails },
+    });
+  }
 
   const userOf = (row: UserRow): User => ({
     id: row.id,
@@ -73,17 +98,22 @@ export function createMemoryStores(): MemoryStores {
     session.revokedAt !== null || !user.isActive || (user.sessionsRevokedBefore !== null && session.createdAt <= user.sessionsRevokedBefore);
 
   /** A session starts after its user's logout-all instant, whatever the caller's clock says. */
-  function insertSession(user: UserRow, session: NewSession): void {
+  function insertSession(user: UserRow, session: NewSession, note: AuditNote): void {
     const after = user.sessionsRevokedBefore === null ? -Infinity : user.sessionsRevokedBefore.getTime() + 1;
+    const createdAt = new Date(Math.max(session.createdAt.getTime(), after));
     sessions.set(session.id, {
       id: session.id,
       userId: user.id,
-      createdAt: new Date(Math.max(session.createdAt.getTime(), after)),
+      createdAt,
       expiresAt: session.expiresAt,
       currentRefreshJti: session.refreshJti,
       revokedAt: null,
       revokedReason: null,
+      ip: session.client.ip,
+      userAgent: session.client.userAgent,
+      lastUsedAt: createdAt,
     });
+    record(note, session.createdAt, user.id, session.id);
     tokens.set(session.refreshJti, {
       jti: session.refreshJti,
       sessionId: session.id,
@@ -116,7 +146,7 @@ export function createMemoryStores(): MemoryStores {
   };
 
   const sessionRepository: SessionRepository & SessionSnapshots = {
-    async register(newUser: NewUser, session, updateLastLogin) {
+    async register(newUser: NewUser, session, updateLastLogin, note) {
       if (userIdByPhone.has(newUser.phone)) return undefined;
       const row: UserRow = {
         ...newUser,
@@ -128,25 +158,30 @@ export function createMemoryStores(): MemoryStores {
       };
       users.set(row.id, row);
       userIdByPhone.set(row.phone, row.id);
-      insertSession(row, session);
+      insertSession(row, session, note);
       return userOf(row);
     },
 
-    async login(phone, session, updateLastLogin) {
+    async login(phone, session, updateLastLogin, note) {
       const id = userIdByPhone.get(phone);
       const row = id === undefined ? undefined : users.get(id);
       if (row === undefined || !row.isActive) return undefined;
       if (updateLastLogin) row.lastLogin = session.createdAt;
-      insertSession(row, session);
+      insertSession(row, session, note);
       return userOf(row);
     },
 
-    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt }) {
+    async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt, client }) {
       const session = sessions.get(sessionId);
       const user = session === undefined ? undefined : users.get(session.userId);
       if (session === undefined || user === undefined) return undefined;
       if (session.currentRefreshJti !== oldJti || session.expiresAt <= now || sessionDead(session, user)) return undefined;
       session.currentRefreshJti = newJti;
+      session.lastUsedAt = now;
+      if (client.ip !== null) {
+        session.ip = client.ip;
+        session.userAgent = client.userAgent;
+      }
       const old = tokens.get(oldJti);
       if (old !== undefined) {
         old.replacedBy = newJti;
@@ -178,15 +213,16 @@ export function createMemoryStores(): MemoryStores {
       };
     },
 
-    async revoke(sessionId, reason, now) {
+    async revoke(sessionId, reason, now, note) {
       const session = sessions.get(sessionId);
       if (session === undefined || session.revokedAt !== null) return false;
       session.revokedAt = now;
       session.revokedReason = reason;
+      record(note, now, session.userId, session.id);
       return true;
     },
 
-    async revokeAllOfUser(userId, now) {
+    async revokeAllOfUser(userId, now, note) {
       const user = users.get(userId);
       if (user === undefined) return { revoked: 0, at: now };
       const previous = user.sessionsRevokedBefore;
@@ -204,6 +240,7 @@ export function createMemoryStores(): MemoryStores {
           revoked += 1;
         }
       }
+      record(note, now, userId, null, { revoked });
       return { revoked, at: user.sessionsRevokedBefore };
     },
 
@@ -252,9 +289,31 @@ export function createMemoryStores(): MemoryStores {
     },
   };
 
+  const auditLog: AuditLog = {
+    async append(event) {
+      record(event, event.at, event.userId, event.sessionId ?? null);
+    },
+    async list(query) {
+      const { after } = query;
+      return events
+        .filter((e) => query.userId === undefined || e.userId === query.userId.toLowerCase())
+        .filter((e) => query.types === undefined || query.types.length === 0 || query.types.includes(e.type))
+        .filter((e) => query.since === undefined || e.at >= query.since)
+        .filter((e) => after === undefined || e.at < after.at || (e.at.getTime() === after.at.getTime() && Number(e.id) < Number(after.id)))
+        .sort((a, b) => b.at.getTime() - a.at.getTime() || Number(b.id) - Number(a.id))
+        .slice(0, query.limit);
+    },
+    async deleteOlderThan(before, limit) {
+      const doomed = events.filter((e) => e.at < before).sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
+      for (const event of doomed) events.splice(events.indexOf(event), 1);
+      return doomed.length;
+    },
+  };
+
   return {
     users: userRepository,
     sessions: sessionRepository,
+    audit: auditLog,
     admin: {
       setActive(userId, active) {
         const user = users.get(userId);
@@ -268,6 +327,11 @@ export function createMemoryStores(): MemoryStores {
         return session.revokedAt === null ? null : { at: session.revokedAt, reason: session.revokedReason ?? "" };
       },
       counts: () => ({ users: users.size, sessions: sessions.size, tokens: tokens.size, blacklisted: blacklist.size }),
+      sessionClient(sessionId) {
+        const session = sessions.get(sessionId);
+        return session === undefined ? undefined : { ip: session.ip, userAgent: session.userAgent, lastUsedAt: session.lastUsedAt };
+      },
+      auditEvents: () => [...events],
     },
   };
 }

@@ -9,20 +9,24 @@ import { AppError, type Reason } from "../../../src/core/errors.js";
 import { authenticateAccess, type Caller } from "../../../src/core/tokens/authenticate.js";
 import { userOfClaims, type TokenClaims } from "../../../src/core/tokens/claims.js";
 import { signToken } from "../../../src/core/tokens/sign.js";
+import type { ClientInfo } from "../../../src/core/ports/sessions.js";
 import { startSession, type SignedIn } from "../../../src/core/sessions/start.js";
 import { freshPhone } from "../../support/phones.js";
 import type { CoreLab } from "./core-deps.js";
 
+/** The client the lab's sessions are opened from, unless a test names another. */
+export const TEST_CLIENT: ClientInfo = { ip: "203.0.113.7", userAgent: "Mozilla/5.0 (X11; Linux x86_64) vitest" };
+
 /** A new user with a first session. */
-export async function signUp(lab: CoreLab, names = { firstName: "Sara", lastName: "Ahmadi" }): Promise<SignedIn> {
-  const signedIn = await startSession(lab.deps, { kind: "new", phone: freshPhone().e164, ...names });
+export async function signUp(lab: CoreLab, names = { firstName: "Sara", lastName: "Ahmadi" }, client: ClientInfo = TEST_CLIENT): Promise<SignedIn> {
+  const signedIn = await startSession(lab.deps, { kind: "new", phone: freshPhone().e164, ...names }, client);
   if (signedIn === undefined) throw new Error("the fresh phone was taken");
   return signedIn;
 }
 
 /** Another session of an existing user. */
-export async function signIn(lab: CoreLab, phone: string): Promise<SignedIn> {
-  const signedIn = await startSession(lab.deps, { kind: "existing", phone });
+export async function signIn(lab: CoreLab, phone: string, client: ClientInfo = TEST_CLIENT): Promise<SignedIn> {
+  const signedIn = await startSession(lab.deps, { kind: "existing", phone }, client);
   if (signedIn === undefined) throw new Error(`no active user has ${phone}`);
   return signedIn;
 }

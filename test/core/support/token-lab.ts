@@ -17,7 +17,7 @@ import type { CoreLab } from "./core-deps.js";
 export async function signIn(lab: CoreLab, phone = "09121234567"): Promise<SignedIn> {
   await sendOtp(lab.deps, { phone, purpose: "register", clientIp: "203.0.113.1", locale: "en" });
   const code = lab.sms.codeFor(`+98${phone.slice(1)}`, "register");
-  return register(lab.deps, { phone, code, firstName: "Sara", lastName: "Ahmadi", clientIp: "203.0.113.1" });
+  return register(lab.deps, { phone, code, firstName: "Sara", lastName: "Ahmadi", client: { ip: "203.0.113.1", userAgent: null } });
 }
 
 export interface Refusal {

@@ -27,13 +27,13 @@ describe("login", () => {
     const phone = phoneOf(user.phone);
     const code = await loginCode(lab, phone);
 
-    const signedIn = await login(lab.deps, { phone: phone.local, code, clientIp: IP });
+    const signedIn = await login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } });
     expect(signedIn.user).toMatchObject({ id: user.id, phone: user.phone, lastLogin: new Date(lab.clock.now()) });
     expect(claimsOf(signedIn.tokens.access)).toMatchObject({ sub: user.id, iat: lab.clock.now() / 1000 });
     await expect(callerOf(lab, signedIn.tokens.access)).resolves.toBeDefined();
     expect(lab.stores.admin.counts().sessions).toBe(2);
     // The code is spent.
-    expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("otp_expired");
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("otp_expired");
   });
 
   it("announces the new last_login, so a held copy of the profile is dropped", async () => {
@@ -43,7 +43,7 @@ describe("login", () => {
     await getProfile(lab.deps, caller);
     lab.clock.advance(60_000);
     const phone = phoneOf(user.phone);
-    await login(lab.deps, { phone: phone.local, code: await loginCode(lab, phone), clientIp: IP });
+    await login(lab.deps, { phone: phone.local, code: await loginCode(lab, phone), client: { ip: IP, userAgent: null } });
     expect((await getProfile(lab.deps, caller)).lastLogin).toEqual(new Date(lab.clock.now()));
   });
 
@@ -53,7 +53,7 @@ describe("login", () => {
     const phone = phoneOf(user.phone);
     const code = await loginCode(lab, phone);
     const wrong = code === "000000" ? "111111" : "000000";
-    expect(await refusal(login(lab.deps, { phone: phone.local, code: wrong, clientIp: IP }))).toBe("otp_invalid");
+    expect(await refusal(login(lab.deps, { phone: phone.local, code: wrong, client: { ip: IP, userAgent: null } }))).toBe("otp_invalid");
     expect(lab.stores.admin.counts().sessions).toBe(1);
   });
 
@@ -62,17 +62,17 @@ describe("login", () => {
     const { user } = await signUp(lab);
     const phone = phoneOf(user.phone);
     const code = await loginCode(lab, phone);
-    const missing = await refusalOf(login(lab.deps, { phone: phone.local, code: "", clientIp: IP }));
+    const missing = await refusalOf(login(lab.deps, { phone: phone.local, code: "", client: { ip: IP, userAgent: null } }));
     expect({ reason: missing.reason, field: missing.field }).toEqual({ reason: "validation_error", field: "code" });
-    expect(await refusal(login(lab.deps, { phone: "12", code, clientIp: IP }))).toBe("invalid_phone");
-    await expect(login(lab.deps, { phone: phone.local, code, clientIp: IP })).resolves.toBeDefined();
+    expect(await refusal(login(lab.deps, { phone: "12", code, client: { ip: IP, userAgent: null } }))).toBe("invalid_phone");
+    await expect(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } })).resolves.toBeDefined();
   });
 
   it("refuses a phone nobody registered, once its code is verified (ENUMERATION_PROTECTION)", async () => {
     const lab = await coreLab({ env: { ENUMERATION_PROTECTION: "true" } });
     const phone = freshPhone();
     const code = await loginCode(lab, phone);
-    expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("phone_not_registered");
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("phone_not_registered");
     expect(lab.stores.admin.counts()).toMatchObject({ users: 0, sessions: 0 });
   });
 
@@ -82,7 +82,7 @@ describe("login", () => {
     const phone = phoneOf(user.phone);
     const code = await loginCode(lab, phone);
     lab.stores.admin.setActive(user.id, false);
-    expect(await refusal(login(lab.deps, { phone: phone.local, code, clientIp: IP }))).toBe("phone_not_registered");
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("phone_not_registered");
     expect(lab.stores.admin.counts().sessions).toBe(1);
   });
 });

@@ -1,0 +1,31 @@
+-- Sessions a person can see: the client that last used each one. Written at login
+-- and at every refresh by the statements that already run there.
+ALTER TABLE sessions
+  ADD COLUMN ip           text,
+  ADD COLUMN user_agent   text,                        -- at most 256 characters
+  ADD COLUMN last_used_at timestamptz;
+UPDATE sessions SET last_used_at = created_at;
+ALTER TABLE sessions ALTER COLUMN last_used_at SET NOT NULL;
+
+-- A person's live sessions, most recently used first; also serves logout-all's
+-- "live sessions of this user" (the index it replaces).
+CREATE INDEX sessions_user_live_used_idx ON sessions (user_id, last_used_at DESC) WHERE revoked_at IS NULL;
+DROP INDEX sessions_user_live_idx;
+
+-- The audit trail: one row per security-relevant change, written in the same
+-- statement or transaction as the change. Never a code, token, key or secret.
+CREATE TABLE audit_events (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at         timestamptz NOT NULL,                     -- millisecond precision
+  type       text NOT NULL,
+  user_id    uuid,                                     -- no FK: the trail outlives nothing it names
+  session_id text,
+  actor      text NOT NULL,                            -- user:<id>, staff:<id>, service:<name>, system
+  ip         text,
+  user_agent text,
+  details    jsonb NOT NULL DEFAULT '{}'
+);
+-- Listings are newest first with keyset paging on (at, id): one index per filter.
+CREATE INDEX audit_events_at_idx ON audit_events (at DESC, id DESC);
+CREATE INDEX audit_events_user_at_idx ON audit_events (user_id, at DESC, id DESC) WHERE user_id IS NOT NULL;
+CREATE INDEX audit_events_type_at_idx ON audit_events (type, at DESC, id DESC);
