@@ -18,11 +18,11 @@ import { GRPC_CODE_OF_REASON } from "../src/rpc/errors.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, SendOtpRequestSchema } from "../gen/identity/v1/auth_pb.js";
 
-/** DESIGN.md, "HTTP bridge": the reasons and their statuses. */
+/** DESIGN.md, "HTTP bridge" and "Operating it": the reasons and their statuses. */
 const DESIGN_TABLE: Record<number, readonly string[]> = {
-  400: ["validation_error", "invalid_json", "invalid_phone", "otp_invalid", "otp_expired", "phone_already_registered", "phone_not_registered"],
+  400: ["validation_error", "invalid_json", "invalid_phone", "otp_invalid", "otp_expired", "phone_already_registered", "phone_not_registered", "cannot_modify_self"],
   401: ["not_authenticated", "token_not_valid", "token_expired", "token_wrong_type", "session_expired"],
-  403: ["token_blacklisted", "session_revoked"],
+  403: ["token_blacklisted", "session_revoked", "permission_denied", "account_disabled"],
   404: ["not_found"],
   405: ["method_not_allowed"],
   413: ["payload_too_large"],

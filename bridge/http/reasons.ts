@@ -6,7 +6,7 @@
 import type { Locale } from "../../src/config.js";
 import { isReason, type Reason } from "../../src/core/errors.js";
 
-export const HTTP_REASONS = ["invalid_json", "not_found", "method_not_allowed", "payload_too_large", "unsupported_media_type"] as const;
+export const HTTP_REASONS = ["invalid_json", "method_not_allowed", "payload_too_large", "unsupported_media_type"] as const;
 
 export type HttpReason = (typeof HTTP_REASONS)[number];
 
@@ -33,7 +33,6 @@ export class HttpRefusal extends Error {
 
 const MESSAGES: Readonly<Record<HttpReason, Readonly<Record<Locale, string>>>> = {
   invalid_json: { fa: "بدنه‌ی درخواست JSON معتبر نیست.", en: "The request body is not valid JSON." },
-  not_found: { fa: "یافت نشد.", en: "Not found." },
   method_not_allowed: { fa: "این متد مجاز نیست.", en: "Method not allowed." },
   payload_too_large: { fa: "حجم درخواست بیش از حد مجاز است.", en: "The request body is too large." },
   unsupported_media_type: { fa: "نوع محتوا پشتیبانی نمی‌شود؛ JSON بفرستید.", en: "Unsupported media type; send JSON." },

@@ -6,17 +6,17 @@ import { describe, expect, it } from "vitest";
 import { AppError, isReason, REASONS, UnavailableError } from "../../src/core/errors.js";
 
 describe("REASONS", () => {
-  it("is the domain's list, and no HTTP-only reason", () => {
+  it("is the domain's list (not_found too: an unknown session or user), and no HTTP-only reason", () => {
     expect(REASONS).toEqual([
       "validation_error", "invalid_phone", "otp_invalid", "otp_expired", "phone_already_registered", "phone_not_registered",
       "not_authenticated", "token_not_valid", "token_expired", "token_wrong_type", "session_expired", "token_blacklisted",
-      "session_revoked", "rate_limited", "otp_attempts_exceeded", "service_unavailable", "sms_unavailable", "internal_error",
+      "session_revoked", "permission_denied", "account_disabled", "cannot_modify_self", "not_found", "rate_limited", "otp_attempts_exceeded", "service_unavailable", "sms_unavailable", "internal_error",
     ]);
   });
 
   it("isReason knows exactly those", () => {
     for (const reason of REASONS) expect(isReason(reason)).toBe(true);
-    for (const other of ["", "not_found", "invalid_json", "TOKEN_NOT_VALID", "token_not_valid "]) expect(isReason(other)).toBe(false);
+    for (const other of ["", "invalid_json", "method_not_allowed", "TOKEN_NOT_VALID", "token_not_valid "]) expect(isReason(other)).toBe(false);
   });
 });
 
