@@ -97,7 +97,7 @@ export function addApiRoutes(router: Router, { auth, token }: ApiClients, maxBod
 
   router.add("GET", "/api/activity", async (ex) => {
     const { message, header } = await call(ex, (o) => auth.listActivity({}, o));
-    sendSuccess(ex, 200, "ok", { events: message.events.map(auditEventJson) }, authenticatedHeaders(header));
+    sendSuccess(ex, 200, "activity", { events: message.events.map(auditEventJson) }, authenticatedHeaders(header));
   });
 
   const jwks = async (ex: Exchange) => {

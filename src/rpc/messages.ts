@@ -44,6 +44,7 @@ const SUCCESS: Readonly<Record<string, Readonly<Record<Locale, string>>>> = {
   sessions: { fa: "نشست‌های فعال شما.", en: "Your active sessions." },
   session_ended: { fa: "نشست پایان یافت.", en: "The session was ended." },
   logged_out_others: { fa: "از همه‌ی دستگاه‌های دیگر خارج شدید.", en: "Logged out of every other device." },
+  activity: { fa: "فعالیت‌های اخیر حساب شما.", en: "Your recent account activity." },
 };
 
 export function successMessage(key: string, locale: Locale): string {
