@@ -61,6 +61,8 @@ export function auditEventJson(event: MessageShape<typeof AuditEventSchema>) {
   };
 }
 
+export type AuditEventJson = ReturnType<typeof auditEventJson>;
+
 /** A session of the caller's list. What it did not record (an IP, a User-Agent) is
  * null, as a time that is not there is (`last_login`): protobuf's empty string is
  * no value a client should show. */
