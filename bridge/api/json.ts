@@ -1,6 +1,7 @@
 /** Protobuf messages → the JSON shapes of DESIGN.md (snake_case, ISO 8601 times). */
 import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { GetJwksResponseSchema } from "../../gen/identity/v1/token_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 
@@ -33,6 +34,21 @@ export function tokensJson(tokens: MessageShape<typeof TokenPairSchema> | undefi
     refresh: tokens.refresh,
     access_expires_at: iso(tokens.accessExpiresAt),
     refresh_expires_at: iso(tokens.refreshExpiresAt),
+  };
+}
+
+/** A session of the caller's list. What it did not record (an IP, a User-Agent) is
+ * null, as a time that is not there is (`last_login`): protobuf's empty string is
+ * no value a client should show. */
+export function sessionJson(session: MessageShape<typeof SessionSchema>) {
+  return {
+    id: session.id,
+    created_at: iso(session.createdAt),
+    last_used_at: iso(session.lastUsedAt),
+    expires_at: iso(session.expiresAt),
+    ip: session.ip === "" ? null : session.ip,
+    user_agent: session.userAgent === "" ? null : session.userAgent,
+    current: session.current,
   };
 }
 

@@ -1,9 +1,11 @@
 /** Domain values → protobuf message shapes. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { ListedSession } from "../core/sessions/list.js";
 import type { TokenPair } from "../core/tokens/issue.js";
 import type { TokenUser } from "../core/tokens/claims.js";
 import type { User } from "../core/ports/users.js";
+import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 
 export function timestamp(date: Date): Timestamp {
@@ -32,5 +34,18 @@ export function tokenPairMessage(tokens: TokenPair): MessageInitShape<typeof Tok
     refresh: tokens.refresh,
     accessExpiresAt: timestamp(tokens.accessExpiresAt),
     refreshExpiresAt: timestamp(tokens.refreshExpiresAt),
+  };
+}
+
+/** A session; a client it did not record (ip, user_agent) is the empty string, as proto3 has it. */
+export function sessionMessage(session: ListedSession): MessageInitShape<typeof SessionSchema> {
+  return {
+    id: session.id,
+    createdAt: timestamp(session.createdAt),
+    lastUsedAt: timestamp(session.lastUsedAt),
+    expiresAt: timestamp(session.expiresAt),
+    ip: session.ip ?? "",
+    userAgent: session.userAgent ?? "",
+    current: session.current,
   };
 }
