@@ -2,16 +2,18 @@
  * Sessions a person can see and end, over the bridge: `GET /api/sessions/`,
  * `DELETE /api/sessions/{id}/`, `POST /api/logout-others/` and the same RPCs in the
  * Connect protocol, on real PostgreSQL and Redis; each success shape, every refusal,
- * and the browser's IP and User-Agent reaching the session.
+ * and the browser's IP and User-Agent reaching the session, in one process and
+ * across the split deployment (a bridge process in front of a gRPC process).
  */
 import { request as httpRequest } from "node:http";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
-import { startBridgeHarness, type Answer, type BridgeHarness, type Session } from "./support/bridge-server.js";
+import { startSplitDeployment, type SplitDeployment } from "./support/bridge-processes.js";
+import { requester, startBridgeHarness, type Answer, type BridgeHarness, type Session } from "./support/bridge-server.js";
 import { failure } from "./support/grpc-harness.js";
-import { freshPhone } from "./support/phones.js";
+import { freshPhone, type Phone } from "./support/phones.js";
 import { realStoresAvailable } from "./support/services.js";
 import { jwtPayload } from "./support/tools.js";
 
@@ -21,6 +23,19 @@ const LAPTOP = { ip: "203.0.113.10", userAgent: "Mozilla/5.0 (X11; Linux x86_64;
 const PHONE = { ip: "198.51.100.20", userAgent: "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/138.0 Mobile Safari/537.36" };
 
 type Client = typeof LAPTOP;
+
+/** POSTs `json` with no User-Agent header at all (node:http: fetch always sends one
+ * of its own); resolves to the answer's `data`. */
+function postWithoutUserAgent(url: string, json: unknown): Promise<Session> {
+  const body = JSON.stringify(json);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => resolve((JSON.parse(text) as { data: Session }).data));
+    });
+    req.on("error", reject).end(body);
+  });
+}
 
 describe.runIf(realStoresAvailable())("sessions over the bridge", () => {
   let h: BridgeHarness;
@@ -101,15 +116,7 @@ describe.runIf(realStoresAvailable())("sessions over the bridge", () => {
     it("shows a User-Agent the browser did not send as null, and cuts a long one to 256 characters", async () => {
       const phone = freshPhone().local;
       const code = await h.codeFor(phone, "register");
-      const body = JSON.stringify({ phone, code, first_name: "", last_name: "" });
-      // node:http, since fetch always sends a User-Agent of its own.
-      const registered = await new Promise<Session>((resolve, reject) => {
-        const req = httpRequest(`${h.url}/api/register/`, { method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-          let text = "";
-          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => resolve((JSON.parse(text) as { data: Session }).data));
-        });
-        req.on("error", reject).end(body);
-      });
+      const registered = await postWithoutUserAgent(`${h.url}/api/register/`, { phone, code, first_name: "", last_name: "" });
       expect(await sessionsOf(registered.tokens.access)).toMatchObject([{ ip: "127.0.0.1", user_agent: null }]);
 
       const long = await logInFrom(registered.user.phone, { ip: LAPTOP.ip, userAgent: `Agent/${"x".repeat(400)}` });
@@ -257,5 +264,63 @@ describe.runIf(realStoresAvailable())("sessions over the bridge", () => {
       expect((await auth.listSessions({}, caller)).sessions).toHaveLength(1);
       expect(await failure(auth.listSessions({}))).toMatchObject({ code: 16, reason: "not_authenticated" });
     });
+  });
+});
+
+describe.runIf(realStoresAvailable())("a split deployment (bridge process → gRPC process) passes the browser's IP and User-Agent on", () => {
+  let split: SplitDeployment;
+  let request: BridgeHarness["request"];
+
+  beforeAll(async () => {
+    split = await startSplitDeployment({ OTP_RESEND_INTERVAL: "0s" });
+    request = requester(split.url);
+  });
+  afterAll(async () => {
+    await split?.close();
+  });
+
+  async function codeFor(phone: Phone, purpose: "register" | "login"): Promise<string> {
+    expect((await request("POST", "/api/send-otp/", { json: { phone: phone.local, purpose } })).status).toBe(200);
+    return split.inbox.codeFor(phone.e164, purpose);
+  }
+
+  const sessionsOf = async (access: string) => (await request("GET", "/api/sessions/", { headers: { authorization: `Bearer ${access}` } })).body.data.sessions;
+
+  it("records the browser's IP and User-Agent at registration and refresh through /api, and in the Connect protocol", async () => {
+    const phone = freshPhone();
+    const code = await codeFor(phone, "register");
+    const headers = { "x-forwarded-for": LAPTOP.ip, "user-agent": LAPTOP.userAgent };
+    const registered = await request("POST", "/api/register/", { json: { phone: phone.local, code, first_name: "Sara", last_name: "" }, headers });
+    expect(registered.status).toBe(201);
+    const laptop = registered.body.data as Session;
+    expect(await sessionsOf(laptop.tokens.access)).toMatchObject([{ ip: LAPTOP.ip, user_agent: LAPTOP.userAgent, current: true }]);
+
+    const refreshed = await request("POST", "/api/token/refresh/", { json: { refresh: laptop.tokens.refresh }, headers: { "x-forwarded-for": PHONE.ip, "user-agent": PHONE.userAgent } });
+    expect(await sessionsOf(refreshed.body.data.access)).toMatchObject([{ ip: PHONE.ip, user_agent: PHONE.userAgent }]);
+
+    const auth = createClient(AuthService, createConnectTransport({ baseUrl: split.url, httpVersion: "1.1" }));
+    const loginCode = await codeFor(phone, "login");
+    const typed = await auth.login({ phone: phone.local, code: loginCode }, { headers: { "user-agent": "typed-web-app/3.1", "x-forwarded-for": PHONE.ip } });
+    expect((await sessionsOf(typed.tokens!.access))[0]).toMatchObject({ ip: PHONE.ip, user_agent: "typed-web-app/3.1", current: true });
+  });
+
+  it("records no User-Agent when the browser sent none, not the bridge's own", async () => {
+    const phone = freshPhone();
+    const code = await codeFor(phone, "register");
+    const registered = await postWithoutUserAgent(`${split.url}/api/register/`, { phone: phone.local, code, first_name: "", last_name: "" });
+    expect(await sessionsOf(registered.tokens.access)).toMatchObject([{ ip: "127.0.0.1", user_agent: null }]);
+  });
+
+  it("ends a session through the bridge, refused at once upstream", async () => {
+    const phone = freshPhone();
+    const registered = (await request("POST", "/api/register/", { json: { phone: phone.local, code: await codeFor(phone, "register"), first_name: "", last_name: "" } })).body.data as Session;
+    const other = (await request("POST", "/api/login/", { json: { phone: phone.local, code: await codeFor(phone, "login") } })).body.data as Session;
+    const sid = jwtPayload(other.tokens.access).sid as string;
+    const answer = await request("DELETE", `/api/sessions/${sid}/`, { headers: { authorization: `Bearer ${registered.tokens.access}` } });
+    expect({ status: answer.status, data: answer.body.data }).toEqual({ status: 200, data: { revoked: true } });
+    const refused = await request("GET", "/api/dashboard/", { headers: { authorization: `Bearer ${other.tokens.access}` } });
+    expect({ status: refused.status, code: refused.body.data.code }).toEqual({ status: 403, code: "session_revoked" });
+    const again = await request("DELETE", `/api/sessions/${sid}/`, { headers: { authorization: `Bearer ${registered.tokens.access}` } });
+    expect({ status: again.status, code: again.body.data.code }).toEqual({ status: 404, code: "not_found" });
   });
 });
