@@ -41,6 +41,8 @@ const SUCCESS: Readonly<Record<string, Readonly<Record<Locale, string>>>> = {
   refreshed: { fa: "توکن تازه شد.", en: "Token refreshed." },
   token_valid: { fa: "توکن معتبر است.", en: "The token is valid." },
   profile_updated: { fa: "پروفایل به‌روز شد.", en: "Profile updated." },
+  session_ended: { fa: "نشست پایان یافت.", en: "The session was ended." },
+  logged_out_others: { fa: "از همه‌ی دستگاه‌های دیگر خارج شدید.", en: "Logged out of every other device." },
 };
 
 export function successMessage(key: string, locale: Locale): string {
