@@ -13,7 +13,7 @@ import type { Exchange } from "../http/exchange.js";
 import type { Router } from "../http/router.js";
 import { authenticatedHeaders, call } from "./call.js";
 import { fields } from "./fields.js";
-import { claimsUserJson, iso, jwksJson, tokensJson, userJson } from "./json.js";
+import { auditEventJson, claimsUserJson, iso, jwksJson, tokensJson, userJson } from "./json.js";
 
 export interface ApiClients {
   auth: Client<typeof AuthService>;
@@ -78,6 +78,11 @@ export function addApiRoutes(router: Router, { auth, token }: ApiClients, maxBod
     const f = fields(await body(ex), { first_name: "string?", last_name: "string?" });
     const { message, header } = await call(ex, (o) => auth.updateProfile({ firstName: f.first_name, lastName: f.last_name }, o));
     sendSuccess(ex, 200, "profile_updated", { user: userJson(message.user) }, authenticatedHeaders(header));
+  });
+
+  router.add("GET", "/api/activity", async (ex) => {
+    const { message, header } = await call(ex, (o) => auth.listActivity({}, o));
+    sendSuccess(ex, 200, "ok", { events: message.events.map(auditEventJson) }, authenticatedHeaders(header));
   });
 
   const jwks = async (ex: Exchange) => {

@@ -1,3 +1,4 @@
+import { listActivity } from "../core/audit/activity.js";
 import type { CoreDeps } from "../core/deps.js";
 import { sendOtp } from "../core/otp/send.js";
 import { required } from "../core/required.js";
@@ -8,12 +9,12 @@ import { register } from "../core/users/register.js";
 import { AuthService } from "../../gen/identity/v1/auth_pb.js";
 import { callerOf } from "./authenticate.js";
 import { clientIpKey, clientOf, localeOf, type ServiceHandlers } from "./context.js";
-import { tokenPairMessage, userMessage } from "./convert.js";
+import { auditEventMessage, tokenPairMessage, userMessage } from "./convert.js";
 import { purposeName } from "./otp-purpose.js";
 
 /** The methods served only to an authenticated caller: the authentication
  * interceptor checks their Bearer token before the handler runs. */
-export const AUTH_METHODS_WITH_CALLER = [AuthService.method.logoutAll, AuthService.method.getProfile, AuthService.method.updateProfile];
+export const AUTH_METHODS_WITH_CALLER = [AuthService.method.logoutAll, AuthService.method.getProfile, AuthService.method.updateProfile, AuthService.method.listActivity];
 
 export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthService> {
   return {
@@ -71,8 +72,8 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
     async logoutOthers() {
       throw new Error("LogoutOthers is not built yet");
     },
-    async listActivity() {
-      throw new Error("ListActivity is not built yet");
+    async listActivity(_request, ctx) {
+      return { events: (await listActivity(deps, callerOf(ctx))).map(auditEventMessage) };
     },
   };
 }
