@@ -51,9 +51,9 @@ export interface Session {
   last_used_at: string;
   /** When it ends at the latest. */
   expires_at: string;
-  /** The client's IP and User-Agent at its last login or refresh. */
-  ip: string;
-  user_agent: string;
+  /** The client's IP and User-Agent at its last login or refresh; null if not recorded. */
+  ip: string | null;
+  user_agent: string | null;
   /** Whether it is this client's own session. */
   current: boolean;
 }
@@ -64,12 +64,15 @@ export interface AuditEvent {
   at: string;
   /** `user.logged_in`, `session.revoked`, … (DESIGN.md, "Audit trail"). */
   type: string;
-  user_id: string;
-  session_id: string;
+  /** The user and session it concerns; null if none. */
+  user_id: string | null;
+  session_id: string | null;
   /** Who did it: `user:<id>`, `staff:<id>`, `service:<name>` or `system`. */
   actor: string;
-  ip: string;
-  user_agent: string;
+  /** The client of the request that made the change; null if none (e.g. the CLI). */
+  ip: string | null;
+  user_agent: string | null;
+  /** A small object whose members depend on `type` (e.g. `revoked`, a count). */
   details: Record<string, unknown>;
 }
 

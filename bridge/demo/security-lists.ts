@@ -18,7 +18,7 @@ export interface ListLanguage {
 export function sessionRow(session: Session, l: ListLanguage): HTMLLIElement {
   const row = document.createElement("li");
   row.dataset.sessionId = session.id;
-  const device = deviceWords(session.user_agent, l.lang);
+  const device = deviceWords(session.user_agent ?? "", l.lang);
   const what = element("div", "what", device);
   if (session.current) what.append(element("span", "badge", l.t("thisDevice")));
   const button = element("button", "danger end-session", l.t("endSession"));
@@ -34,7 +34,7 @@ export function activityRow(event: AuditEvent, l: ListLanguage): HTMLLIElement {
   const row = document.createElement("li");
   row.dataset.type = event.type;
   const what = element("div", "what", activityWords(event, l.lang));
-  const device = event.user_agent === "" ? null : document.createTextNode(deviceWords(event.user_agent, l.lang));
+  const device = event.user_agent === null ? null : document.createTextNode(deviceWords(event.user_agent, l.lang));
   row.append(about(what, [moment(event.at, l), device, ip(event.ip)]));
   return row;
 }
@@ -67,8 +67,8 @@ function moment(iso: string, l: ListLanguage): HTMLTimeElement {
 }
 
 /** An address reads left to right, also in a right-to-left sentence. */
-function ip(address: string): HTMLElement | null {
-  if (address === "") return null;
+function ip(address: string | null): HTMLElement | null {
+  if (address === null) return null;
   const bdi = element("bdi", "ip", address);
   bdi.dir = "ltr";
   return bdi;
