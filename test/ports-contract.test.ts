@@ -13,8 +13,10 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { AuditLog } from "../src/core/ports/audit.js";
 import type { NewSession, SessionRepository } from "../src/core/ports/sessions.js";
 import type { User, UserRepository } from "../src/core/ports/users.js";
+import { createAuditLog } from "../src/store/postgres/audit.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database, type Queryable } from "../src/store/postgres/db.js";
 import { migrate } from "../src/store/postgres/migrate.js";
 import { createSessionRepository, type SessionSnapshots } from "../src/store/postgres/sessions.js";
@@ -35,6 +37,7 @@ interface Admin {
 interface Ports {
   users: UserRepository;
   sessions: SessionRepository & SessionSnapshots;
+  audit: AuditLog;
   admin: Admin;
   close(): Promise<void>;
 }
@@ -78,6 +81,7 @@ function sqlPorts(db: Database, drop: () => Promise<void>): Ports {
   return {
     users: createUserRepository(db),
     sessions: createSessionRepository(db),
+    audit: createAuditLog(db),
     admin: sqlAdmin(db),
     async close() {
       await db.close();
@@ -91,10 +95,11 @@ const IMPLEMENTATIONS: Implementation[] = [
     name: "memory",
     runs: true,
     async open() {
-      const { users, sessions, admin } = createMemoryStores();
+      const { users, sessions, audit, admin } = createMemoryStores();
       return {
         users,
         sessions,
+        audit,
         admin: {
           setActive: async (userId, active) => admin.setActive(userId, active),
           blacklisted: async (sessionId) => admin.blacklisted(sessionId).sort(),
@@ -464,6 +469,210 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect(await ports.sessions.revoke(session.id, "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT })).toBe(false);
         expect(await ports.sessions.revoke(token(), "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT })).toBe(false);
         expect((await ports.sessions.snapshot(session.id))?.revoked).toBe(true);
+      });
+    });
+
+    describe("listLive", () => {
+      /** Another client, so a test can tell which one a session recorded. */
+      const PHONE_APP = { ip: "198.51.100.23", userAgent: "identity-app/2.0 (Android 14)" };
+
+      /** A login at `at` from `client`. */
+      async function loggedInFrom(phone: string, at: number, client: typeof CLIENT): Promise<NewSession> {
+        const session = { ...newSession(at), client };
+        must(await ports.sessions.login(phone, session, false, { type: "user.logged_in", client }));
+        return session;
+      }
+
+      it("lists the user's live sessions, most recently used first, each with the client of its last login or refresh", async () => {
+        const t = era();
+        const { user, session: first } = await registered(t, { session: 2 * DAY });
+        const second = await loggedInFrom(user.phone, t + MINUTE, PHONE_APP);
+        const third = await loggedIn(user.phone, t + 2 * MINUTE);
+        await ports.sessions.rotate({ sessionId: first.id, oldJti: first.refreshJti, newJti: token(), now: new Date(t + 3 * MINUTE), refreshExpiresAt: new Date(t + HOUR), client: PHONE_APP });
+
+        expect(await ports.sessions.listLive(user.id, new Date(t + 4 * MINUTE))).toEqual([
+          { id: first.id, createdAt: new Date(t), lastUsedAt: new Date(t + 3 * MINUTE), expiresAt: new Date(t + 2 * DAY), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent },
+          { id: third.id, createdAt: new Date(t + 2 * MINUTE), lastUsedAt: new Date(t + 2 * MINUTE), expiresAt: new Date(t + 2 * MINUTE + DAY), ip: CLIENT.ip, userAgent: CLIENT.userAgent },
+          { id: second.id, createdAt: new Date(t + MINUTE), lastUsedAt: new Date(t + MINUTE), expiresAt: new Date(t + MINUTE + DAY), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent },
+        ]);
+      });
+
+      it("orders sessions last used in the same instant by the newer start", async () => {
+        const t = era();
+        const { user, session: older } = await registered(t);
+        const newer = await loggedIn(user.phone, t + MINUTE);
+        await rotated(older.id, older.refreshJti, t + 2 * MINUTE);
+        await rotated(newer.id, newer.refreshJti, t + 2 * MINUTE);
+        expect((await ports.sessions.listLive(user.id, new Date(t + 3 * MINUTE))).map((s) => s.id)).toEqual([newer.id, older.id]);
+      });
+
+      it("records at login the client and last use at the session's start, also when the start moved past a logout-all", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        // A clock behind the logout-all: the session starts just after it, and was last used then.
+        const behind = await loggedInFrom(user.phone, t + 30 * SECOND, PHONE_APP);
+        expect(await ports.sessions.listLive(user.id, new Date(t + 2 * MINUTE))).toEqual([
+          { id: behind.id, createdAt: new Date(t + MINUTE + 1), lastUsedAt: new Date(t + MINUTE + 1), expiresAt: behind.expiresAt, ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent },
+        ]);
+      });
+
+      it("records a refresh's client and instant; a refresh with no IP (no request behind it) moves only the instant", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const second = token();
+        must(await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: second, now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: PHONE_APP }));
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toMatchObject([{ lastUsedAt: new Date(t + MINUTE), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent }]);
+
+        must(await ports.sessions.rotate({ sessionId: session.id, oldJti: second, newJti: token(), now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR), client: { ip: null, userAgent: null } }));
+        expect(await ports.sessions.listLive(user.id, new Date(t + 2 * MINUTE))).toMatchObject([{ lastUsedAt: new Date(t + 2 * MINUTE), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent }]);
+      });
+
+      it("records a refresh's missing User-Agent as none (the IP says a request was behind it)", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: { ip: "192.0.2.1", userAgent: null } });
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toMatchObject([{ ip: "192.0.2.1", userAgent: null }]);
+      });
+
+      it("leaves the session as it was when a token of it is checked (an access-token use) or a rotation fails", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const before = await ports.sessions.listLive(user.id, new Date(t + MINUTE));
+        await ports.sessions.snapshot(session.id);
+        await ports.sessions.rotationState(session.refreshJti);
+        expect(await ports.sessions.rotate({ sessionId: session.id, oldJti: token(), newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: PHONE_APP })).toBeUndefined();
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toEqual(before);
+      });
+
+      it("leaves out revoked, expired and logged-out-all sessions, and other users' ones", async () => {
+        const t = era();
+        const { user, session: registeredFirst } = await registered(t);
+        const coveredByLogoutAll = await loggedIn(user.phone, t + MINUTE);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        const expiring = await loggedIn(user.phone, t + 2 * MINUTE, { session: HOUR });
+        const live = await loggedIn(user.phone, t + 3 * MINUTE);
+        const revoked = await loggedIn(user.phone, t + 4 * MINUTE);
+        await ports.sessions.revoke(revoked.id, "logout", new Date(t + 5 * MINUTE), { type: "session.logged_out", client: CLIENT });
+        const stranger = await registered(t + 5 * MINUTE);
+
+        const ids = async (at: number) => (await ports.sessions.listLive(user.id, new Date(at))).map((s) => s.id);
+        expect(await ids(t + 10 * MINUTE)).toEqual([live.id, expiring.id]);
+        // Expiry is at the instant itself, as everywhere.
+        expect(await ids(t + 2 * MINUTE + HOUR)).toEqual([live.id]);
+        for (const covered of [registeredFirst, coveredByLogoutAll]) expect(await ids(t + 10 * MINUTE)).not.toContain(covered.id);
+        expect((await ports.sessions.listLive(stranger.user.id, new Date(t + 10 * MINUTE))).map((s) => s.id)).toEqual([stranger.session.id]);
+      });
+
+      it("lists nothing for an inactive user or an unknown one", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.admin.setActive(user.id, false);
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toEqual([]);
+        await ports.admin.setActive(user.id, true);
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toHaveLength(1);
+        expect(await ports.sessions.listLive(randomUUID(), new Date(t + MINUTE))).toEqual([]);
+      });
+    });
+
+    describe("revokeOfUser", () => {
+      it("ends a live session of that user once, recording the note about it", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const other = await loggedIn(user.phone, t + MINUTE);
+        const note = { type: "session.revoked", client: CLIENT } as const;
+        expect(await ports.sessions.revokeOfUser(user.id, session.id, new Date(t + 2 * MINUTE), note)).toBe(true);
+        expect(await ports.sessions.revokeOfUser(user.id, session.id, new Date(t + 3 * MINUTE), note)).toBe(false);
+        expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: true });
+        expect((await ports.sessions.listLive(user.id, new Date(t + 3 * MINUTE))).map((s) => s.id)).toEqual([other.id]);
+        expect(await ports.audit.list({ userId: user.id, types: ["session.revoked"], limit: 10 })).toEqual([
+          {
+            id: expect.any(String),
+            at: new Date(t + 2 * MINUTE),
+            type: "session.revoked",
+            userId: user.id,
+            sessionId: session.id,
+            actor: `user:${user.id}`,
+            ip: CLIENT.ip,
+            userAgent: CLIENT.userAgent,
+            details: {},
+          },
+        ]);
+      });
+
+      it("is false, changing and recording nothing, for another user's session, an unknown id, and an expired or logged-out-all session", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const stranger = await registered(t);
+        const expired = await loggedIn(user.phone, t, { session: MINUTE });
+        const covered = await loggedIn(user.phone, t + MINUTE);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        const note = { type: "session.revoked", client: CLIENT } as const;
+        const now = new Date(t + 2 * MINUTE);
+
+        expect(await ports.sessions.revokeOfUser(user.id, stranger.session.id, now, note)).toBe(false);
+        expect(await ports.sessions.revokeOfUser(user.id, token(), now, note)).toBe(false);
+        expect(await ports.sessions.revokeOfUser(user.id, expired.id, now, note)).toBe(false);
+        expect(await ports.sessions.revokeOfUser(user.id, covered.id, now, note)).toBe(false);
+        expect(await ports.sessions.snapshot(stranger.session.id)).toMatchObject({ revoked: false });
+        expect(await ports.sessions.snapshot(expired.id)).toMatchObject({ revoked: false });
+        expect(await ports.sessions.listLive(stranger.user.id, now)).toHaveLength(1);
+        for (const id of [user.id, stranger.user.id]) expect(await ports.audit.list({ userId: id, types: ["session.revoked"], limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe("revokeOthers", () => {
+      const note = { type: "session.logged_out_others", client: CLIENT } as const;
+
+      it("ends the given live sessions of the user but the one kept, and records one event about the user and the kept session", async () => {
+        const t = era();
+        const { user, session: current } = await registered(t);
+        const second = await loggedIn(user.phone, t + MINUTE);
+        const third = await loggedIn(user.phone, t + 2 * MINUTE);
+        const now = new Date(t + 3 * MINUTE);
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [current.id, second.id, third.id], now, note)).toBe(2);
+        expect((await ports.sessions.listLive(user.id, now)).map((s) => s.id)).toEqual([current.id]);
+        for (const s of [second, third]) expect(await ports.sessions.snapshot(s.id)).toMatchObject({ revoked: true });
+        expect(await ports.audit.list({ userId: user.id, types: ["session.logged_out_others"], limit: 10 })).toEqual([
+          {
+            id: expect.any(String),
+            at: now,
+            type: "session.logged_out_others",
+            userId: user.id,
+            sessionId: current.id,
+            actor: `user:${user.id}`,
+            ip: CLIENT.ip,
+            userAgent: CLIENT.userAgent,
+            details: { revoked: 2 },
+          },
+        ]);
+      });
+
+      it("ends only the sessions given, never another user's or an ended one, and records the event with the count even when it is 0", async () => {
+        const t = era();
+        const { user, session: current } = await registered(t);
+        const given = await loggedIn(user.phone, t + MINUTE);
+        const notGiven = await loggedIn(user.phone, t + 2 * MINUTE);
+        const ended = await loggedIn(user.phone, t + 2 * MINUTE);
+        await ports.sessions.revoke(ended.id, "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT });
+        const stranger = await registered(t);
+        const now = new Date(t + 3 * MINUTE);
+
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [given.id, ended.id, stranger.session.id, token(), given.id], now, note)).toBe(1);
+        expect((await ports.sessions.listLive(user.id, now)).map((s) => s.id)).toEqual([notGiven.id, current.id]);
+        expect(await ports.sessions.listLive(stranger.user.id, now)).toHaveLength(1);
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [given.id], now, note)).toBe(0);
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [], now, note)).toBe(0);
+        const events = await ports.audit.list({ userId: user.id, types: ["session.logged_out_others"], limit: 10 });
+        expect(events.map((e) => e.details)).toEqual([{ revoked: 0 }, { revoked: 0 }, { revoked: 1 }]);
+        expect(await ports.audit.list({ userId: stranger.user.id, limit: 10 })).toHaveLength(1); // its registration only
+      });
+
+      it("records nothing for an unknown user", async () => {
+        const t = era();
+        const nobody = randomUUID();
+        expect(await ports.sessions.revokeOthers(nobody, token(), [token()], new Date(t), note)).toBe(0);
+        expect(await ports.audit.list({ userId: nobody, limit: 10 })).toEqual([]);
       });
     });
 

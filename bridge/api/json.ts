@@ -2,6 +2,7 @@
 import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
+import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { GetJwksResponseSchema } from "../../gen/identity/v1/token_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 
@@ -57,6 +58,21 @@ export function auditEventJson(event: MessageShape<typeof AuditEventSchema>) {
     ip: orNull(event.ip),
     user_agent: orNull(event.userAgent),
     details: event.details ?? {},
+  };
+}
+
+/** A session of the caller's list. What it did not record (an IP, a User-Agent) is
+ * null, as a time that is not there is (`last_login`): protobuf's empty string is
+ * no value a client should show. */
+export function sessionJson(session: MessageShape<typeof SessionSchema>) {
+  return {
+    id: session.id,
+    created_at: iso(session.createdAt),
+    last_used_at: iso(session.lastUsedAt),
+    expires_at: iso(session.expiresAt),
+    ip: orNull(session.ip),
+    user_agent: orNull(session.userAgent),
+    current: session.current,
   };
 }
 

@@ -2,9 +2,11 @@
 import type { JsonObject, JsonValue, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuditEvent } from "../core/ports/audit.js";
+import type { ListedSession } from "../core/sessions/list.js";
 import type { TokenPair } from "../core/tokens/issue.js";
 import type { TokenUser } from "../core/tokens/claims.js";
 import type { User } from "../core/ports/users.js";
+import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
 
@@ -69,4 +71,17 @@ function jsonValue(value: unknown): JsonValue | undefined {
   if (Array.isArray(value)) return value.flatMap((item) => jsonValue(item) ?? []);
   if (typeof value === "object") return jsonObject(value as Record<string, unknown>);
   return undefined;
+}
+
+/** A session; a client it did not record (ip, user_agent) is the empty string, as proto3 has it. */
+export function sessionMessage(session: ListedSession): MessageInitShape<typeof SessionSchema> {
+  return {
+    id: session.id,
+    createdAt: timestamp(session.createdAt),
+    lastUsedAt: timestamp(session.lastUsedAt),
+    expiresAt: timestamp(session.expiresAt),
+    ip: session.ip ?? "",
+    userAgent: session.userAgent ?? "",
+    current: session.current,
+  };
 }

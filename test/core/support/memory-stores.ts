@@ -6,7 +6,7 @@
  * cannot drift from src/store/postgres.
  */
 import { actorName, type AuditEvent, type AuditLog, type AuditNote } from "../../../src/core/ports/audit.js";
-import type { ClientInfo, NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
+import type { ClientInfo, LiveSession, NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
 import type { User, UserRepository } from "../../../src/core/ports/users.js";
 import type { SessionSnapshot, SessionSnapshots } from "../../../src/store/postgres/sessions.js";
 
@@ -96,6 +96,16 @@ export function createMemoryStores(): MemoryStores {
   /** As SESSION_REVOKED_SQL: revoked, its user inactive, or started at or before logout-all. */
   const sessionDead = (session: SessionRow, user: UserRow): boolean =>
     session.revokedAt !== null || !user.isActive || (user.sessionsRevokedBefore !== null && session.createdAt <= user.sessionsRevokedBefore);
+
+  /** As the PostgreSQL repository's liveOfUser: a live session of that user at `now`. */
+  function liveOfUser(userId: string, now: Date): (session: SessionRow) => boolean {
+    const user = users.get(userId.toLowerCase());
+    return (session) => user !== undefined && session.userId === user.id && session.expiresAt > now && !sessionDead(session, user);
+  }
+
+  /** As ORDER BY last_used_at DESC, created_at DESC, id COLLATE "C". */
+  const mostRecentlyUsedFirst = (a: SessionRow, b: SessionRow): number =>
+    b.lastUsedAt.getTime() - a.lastUsedAt.getTime() || b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
   /** A session starts after its user's logout-all instant, whatever the caller's clock says. */
   function insertSession(user: UserRow, session: NewSession, note: AuditNote): void {
@@ -220,6 +230,37 @@ export function createMemoryStores(): MemoryStores {
       session.revokedReason = reason;
       record(note, now, session.userId, session.id);
       return true;
+    },
+
+    async listLive(userId, now): Promise<LiveSession[]> {
+      return [...sessions.values()]
+        .filter(liveOfUser(userId, now))
+        .sort(mostRecentlyUsedFirst)
+        .map((s) => ({ id: s.id, createdAt: s.createdAt, lastUsedAt: s.lastUsedAt, expiresAt: s.expiresAt, ip: s.ip, userAgent: s.userAgent }));
+    },
+
+    async revokeOfUser(userId, sessionId, now, note) {
+      const session = sessions.get(sessionId);
+      if (session === undefined || !liveOfUser(userId, now)(session)) return false;
+      session.revokedAt = now;
+      session.revokedReason = "user";
+      record(note, now, session.userId, session.id);
+      return true;
+    },
+
+    async revokeOthers(userId, keep, sessionIds, now, note) {
+      const live = liveOfUser(userId, now);
+      let revoked = 0;
+      for (const id of new Set(sessionIds)) {
+        const session = sessions.get(id);
+        if (id === keep || session === undefined || !live(session)) continue;
+        session.revokedAt = now;
+        session.revokedReason = "logout_others";
+        revoked += 1;
+      }
+      const user = users.get(userId.toLowerCase());
+      if (user !== undefined) record(note, now, user.id, keep, { revoked });
+      return revoked;
     },
 
     async revokeAllOfUser(userId, now, note) {
