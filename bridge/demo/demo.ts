@@ -12,7 +12,7 @@ import { httpMessageOf, isHttpReason } from "../http/reasons.js";
 import type { AuditEvent, AuthChange, JwtClient, Session, User } from "../client/jwt-client.js";
 import { NETWORK_MESSAGES } from "../client/network-message.js";
 import { activityRow, sessionRow } from "./security-lists.js";
-import { fullTime } from "./time-words.js";
+import { fullTime, timeAgo } from "./time-words.js";
 
 type Lang = "fa" | "en";
 
@@ -231,6 +231,13 @@ function renderLists(): void {
   $("session-list").replaceChildren(...lists!.sessions.map((session) => sessionRow(session, language)));
   $("activity-list").replaceChildren(...lists!.events.map((event) => activityRow(event, language)));
   $("activity-empty").hidden = lists!.events.length > 0;
+  // Nothing to log out of when this is the only session.
+  $("logout-others").hidden = !lists!.sessions.some((session) => !session.current);
+}
+
+/** "now" becomes "2 minutes ago" as the page stays open (the rows themselves stay: a button may be under the pointer). */
+function renderTimesAgo(): void {
+  for (const time of document.querySelectorAll<HTMLTimeElement>("#sessions time, #activity time")) time.textContent = timeAgo(time.dateTime, locale());
 }
 
 /** Loads the sessions and the activity; the failure, if any, for the caller to say. */
@@ -380,7 +387,10 @@ function wire(): void {
     // Logged in in another tab: this one lists the sessions too.
     else if (lists === null) void loadLists().then(sayFailure);
   });
-  setInterval(renderExpiry, 1000);
+  setInterval(() => {
+    renderExpiry();
+    renderTimesAgo();
+  }, 1000);
 }
 
 /** Says why a load failed, unless it ended the session (the page said so already). */

@@ -29,13 +29,13 @@ export function sessionRow(session: Session, l: ListLanguage): HTMLLIElement {
   return row;
 }
 
-/** An event: what happened, then when, on which device and from where. */
+/** An event: what happened, then on which device, from where, and when. */
 export function activityRow(event: AuditEvent, l: ListLanguage): HTMLLIElement {
   const row = document.createElement("li");
   row.dataset.type = event.type;
   const what = element("div", "what", activityWords(event, l.lang));
   const device = event.user_agent === null ? null : document.createTextNode(deviceWords(event.user_agent, l.lang));
-  row.append(about(what, [moment(event.at, l), device, ip(event.ip)]));
+  row.append(about(what, [device, ip(event.ip), moment(event.at, l)]));
   return row;
 }
 
