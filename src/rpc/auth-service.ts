@@ -9,7 +9,7 @@ import { getProfile, updateProfile } from "../core/users/profile.js";
 import { register } from "../core/users/register.js";
 import { AuthService } from "../../gen/identity/v1/auth_pb.js";
 import { callerOf } from "./authenticate.js";
-import { clientIpKey, clientOf, localeOf, type ServiceHandlers } from "./context.js";
+import { clientOf, localeOf, type ServiceHandlers } from "./context.js";
 import { auditEventMessage, sessionMessage, tokenPairMessage, userMessage } from "./convert.js";
 import { purposeName } from "./otp-purpose.js";
 
@@ -31,7 +31,7 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
       const result = await sendOtp(deps, {
         phone: request.phone,
         purpose: purposeName(request.purpose),
-        clientIp: ctx.values.get(clientIpKey),
+        client: clientOf(ctx),
         locale: localeOf(ctx.header("accept-language"), deps.config.defaultLocale),
       });
       return { expiresIn: result.expiresInSeconds, resendAfter: result.resendAfterSeconds, codeLength: result.codeLength };
@@ -67,7 +67,7 @@ export function createAuthService(deps: CoreDeps): ServiceHandlers<typeof AuthSe
     },
 
     async updateProfile(request, ctx) {
-      const user = await updateProfile(deps, callerOf(ctx), { firstName: request.firstName, lastName: request.lastName });
+      const user = await updateProfile(deps, callerOf(ctx), { firstName: request.firstName, lastName: request.lastName }, clientOf(ctx));
       return { user: userMessage(user) };
     },
 

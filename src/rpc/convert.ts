@@ -72,7 +72,6 @@ function jsonValue(value: unknown): JsonValue | undefined {
   if (typeof value === "object") return jsonObject(value as Record<string, unknown>);
   return undefined;
 }
-
 /** A session; a client it did not record (ip, user_agent) is the empty string, as proto3 has it. */
 export function sessionMessage(session: ListedSession): MessageInitShape<typeof SessionSchema> {
   return {

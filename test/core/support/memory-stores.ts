@@ -66,11 +66,15 @@ export function createMemoryStores(): MemoryStores {
   const tokens = new Map<string, TokenRow>();
   const blacklist = new Map<string, Date>();
   const events: AuditEvent[] = [];
+  /** The last event id given out: ids only grow, also across deletions (an identity column). */
+  let lastEventId = 0;
 
   /** As auditCte: the note, about a user and a session; no actor is the user's own doing. */
   function record(note: AuditNote, at: Date, userId: string | null, sessionId: string | null, extraDetails: Record<string, unknown> = {}): void {
+    // PostgreSQL's NOT NULL on actor refuses an event about no one that names no actor.
+    if (note.actor === undefined && userId === null) throw new Error("an audit event needs an actor or a user");
     events.push({
-      id: String(events.length + 1),
+      id: String((lastEventId += 1)),
       at,
       type: note.type,
       userId,
@@ -146,11 +150,19 @@ export function createMemoryStores(): MemoryStores {
       const row = users.get(id.toLowerCase());
       return row === undefined ? undefined : userOf(row);
     },
-    async updateNames(id, names) {
+    async updateNames(id, names, now, note) {
       const row = users.get(id.toLowerCase());
       if (row === undefined) return undefined;
-      if (names.firstName !== undefined) row.firstName = names.firstName;
-      if (names.lastName !== undefined) row.lastName = names.lastName;
+      const fields: string[] = [];
+      if (names.firstName !== undefined && names.firstName !== row.firstName) {
+        row.firstName = names.firstName;
+        fields.push("first_name");
+      }
+      if (names.lastName !== undefined && names.lastName !== row.lastName) {
+        row.lastName = names.lastName;
+        fields.push("last_name");
+      }
+      if (fields.length > 0) record(note, now, row.id, null, { fields });
       return userOf(row);
     },
   };
@@ -332,7 +344,8 @@ export function createMemoryStores(): MemoryStores {
 
   const auditLog: AuditLog = {
     async append(event) {
-      record(event, event.at, event.userId, event.sessionId ?? null);
+      // A UUID is one value however it is written, as in PostgreSQL's uuid type.
+      record(event, event.at, event.userId?.toLowerCase() ?? null, event.sessionId ?? null);
     },
     async list(query) {
       const { after } = query;
