@@ -20,6 +20,7 @@ import { addHealthRoutes, type ReadinessReport } from "./health.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./http/body.js";
 import { createRequestIp } from "./http/client-ip.js";
 import { createCors } from "./http/cors.js";
+import { headerOf } from "./http/exchange.js";
 import { listenHttp } from "./http/listen.js";
 import { addStaticRoutes } from "./http/static.js";
 import { createRouter } from "./http/router.js";
@@ -78,7 +79,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const connect = connectNodeAdapter({
     routes: connectRoutes([AuthService, TokenService], transport, config.defaultLocale),
     readMaxBytes: maxBodyBytes,
-    contextValues: (req) => callValues(clientIp(req)),
+    contextValues: (req) => callValues(clientIp(req), headerOf(req.headers, "user-agent")),
     fallback: notFoundHandler(config.defaultLocale, clientIp),
   });
 

@@ -16,7 +16,7 @@ import { createVerifiedTokenCache } from "./core/tokens/verified-cache.js";
 import { createLocalCopies } from "./core/local-copies.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
-import { createClientIpResolver } from "./lib/client-ip.js";
+import { createCallClientResolver } from "./lib/client-ip.js";
 import type { HttpLimits } from "./lib/http-limits.js";
 import { createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
 import { codeSender, createSmsSender } from "./sms/index.js";
@@ -205,7 +205,7 @@ export async function startGrpcApp(config: Config, options: GrpcAppOptions = {})
       host: config.host,
       port: config.grpcPort,
       defaultLocale: config.defaultLocale,
-      clientIp: createClientIpResolver(config.trustedProxies),
+      client: createCallClientResolver(config.trustedProxies),
       readiness: identity.readiness,
       maxMessageBytes: 64 * 1024,
       limits: options.limits,

@@ -72,6 +72,8 @@ export interface Config {
   corsOrigins: string[];
   defaultLocale: Locale;
   logLevel: string;
+  /** How long audit events are kept: flush-expired deletes older ones. */
+  auditRetentionMs: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +87,8 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+const DAY_MS = 86_400_000;
 
 /** Reads one variable; empty strings count as unset. */
 function read(env: Env, name: string): string | undefined {
@@ -315,6 +319,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: origins(env, "CORS_ORIGINS"),
     defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),
     logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+    auditRetentionMs: duration(env, "AUDIT_RETENTION", "180d"),
   };
   checkCoherence(config);
   if (production) checkProduction(config);
@@ -334,6 +339,8 @@ function checkCoherence(config: Config): void {
     throw new ConfigError("BLACKLIST_AFTER_ROTATION", "false is refused while ROTATE_REFRESH_TOKENS=true: a session has one live refresh token, so a rotated-out one always stops working");
   }
   if (config.otp.ttlMs < 1000) throw new ConfigError("OTP_TTL", "must be at least 1s");
+  // A trail kept for less than a day is no trail: a typo ("180" is seconds) must not empty it.
+  if (config.auditRetentionMs < DAY_MS) throw new ConfigError("AUDIT_RETENTION", "must be at least 1d");
   if (config.serviceRole === "bridge" && config.grpcUpstream === undefined) {
     throw new ConfigError("GRPC_UPSTREAM", "is required when SERVICE_ROLE=bridge");
   }

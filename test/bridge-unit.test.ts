@@ -13,7 +13,7 @@ import { callValues } from "../bridge/rpc/call-values.js";
 import { refusalOf, toConnectError, toReplyError } from "../bridge/rpc/errors.js";
 import { createInProcessTransport } from "../bridge/rpc/in-process-transport.js";
 import { AppError, REASONS, UnavailableError } from "../src/core/errors.js";
-import { clientIpKey, type CallContext } from "../src/rpc/index.js";
+import { clientIpKey, clientUserAgentKey, type CallContext } from "../src/rpc/index.js";
 import { GRPC_CODE_OF_REASON } from "../src/rpc/errors.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService, SendOtpRequestSchema } from "../gen/identity/v1/auth_pb.js";
@@ -137,13 +137,14 @@ describe("the in-process transport", () => {
     let header: Headers | undefined;
     const response = await createClient(AuthService, transport).sendOtp(request, {
       headers: { authorization: "Bearer t", "accept-language": "en" },
-      contextValues: callValues("203.0.113.9"),
+      contextValues: callValues("203.0.113.9", "Mozilla/5.0 (X11; Linux x86_64)"),
       onHeader: (h) => (header = h),
     });
     expect(seen?.request).toBe(request);
     expect(seen?.ctx.header("authorization")).toBe("Bearer t");
     expect(seen?.ctx.header("x-missing")).toBeUndefined();
     expect(seen?.ctx.values.get(clientIpKey)).toBe("203.0.113.9");
+    expect(seen?.ctx.values.get(clientUserAgentKey)).toBe("Mozilla/5.0 (X11; Linux x86_64)");
     expect(response.expiresIn).toBe(120);
     expect(header?.get("x-authenticated")).toBe("true");
   });

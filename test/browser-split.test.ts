@@ -4,76 +4,43 @@
  * The browser flows pass through both; reasons, Retry-After and the client IP
  * (x-forwarded-for, believed through TRUSTED_PROXIES) cross the hop intact.
  */
-import { mkdtemp, rm } from "node:fs/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, Request } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { browserSuitesRun, launchChromium, openTabs, type Tabs } from "./support/bridge-browser.js";
 import { fiveParallelRequestsOneRefresh, logoutFollowsAcrossTabs, registerLoginRequestLogout } from "./support/bridge-flows.js";
-import { startServiceProcess, type ServiceProcess } from "./support/bridge-processes.js";
-
-import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
+import { startSplitDeployment, type ServiceProcess, type SplitDeployment } from "./support/bridge-processes.js";
+import type { SmsInbox } from "./support/sms-inbox.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
-import { REDIS_URL, freshDatabase, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
+import { realStoresAvailable } from "./support/services.js";
 import { freshPhone } from "./support/phones.js";
 
 const ACCESS_LIFETIME_S = 2;
 const PER_IP_CAP = 10;
 
 describe.runIf(realStoresAvailable() && browserSuitesRun)("split deployment: bridge process → gRPC process", () => {
+  let split: SplitDeployment;
   let grpc: ServiceProcess;
   let bridge: ServiceProcess;
   let inbox: SmsInbox;
   let browser: Browser;
   let tabs: Tabs;
   let url: string;
-  let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    const [database, sms, dataDir] = await Promise.all([freshDatabase(), startSmsInbox(), mkdtemp(join(tmpdir(), "bridge-split-"))]);
-    inbox = sms;
     const browserStarting = launchChromium();
-    grpc = await startServiceProcess({
-      SERVICE_ROLE: "grpc",
-      HOST: "127.0.0.1",
-      GRPC_PORT: "0",
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: freshKeyPrefix(),
-      DATA_DIR: dataDir,
-      SMS_PROVIDER: "webhook",
-      SMS_WEBHOOK_URL: inbox.url,
-      ACCESS_TOKEN_LIFETIME: `${ACCESS_LIFETIME_S}s`,
-      OTP_MAX_PER_IP_PER_HOUR: String(PER_IP_CAP),
-      // The bridge is the proxy whose x-forwarded-for the gRPC service believes.
-      TRUSTED_PROXIES: "127.0.0.1",
-    });
-    bridge = await startServiceProcess({
-      SERVICE_ROLE: "bridge",
-      HOST: "127.0.0.1",
-      HTTP_PORT: "0",
-      GRPC_UPSTREAM: `http://127.0.0.1:${String(grpc.listening.grpcPort)}`,
-      // The test plays a front proxy here.
-      TRUSTED_PROXIES: "127.0.0.1",
-    });
-    url = String(bridge.listening.http);
+    split = await startSplitDeployment({ ACCESS_TOKEN_LIFETIME: `${ACCESS_LIFETIME_S}s`, OTP_MAX_PER_IP_PER_HOUR: String(PER_IP_CAP) });
+    ({ grpc, bridge, inbox, url } = split);
     browser = await browserStarting;
     tabs = await openTabs(browser, url);
-    cleanup = async () => {
-      await Promise.all([database.drop(), inbox.close(), rm(dataDir, { recursive: true, force: true })]);
-    };
   });
   afterAll(async () => {
     await tabs?.close();
     await browser?.close();
-    await bridge?.stop();
-    await grpc?.stop();
-    await cleanup?.();
+    await split?.close();
   });
   beforeEach(async () => {
     await tabs.reset();

@@ -1,6 +1,6 @@
 /**
  * `npm run flush-expired` on a table of a quarter million rows: every expired row
- * goes, every live row stays, the work is done in bounded batches (each statement
+ * (and every audit event older than AUDIT_RETENTION, 180 days) goes, every live row stays, the work is done in bounded batches (each statement
  * deletes at most a batch of each table, the FK cascade included), rows locked by
  * someone else are skipped rather than waited for, and the service keeps rotating
  * refresh tokens meanwhile without waiting on the flush.
@@ -22,6 +22,8 @@ const EXPIRED_SESSIONS = 60_000; // each: an expired, blacklisted token and one 
 const LONG_CHAINS = 10; // expired sessions with 1000 tokens each, all outliving the session
 const CHAIN = 1000;
 const LIVE_SESSIONS = 2000; // each: an expired rotated-out token and its live successor
+const OLD_EVENTS = 12_000; // audit events older than the retention
+const KEPT_EVENTS = 3000; // a day younger than it
 
 interface CliRun {
   code: number | null;
@@ -70,8 +72,8 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
       INSERT INTO users (id, phone, date_joined)
         SELECT md5('u' || g)::uuid, '+98935' || lpad(g::text, 7, '0'), now() - interval '90 days' FROM generate_series(1, ${USERS}) g;
 
-      INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-        SELECT 'xs' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '31 days', now() - interval '1 day' - g * interval '1 second', 'xs' || g || 'b'
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti)
+        SELECT 'xs' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '31 days', now() - interval '31 days', now() - interval '1 day' - g * interval '1 second', 'xs' || g || 'b'
         FROM generate_series(1, ${EXPIRED_SESSIONS}) g;
       INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at, replaced_by, rotated_at)
         SELECT 'xs' || g || 'a', 'xs' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() - interval '3 days', 'xs' || g || 'b', now() - interval '3 days'
@@ -82,15 +84,15 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
       INSERT INTO blacklisted_tokens (jti, blacklisted_at)
         SELECT 'xs' || g || 'a', now() - interval '3 days' FROM generate_series(1, ${EXPIRED_SESSIONS}) g;
 
-      INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-        SELECT 'chain' || c, md5('u1')::uuid, now() - interval '31 days', now() - interval '1 hour', 'chain' || c || '-${CHAIN}'
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti)
+        SELECT 'chain' || c, md5('u1')::uuid, now() - interval '31 days', now() - interval '31 days', now() - interval '1 hour', 'chain' || c || '-${CHAIN}'
         FROM generate_series(1, ${LONG_CHAINS}) c;
       INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
         SELECT 'chain' || c || '-' || n, 'chain' || c, md5('u1')::uuid, now() - interval '2 days', now() + interval '5 days'
         FROM generate_series(1, ${LONG_CHAINS}) c, generate_series(1, ${CHAIN}) n;
 
-      INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-        SELECT 'ls' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() + interval '20 days', 'ls' || g || 'b'
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti)
+        SELECT 'ls' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() - interval '10 days', now() + interval '20 days', 'ls' || g || 'b'
         FROM generate_series(1, ${LIVE_SESSIONS}) g;
       INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at, replaced_by, rotated_at)
         SELECT 'ls' || g || 'a', 'ls' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() - interval '3 days', 'ls' || g || 'b', now() - interval '1 day'
@@ -100,6 +102,13 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
         FROM generate_series(1, ${LIVE_SESSIONS}) g;
       INSERT INTO blacklisted_tokens (jti, blacklisted_at)
         SELECT 'ls' || g || 'a', now() - interval '1 day' FROM generate_series(1, ${LIVE_SESSIONS}) g;
+
+      INSERT INTO audit_events (at, type, user_id, actor, details)
+        SELECT now() - interval '181 days' - g * interval '1 minute', 'user.logged_in', md5('u' || (g % ${USERS} + 1))::uuid, 'user:' || md5('u' || (g % ${USERS} + 1))::uuid, '{}'
+        FROM generate_series(1, ${OLD_EVENTS}) g;
+      INSERT INTO audit_events (at, type, user_id, actor, details)
+        SELECT now() - interval '179 days' - g * interval '1 second', 'session.logged_out_all', md5('u' || (g % ${USERS} + 1))::uuid, 'system', '{"revoked": 1}'
+        FROM generate_series(1, ${KEPT_EVENTS}) g;
       COMMIT;
       ANALYZE;
     `);
@@ -111,7 +120,7 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
     await stores?.drop();
   });
 
-  const COUNTS = ["sessions", "tokens", "blacklisted", "expired_sessions", "expired_tokens", "tokens_of_expired_sessions", "live_sessions", "unexpired_tokens"] as const;
+  const COUNTS = ["sessions", "tokens", "blacklisted", "expired_sessions", "expired_tokens", "tokens_of_expired_sessions", "live_sessions", "unexpired_tokens", "events", "old_events"] as const;
   async function counts(): Promise<Record<(typeof COUNTS)[number], number>> {
     const { rows } = await sql.query<Record<(typeof COUNTS)[number], string>>(`
       SELECT (SELECT count(*) FROM sessions) AS sessions,
@@ -121,22 +130,27 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
              (SELECT count(*) FROM outstanding_tokens WHERE expires_at <= now()) AS expired_tokens,
              (SELECT count(*) FROM outstanding_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.expires_at <= now()) AS tokens_of_expired_sessions,
              (SELECT count(*) FROM sessions WHERE expires_at > now()) AS live_sessions,
-             (SELECT count(*) FROM outstanding_tokens WHERE expires_at > now()) AS unexpired_tokens`);
+             (SELECT count(*) FROM outstanding_tokens WHERE expires_at > now()) AS unexpired_tokens,
+             (SELECT count(*) FROM audit_events) AS events,
+             (SELECT count(*) FROM audit_events WHERE at < now() - interval '180 days') AS old_events`);
     return Object.fromEntries(COUNTS.map((name) => [name, Number(rows[0]![name])])) as Record<(typeof COUNTS)[number], number>;
   }
 
-  it("deletes every expired row in bounded batches, keeps live rows, skips a locked row, and never holds up the service's rotations", async () => {
+  it("deletes every expired row and old audit event in bounded batches, keeps live rows and younger events, skips a locked row, and never holds up the service's rotations", async () => {
     // Real sessions, rotated by the service while the flush runs.
     const users = await Promise.all(Array.from({ length: 4 }, () => registerUser(service)));
     const before = await counts();
     expect(before.expired_sessions).toBe(EXPIRED_SESSIONS + LONG_CHAINS);
     expect(before.tokens_of_expired_sessions).toBe(2 * EXPIRED_SESSIONS + LONG_CHAINS * CHAIN);
+    expect(before.old_events).toBe(OLD_EVENTS);
 
     // Someone holds one expired session's row locked for the whole run.
     const holder = new pg.Client({ connectionString: stores.env.DATABASE_URL });
     await holder.connect();
     await holder.query("BEGIN");
     await holder.query("SELECT id FROM sessions WHERE id = 'xs1' FOR UPDATE");
+    // And the oldest audit event.
+    await holder.query("SELECT id FROM audit_events WHERE at = (SELECT min(at) FROM audit_events) FOR UPDATE");
 
     let flushing = true;
     const run = flushExpired(stores.env.DATABASE_URL!).finally(() => (flushing = false));
@@ -167,18 +181,26 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
     // Live rows are untouched: every live session, every unexpired token of a live session.
     expect(after.live_sessions).toBe(before.live_sessions);
     expect(after.live_sessions).toBe(LIVE_SESSIONS + users.length);
+    // Every old event but the locked one is gone; younger ones (the service's own too) stay.
+    expect(after.old_events).toBe(1);
+    expect(after.events).toBe(before.events - OLD_EVENTS + 1);
+    expect(before.events - before.old_events).toBeGreaterThan(KEPT_EVENTS);
     expect(after.tokens).toBe(LIVE_SESSIONS + 1 + (await liveTokensOfService()));
     expect(after.blacklisted).toBe(await blacklistedOfService());
 
     // Bounded batches: each statement deleted at most a batch of each table, and the
     // batches account for every row that went (nothing went by an unbounded cascade).
     const batches = result.log.filter((line) => line.msg === "expired rows batch");
+    const eventBatches = result.log.filter((line) => line.msg === "old audit events batch");
     const summary = result.log.find((line) => line.msg === "expired rows deleted")!;
-    expect(summary).toMatchObject({ batchSize: BATCH, batches: batches.length });
+    expect(summary).toMatchObject({ batchSize: BATCH, batches: batches.length + eventBatches.length, events: OLD_EVENTS - 1 });
     for (const batch of batches) {
       expect(Number(batch.sessions)).toBeLessThanOrEqual(BATCH);
       expect(Number(batch.tokens)).toBeLessThanOrEqual(BATCH);
     }
+    expect(eventBatches.length).toBeGreaterThanOrEqual(Math.ceil(OLD_EVENTS / BATCH));
+    for (const batch of eventBatches) expect(Number(batch.events)).toBeLessThanOrEqual(BATCH);
+    expect(eventBatches.reduce((n, batch) => n + Number(batch.events), 0)).toBe(OLD_EVENTS - 1);
     const sum = (key: string) => batches.reduce((n, batch) => n + Number(batch[key]), 0);
     expect(sum("sessions")).toBe(summary.sessions);
     expect(sum("tokens")).toBe(summary.tokens);
@@ -195,8 +217,8 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
     // Once the lock is gone, the next run takes the row it skipped.
     const again = await flushExpired(stores.env.DATABASE_URL!);
     expect(again.code).toBe(0);
-    expect(again.log.find((line) => line.msg === "expired rows deleted")).toMatchObject({ sessions: 1, tokens: 1 });
-    expect(await counts()).toMatchObject({ expired_sessions: 0, tokens_of_expired_sessions: 0 });
+    expect(again.log.find((line) => line.msg === "expired rows deleted")).toMatchObject({ sessions: 1, tokens: 1, events: 1 });
+    expect(await counts()).toMatchObject({ expired_sessions: 0, tokens_of_expired_sessions: 0, old_events: 0 });
 
     async function liveTokensOfService(): Promise<number> {
       const sids = users.map((u) => jwtPayload(u.tokens.refresh).sid as string);

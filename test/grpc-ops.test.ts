@@ -85,6 +85,25 @@ describe.each(modes)("reflection, health and buf curl (%s stores)", (mode) => {
     expect(Buffer.from(printed.details[0]!.value, "base64").toString("latin1")).toContain("invalid_phone");
   });
 
+  it("lists and ends sessions with buf curl and a Bearer header, as the README shows", async () => {
+    const { phone, tokens } = await registerUser(service);
+    await service.auth.sendOtp({ phone, purpose: OtpPurpose.LOGIN });
+    const other = (await service.auth.login({ phone, code: service.sms.codeFor(phone, "login") })).tokens!;
+    const auth = ["-H", `authorization: Bearer ${tokens.access}`];
+    const listed = await bufCurl([...auth, `${url}/identity.v1.AuthService/ListSessions`]);
+    expect(listed.code).toBe(0);
+    const { sessions } = JSON.parse(listed.stdout) as { sessions: { id: string; current?: boolean }[] };
+    expect(sessions.map((s) => s.current ?? false).sort()).toEqual([false, true]);
+    const otherId = sessions.find((s) => !s.current)!.id;
+
+    expect((await bufCurl([...auth, "-d", JSON.stringify({ session_id: otherId }), `${url}/identity.v1.AuthService/RevokeSession`])).code).toBe(0);
+    expect(await service.token.verify({ token: other.access })).toMatchObject({ valid: false, reason: "session_revoked" });
+    const again = await bufCurl([...auth, "-d", JSON.stringify({ session_id: otherId }), `${url}/identity.v1.AuthService/RevokeSession`]);
+    expect((JSON.parse(again.stderr) as { code: string }).code).toBe("not_found");
+    const others = await bufCurl([...auth, "-d", "{}", `${url}/identity.v1.AuthService/LogoutOthers`]);
+    expect(JSON.parse(others.stdout)).toEqual({});
+  });
+
   it("answers grpc.health.v1.Health/Check SERVING for the server and for each service (buf curl and a client)", async () => {
     for (const name of ["", "identity.v1.TokenService", "identity.v1.AuthService"]) {
       const checked = await bufCurl(["-d", JSON.stringify({ service: name }), `${url}/grpc.health.v1.Health/Check`]);

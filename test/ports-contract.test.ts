@@ -13,7 +13,7 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { AuditLog, AuditNote } from "../src/core/ports/audit.js";
+import type { AuditEvent, AuditEventType, AuditLog, AuditNote } from "../src/core/ports/audit.js";
 import type { NewSession, SessionRepository } from "../src/core/ports/sessions.js";
 import type { ListedUser, User, UserRepository } from "../src/core/ports/users.js";
 import { createAuditLog } from "../src/store/postgres/audit.js";
@@ -32,6 +32,8 @@ interface Admin {
   blacklisted(sessionId: string): Promise<string[]>;
   liveRefreshJti(sessionId: string): Promise<string | undefined>;
   counts(): Promise<{ users: number; sessions: number; tokens: number; blacklisted: number }>;
+  /** How many audit events there are, whoever they are about. */
+  eventCount(): Promise<number>;
 }
 
 interface Ports {
@@ -76,6 +78,10 @@ function sqlAdmin(db: Queryable): Admin {
       if (row === undefined) throw new Error("count returned no row");
       return row;
     },
+    async eventCount() {
+      const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events");
+      return rows[0]?.n ?? 0;
+    },
   };
 }
 
@@ -108,6 +114,7 @@ const IMPLEMENTATIONS: Implementation[] = [
           blacklisted: async (sessionId) => admin.blacklisted(sessionId).sort(),
           liveRefreshJti: async (sessionId) => admin.liveRefreshJti(sessionId),
           counts: async () => admin.counts(),
+          eventCount: async () => admin.auditEvents().length,
         },
         close: async () => {},
       };
@@ -150,6 +157,12 @@ function must<T>(value: T | undefined): T {
   if (value === undefined) throw new Error("expected a value");
   return value;
 }
+
+/** What a profile change by its user records. */
+const PROFILE_NOTE: AuditNote = { type: "user.profile_updated", client: CLIENT };
+
+/** The fields of an event that `CLIENT` caused about a user (and session), by that user. */
+const ABOUT = (userId: string, sessionId: string | null) => ({ userId, sessionId, actor: `user:${userId}`, ip: CLIENT.ip, userAgent: CLIENT.userAgent });
 
 /** A session starting at `at` (ms) with its first refresh token. */
 function newSession(at: number, lifetimes: { session?: number; refresh?: number } = {}): NewSession {
@@ -197,6 +210,11 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       const newJti = token();
       must(await ports.sessions.rotate({ sessionId, oldJti, newJti, now: new Date(at), refreshExpiresAt: new Date(refreshExpiresAt), client: CLIENT }));
       return newJti;
+    }
+
+    /** The events about a user (of `types`, if given), newest first, without their ids. */
+    async function eventsOf(userId: string, types?: AuditEventType[]): Promise<Omit<AuditEvent, "id">[]> {
+      return (await ports.audit.list({ userId, types, limit: 100 })).map(({ id: _id, ...event }) => event);
     }
 
     describe("register and login", () => {
@@ -475,6 +493,210 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       });
     });
 
+    describe("listLive", () => {
+      /** Another client, so a test can tell which one a session recorded. */
+      const PHONE_APP = { ip: "198.51.100.23", userAgent: "identity-app/2.0 (Android 14)" };
+
+      /** A login at `at` from `client`. */
+      async function loggedInFrom(phone: string, at: number, client: typeof CLIENT): Promise<NewSession> {
+        const session = { ...newSession(at), client };
+        must(await ports.sessions.login(phone, session, false, { type: "user.logged_in", client }));
+        return session;
+      }
+
+      it("lists the user's live sessions, most recently used first, each with the client of its last login or refresh", async () => {
+        const t = era();
+        const { user, session: first } = await registered(t, { session: 2 * DAY });
+        const second = await loggedInFrom(user.phone, t + MINUTE, PHONE_APP);
+        const third = await loggedIn(user.phone, t + 2 * MINUTE);
+        await ports.sessions.rotate({ sessionId: first.id, oldJti: first.refreshJti, newJti: token(), now: new Date(t + 3 * MINUTE), refreshExpiresAt: new Date(t + HOUR), client: PHONE_APP });
+
+        expect(await ports.sessions.listLive(user.id, new Date(t + 4 * MINUTE))).toEqual([
+          { id: first.id, createdAt: new Date(t), lastUsedAt: new Date(t + 3 * MINUTE), expiresAt: new Date(t + 2 * DAY), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent },
+          { id: third.id, createdAt: new Date(t + 2 * MINUTE), lastUsedAt: new Date(t + 2 * MINUTE), expiresAt: new Date(t + 2 * MINUTE + DAY), ip: CLIENT.ip, userAgent: CLIENT.userAgent },
+          { id: second.id, createdAt: new Date(t + MINUTE), lastUsedAt: new Date(t + MINUTE), expiresAt: new Date(t + MINUTE + DAY), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent },
+        ]);
+      });
+
+      it("orders sessions last used in the same instant by the newer start", async () => {
+        const t = era();
+        const { user, session: older } = await registered(t);
+        const newer = await loggedIn(user.phone, t + MINUTE);
+        await rotated(older.id, older.refreshJti, t + 2 * MINUTE);
+        await rotated(newer.id, newer.refreshJti, t + 2 * MINUTE);
+        expect((await ports.sessions.listLive(user.id, new Date(t + 3 * MINUTE))).map((s) => s.id)).toEqual([newer.id, older.id]);
+      });
+
+      it("records at login the client and last use at the session's start, also when the start moved past a logout-all", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        // A clock behind the logout-all: the session starts just after it, and was last used then.
+        const behind = await loggedInFrom(user.phone, t + 30 * SECOND, PHONE_APP);
+        expect(await ports.sessions.listLive(user.id, new Date(t + 2 * MINUTE))).toEqual([
+          { id: behind.id, createdAt: new Date(t + MINUTE + 1), lastUsedAt: new Date(t + MINUTE + 1), expiresAt: behind.expiresAt, ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent },
+        ]);
+      });
+
+      it("records a refresh's client and instant; a refresh with no IP (no request behind it) moves only the instant", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const second = token();
+        must(await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: second, now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: PHONE_APP }));
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toMatchObject([{ lastUsedAt: new Date(t + MINUTE), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent }]);
+
+        must(await ports.sessions.rotate({ sessionId: session.id, oldJti: second, newJti: token(), now: new Date(t + 2 * MINUTE), refreshExpiresAt: new Date(t + HOUR), client: { ip: null, userAgent: null } }));
+        expect(await ports.sessions.listLive(user.id, new Date(t + 2 * MINUTE))).toMatchObject([{ lastUsedAt: new Date(t + 2 * MINUTE), ip: PHONE_APP.ip, userAgent: PHONE_APP.userAgent }]);
+      });
+
+      it("records a refresh's missing User-Agent as none (the IP says a request was behind it)", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: { ip: "192.0.2.1", userAgent: null } });
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toMatchObject([{ ip: "192.0.2.1", userAgent: null }]);
+      });
+
+      it("leaves the session as it was when a token of it is checked (an access-token use) or a rotation fails", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const before = await ports.sessions.listLive(user.id, new Date(t + MINUTE));
+        await ports.sessions.snapshot(session.id);
+        await ports.sessions.rotationState(session.refreshJti);
+        expect(await ports.sessions.rotate({ sessionId: session.id, oldJti: token(), newJti: token(), now: new Date(t + MINUTE), refreshExpiresAt: new Date(t + HOUR), client: PHONE_APP })).toBeUndefined();
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toEqual(before);
+      });
+
+      it("leaves out revoked, expired and logged-out-all sessions, and other users' ones", async () => {
+        const t = era();
+        const { user, session: registeredFirst } = await registered(t);
+        const coveredByLogoutAll = await loggedIn(user.phone, t + MINUTE);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        const expiring = await loggedIn(user.phone, t + 2 * MINUTE, { session: HOUR });
+        const live = await loggedIn(user.phone, t + 3 * MINUTE);
+        const revoked = await loggedIn(user.phone, t + 4 * MINUTE);
+        await ports.sessions.revoke(revoked.id, "logout", new Date(t + 5 * MINUTE), { type: "session.logged_out", client: CLIENT });
+        const stranger = await registered(t + 5 * MINUTE);
+
+        const ids = async (at: number) => (await ports.sessions.listLive(user.id, new Date(at))).map((s) => s.id);
+        expect(await ids(t + 10 * MINUTE)).toEqual([live.id, expiring.id]);
+        // Expiry is at the instant itself, as everywhere.
+        expect(await ids(t + 2 * MINUTE + HOUR)).toEqual([live.id]);
+        for (const covered of [registeredFirst, coveredByLogoutAll]) expect(await ids(t + 10 * MINUTE)).not.toContain(covered.id);
+        expect((await ports.sessions.listLive(stranger.user.id, new Date(t + 10 * MINUTE))).map((s) => s.id)).toEqual([stranger.session.id]);
+      });
+
+      it("lists nothing for an inactive user or an unknown one", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.admin.setActive(user.id, false);
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toEqual([]);
+        await ports.admin.setActive(user.id, true);
+        expect(await ports.sessions.listLive(user.id, new Date(t + MINUTE))).toHaveLength(1);
+        expect(await ports.sessions.listLive(randomUUID(), new Date(t + MINUTE))).toEqual([]);
+      });
+    });
+
+    describe("revokeOfUser", () => {
+      it("ends a live session of that user once, recording the note about it", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const other = await loggedIn(user.phone, t + MINUTE);
+        const note = { type: "session.revoked", client: CLIENT } as const;
+        expect(await ports.sessions.revokeOfUser(user.id, session.id, new Date(t + 2 * MINUTE), note)).toBe(true);
+        expect(await ports.sessions.revokeOfUser(user.id, session.id, new Date(t + 3 * MINUTE), note)).toBe(false);
+        expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: true });
+        expect((await ports.sessions.listLive(user.id, new Date(t + 3 * MINUTE))).map((s) => s.id)).toEqual([other.id]);
+        expect(await ports.audit.list({ userId: user.id, types: ["session.revoked"], limit: 10 })).toEqual([
+          {
+            id: expect.any(String),
+            at: new Date(t + 2 * MINUTE),
+            type: "session.revoked",
+            userId: user.id,
+            sessionId: session.id,
+            actor: `user:${user.id}`,
+            ip: CLIENT.ip,
+            userAgent: CLIENT.userAgent,
+            details: {},
+          },
+        ]);
+      });
+
+      it("is false, changing and recording nothing, for another user's session, an unknown id, and an expired or logged-out-all session", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const stranger = await registered(t);
+        const expired = await loggedIn(user.phone, t, { session: MINUTE });
+        const covered = await loggedIn(user.phone, t + MINUTE);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        const note = { type: "session.revoked", client: CLIENT } as const;
+        const now = new Date(t + 2 * MINUTE);
+
+        expect(await ports.sessions.revokeOfUser(user.id, stranger.session.id, now, note)).toBe(false);
+        expect(await ports.sessions.revokeOfUser(user.id, token(), now, note)).toBe(false);
+        expect(await ports.sessions.revokeOfUser(user.id, expired.id, now, note)).toBe(false);
+        expect(await ports.sessions.revokeOfUser(user.id, covered.id, now, note)).toBe(false);
+        expect(await ports.sessions.snapshot(stranger.session.id)).toMatchObject({ revoked: false });
+        expect(await ports.sessions.snapshot(expired.id)).toMatchObject({ revoked: false });
+        expect(await ports.sessions.listLive(stranger.user.id, now)).toHaveLength(1);
+        for (const id of [user.id, stranger.user.id]) expect(await ports.audit.list({ userId: id, types: ["session.revoked"], limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe("revokeOthers", () => {
+      const note = { type: "session.logged_out_others", client: CLIENT } as const;
+
+      it("ends the given live sessions of the user but the one kept, and records one event about the user and the kept session", async () => {
+        const t = era();
+        const { user, session: current } = await registered(t);
+        const second = await loggedIn(user.phone, t + MINUTE);
+        const third = await loggedIn(user.phone, t + 2 * MINUTE);
+        const now = new Date(t + 3 * MINUTE);
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [current.id, second.id, third.id], now, note)).toBe(2);
+        expect((await ports.sessions.listLive(user.id, now)).map((s) => s.id)).toEqual([current.id]);
+        for (const s of [second, third]) expect(await ports.sessions.snapshot(s.id)).toMatchObject({ revoked: true });
+        expect(await ports.audit.list({ userId: user.id, types: ["session.logged_out_others"], limit: 10 })).toEqual([
+          {
+            id: expect.any(String),
+            at: now,
+            type: "session.logged_out_others",
+            userId: user.id,
+            sessionId: current.id,
+            actor: `user:${user.id}`,
+            ip: CLIENT.ip,
+            userAgent: CLIENT.userAgent,
+            details: { revoked: 2 },
+          },
+        ]);
+      });
+
+      it("ends only the sessions given, never another user's or an ended one, and records the event with the count even when it is 0", async () => {
+        const t = era();
+        const { user, session: current } = await registered(t);
+        const given = await loggedIn(user.phone, t + MINUTE);
+        const notGiven = await loggedIn(user.phone, t + 2 * MINUTE);
+        const ended = await loggedIn(user.phone, t + 2 * MINUTE);
+        await ports.sessions.revoke(ended.id, "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT });
+        const stranger = await registered(t);
+        const now = new Date(t + 3 * MINUTE);
+
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [given.id, ended.id, stranger.session.id, token(), given.id], now, note)).toBe(1);
+        expect((await ports.sessions.listLive(user.id, now)).map((s) => s.id)).toEqual([notGiven.id, current.id]);
+        expect(await ports.sessions.listLive(stranger.user.id, now)).toHaveLength(1);
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [given.id], now, note)).toBe(0);
+        expect(await ports.sessions.revokeOthers(user.id, current.id, [], now, note)).toBe(0);
+        const events = await ports.audit.list({ userId: user.id, types: ["session.logged_out_others"], limit: 10 });
+        expect(events.map((e) => e.details)).toEqual([{ revoked: 0 }, { revoked: 0 }, { revoked: 1 }]);
+        expect(await ports.audit.list({ userId: stranger.user.id, limit: 10 })).toHaveLength(1); // its registration only
+      });
+
+      it("records nothing for an unknown user", async () => {
+        const t = era();
+        const nobody = randomUUID();
+        expect(await ports.sessions.revokeOthers(nobody, token(), [token()], new Date(t), note)).toBe(0);
+        expect(await ports.audit.list({ userId: nobody, limit: 10 })).toEqual([]);
+      });
+    });
+
     describe("revokeAllOfUser", () => {
       it("counts the live unexpired sessions, not revoked or expired ones, and records now", async () => {
         const t = era();
@@ -619,16 +841,215 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       });
     });
 
+    describe("the events the commands record", () => {
+      it("register records one user.registered about the new user and session, by them, from their client, at the session's start", async () => {
+        const t = era();
+        const before = await ports.admin.eventCount();
+        const { user, session } = await registered(t);
+        expect(await eventsOf(user.id)).toEqual([{ ...ABOUT(user.id, session.id), at: new Date(t), type: "user.registered", details: {} }]);
+        expect(await ports.admin.eventCount()).toBe(before + 1);
+      });
+
+      it("login records one user.logged_in about the session it starts", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const before = await ports.admin.eventCount();
+        const session = await loggedIn(user.phone, t + MINUTE);
+        expect(await eventsOf(user.id, ["user.logged_in"])).toEqual([{ ...ABOUT(user.id, session.id), at: new Date(t + MINUTE), type: "user.logged_in", details: {} }]);
+        expect(await ports.admin.eventCount()).toBe(before + 1);
+      });
+
+      it("revoke records its note once, about the session and its user, with the note's actor and details; nothing for an ended or unknown session", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const other = await loggedIn(user.phone, t);
+        const before = await ports.admin.eventCount();
+        const staff = randomUUID();
+        await ports.sessions.revoke(session.id, "logout", new Date(t + MINUTE), { type: "session.logged_out", client: CLIENT });
+        await ports.sessions.revoke(other.id, "admin", new Date(t + 2 * MINUTE), { type: "session.revoked", actor: { kind: "staff", id: staff }, client: null, details: { why: "test" } });
+        // Ended already, and never there: nothing.
+        await ports.sessions.revoke(session.id, "logout", new Date(t + 3 * MINUTE), { type: "session.logged_out", client: CLIENT });
+        await ports.sessions.revoke(token(), "logout", new Date(t + 3 * MINUTE), { type: "session.logged_out", client: CLIENT });
+
+        expect(await eventsOf(user.id, ["session.logged_out", "session.revoked"])).toEqual([
+          { userId: user.id, sessionId: other.id, actor: `staff:${staff}`, ip: null, userAgent: null, at: new Date(t + 2 * MINUTE), type: "session.revoked", details: { why: "test" } },
+          { ...ABOUT(user.id, session.id), at: new Date(t + MINUTE), type: "session.logged_out", details: {} },
+        ]);
+        expect(await ports.admin.eventCount()).toBe(before + 2);
+      });
+
+      it("revokeAllOfUser records one event about the user with details.revoked, the count it returns (0 too); nothing for an unknown user", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await loggedIn(user.phone, t);
+        const before = await ports.admin.eventCount();
+        const note: AuditNote = { type: "session.logged_out_all", actor: { kind: "system" }, client: null, details: { source: "cli" } };
+        expect((await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), note)).revoked).toBe(2);
+        expect((await ports.sessions.revokeAllOfUser(user.id, new Date(t + 2 * MINUTE), { type: "session.logged_out_all", client: CLIENT })).revoked).toBe(0);
+        await ports.sessions.revokeAllOfUser(randomUUID(), new Date(t + 2 * MINUTE), note);
+
+        expect(await eventsOf(user.id, ["session.logged_out_all"])).toEqual([
+          { ...ABOUT(user.id, null), at: new Date(t + 2 * MINUTE), type: "session.logged_out_all", details: { revoked: 0 } },
+          { userId: user.id, sessionId: null, actor: "system", ip: null, userAgent: null, at: new Date(t + MINUTE), type: "session.logged_out_all", details: { source: "cli", revoked: 2 } },
+        ]);
+        expect(await ports.admin.eventCount()).toBe(before + 2);
+      });
+
+      it("a refused command records nothing: register of a taken phone, login of an inactive user or an unknown phone", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        await ports.admin.setActive(user.id, false);
+        const before = await ports.admin.eventCount();
+        expect(await ports.sessions.register({ id: randomUUID(), phone: user.phone, firstName: "", lastName: "" }, newSession(t + MINUTE), true, { type: "user.registered", client: CLIENT })).toBeUndefined();
+        expect(await ports.sessions.login(user.phone, newSession(t + MINUTE), true, { type: "user.logged_in", client: CLIENT })).toBeUndefined();
+        expect(await ports.sessions.login(freshPhone().e164, newSession(t + MINUTE), true, { type: "user.logged_in", client: CLIENT })).toBeUndefined();
+        expect(await ports.admin.eventCount()).toBe(before);
+        expect((await eventsOf(user.id)).map((e) => e.type)).toEqual(["user.registered"]);
+      });
+
+      it("rotate records nothing (last_used_at records refreshes)", async () => {
+        const t = era();
+        const { user, session } = await registered(t);
+        const before = await ports.admin.eventCount();
+        await rotated(session.id, await rotated(session.id, session.refreshJti, t + MINUTE), t + 2 * MINUTE);
+        expect(await ports.admin.eventCount()).toBe(before);
+        expect((await eventsOf(user.id)).map((e) => e.type)).toEqual(["user.registered"]);
+      });
+    });
+
+    describe("audit log", () => {
+      /** Appends an event of `type` about `userId` at `at` (ms), with a detail to tell it by. */
+      async function appended(type: AuditEventType, userId: string | null, at: number, nth: number): Promise<void> {
+        await ports.audit.append({ type, at: new Date(at), userId, actor: { kind: "system" }, client: CLIENT, details: { nth } });
+      }
+      const nths = (events: AuditEvent[]) => events.map((e) => e.details.nth);
+
+      it("appends an event as given: user, session, actor, client and details; an event about no one with its actor", async () => {
+        const t = era();
+        const userId = randomUUID();
+        const before = await ports.admin.eventCount();
+        await ports.audit.append({ type: "user.locked_out", at: new Date(t + 1), userId, sessionId: "s-1", actor: { kind: "service", name: "billing" }, client: CLIENT, details: { retry_after: 60, fields: ["a"], on: true } });
+        await ports.audit.append({ type: "user.login_failed", at: new Date(t + 2), userId: userId.toUpperCase(), client: { ip: "198.51.100.1", userAgent: null }, details: { reason: "otp_invalid" } });
+        await ports.audit.append({ type: "otp.sent", at: new Date(t + 3), userId: null, actor: { kind: "system" }, client: null });
+
+        const [failed, locked, ...rest] = await ports.audit.list({ userId, limit: 10 });
+        expect(rest).toEqual([]);
+        expect(locked).toEqual({ id: expect.any(String), at: new Date(t + 1), type: "user.locked_out", userId, sessionId: "s-1", actor: "service:billing", ip: CLIENT.ip, userAgent: CLIENT.userAgent, details: { retry_after: 60, fields: ["a"], on: true } });
+        // A UUID however it is written; no actor: the user's own doing.
+        expect(failed).toEqual({ id: expect.any(String), at: new Date(t + 2), type: "user.login_failed", userId, sessionId: null, actor: `user:${userId}`, ip: "198.51.100.1", userAgent: null, details: { reason: "otp_invalid" } });
+        expect(BigInt(failed!.id)).toBeGreaterThan(BigInt(locked!.id));
+        const [anonymous] = await ports.audit.list({ types: ["otp.sent"], since: new Date(t), after: { at: new Date(t + DAY), id: "0" }, limit: 10 });
+        expect(anonymous).toMatchObject({ at: new Date(t + 3), userId: null, sessionId: null, actor: "system", ip: null, userAgent: null, details: {} });
+        expect(await ports.admin.eventCount()).toBe(before + 3);
+      });
+
+      it("refuses to append an event about no one that names no actor, and appends nothing", async () => {
+        const t = era();
+        const before = await ports.admin.eventCount();
+        await expect(ports.audit.append({ type: "otp.sent", at: new Date(t), userId: null, client: CLIENT })).rejects.toThrow();
+        expect(await ports.admin.eventCount()).toBe(before);
+      });
+
+      it("lists newest first, ties on the instant by the later id first, by user and by types, up to the limit", async () => {
+        const t = era();
+        const [a, b] = [randomUUID(), randomUUID()];
+        await appended("user.login_failed", a, t + 3, 1);
+        await appended("user.locked_out", a, t + 1, 2);
+        await appended("user.login_failed", a, t + 2, 3);
+        await appended("user.login_failed", a, t + 2, 4);
+        await appended("user.login_failed", b, t + 2, 5);
+        await appended("otp.sent", a, t + 4, 6);
+
+        expect(nths(await ports.audit.list({ userId: a, limit: 10 }))).toEqual([6, 1, 4, 3, 2]);
+        expect(nths(await ports.audit.list({ userId: a, limit: 3 }))).toEqual([6, 1, 4]);
+        expect(nths(await ports.audit.list({ userId: a, types: ["user.login_failed", "user.locked_out"], limit: 10 }))).toEqual([1, 4, 3, 2]);
+        expect(nths(await ports.audit.list({ userId: a, types: [], limit: 10 }))).toEqual([6, 1, 4, 3, 2]);
+        expect(nths(await ports.audit.list({ userId: b, limit: 10 }))).toEqual([5]);
+        expect(await ports.audit.list({ userId: randomUUID(), limit: 10 })).toEqual([]);
+        // Without a user: this test's stretch of time, by type.
+        const window = { since: new Date(t), after: { at: new Date(t + DAY), id: "0" } };
+        expect(nths(await ports.audit.list({ ...window, types: ["user.login_failed"], limit: 10 }))).toEqual([1, 5, 4, 3]);
+      });
+
+      it("since is inclusive; after pages by (at, id) without skipping or repeating an event that shares its instant", async () => {
+        const t = era();
+        const user = randomUUID();
+        for (const [at, nth] of [[t + 1, 1], [t + 2, 2], [t + 2, 3], [t + 2, 4], [t + 3, 5]] as const) await appended("user.login_failed", user, at, nth);
+
+        expect(nths(await ports.audit.list({ userId: user, since: new Date(t + 2), limit: 10 }))).toEqual([5, 4, 3, 2]);
+        expect(nths(await ports.audit.list({ userId: user, since: new Date(t + 3), limit: 10 }))).toEqual([5]);
+        expect(await ports.audit.list({ userId: user, since: new Date(t + 4), limit: 10 })).toEqual([]);
+
+        const pages: unknown[][] = [];
+        let after: { at: Date; id: string } | undefined;
+        for (;;) {
+          const page = await ports.audit.list({ userId: user, after, limit: 2 });
+          if (page.length === 0) break;
+          pages.push(nths(page));
+          const last = page[page.length - 1]!;
+          after = { at: last.at, id: last.id };
+        }
+        expect(pages).toEqual([[5, 4], [3, 2], [1]]);
+        // With since too: the pages stop at it.
+        const first = await ports.audit.list({ userId: user, since: new Date(t + 2), limit: 2 });
+        const last = first[1]!;
+        expect(nths(await ports.audit.list({ userId: user, since: new Date(t + 2), after: { at: last.at, id: last.id }, limit: 2 }))).toEqual([3, 2]);
+      });
+
+      it("deleteOlderThan deletes up to `limit` events strictly older than `before`, oldest first, and says how many", async () => {
+        const t = era();
+        const user = randomUUID();
+        for (const nth of [1, 2, 3, 4, 5]) await appended("user.login_failed", user, t + nth * MINUTE, nth);
+        const before = await ports.admin.eventCount();
+        const cutoff = new Date(t + 4 * MINUTE);
+
+        expect(await ports.audit.deleteOlderThan(cutoff, 2)).toBe(2);
+        expect(nths(await ports.audit.list({ userId: user, limit: 10 }))).toEqual([5, 4, 3]);
+        expect(await ports.audit.deleteOlderThan(cutoff, 2)).toBe(1);
+        expect(await ports.audit.deleteOlderThan(cutoff, 2)).toBe(0);
+        // The event at the cut-off itself stays.
+        expect(nths(await ports.audit.list({ userId: user, limit: 10 }))).toEqual([5, 4]);
+        expect(await ports.admin.eventCount()).toBe(before - 3);
+        // Ids keep growing after deletions.
+        await appended("user.login_failed", user, t + 6 * MINUTE, 6);
+        const [newest, previous] = await ports.audit.list({ userId: user, limit: 2 });
+        expect(BigInt(newest!.id)).toBeGreaterThan(BigInt(previous!.id));
+      });
+    });
+
     describe("users", () => {
       it("updateNames changes only the names given, and returns undefined for an unknown id", async () => {
         const t = era();
         const { user } = await registered(t);
-        expect(await ports.users.updateNames(user.id, { firstName: "Mina" })).toEqual({ ...user, firstName: "Mina" });
-        expect(await ports.users.updateNames(user.id, { lastName: "Karimi", firstName: undefined })).toEqual({ ...user, firstName: "Mina", lastName: "Karimi" });
-        expect(await ports.users.updateNames(user.id, {})).toEqual({ ...user, firstName: "Mina", lastName: "Karimi" });
-        expect(await ports.users.updateNames(user.id, { firstName: "", lastName: "" })).toEqual({ ...user, firstName: "", lastName: "" });
+        const update = (id: string, names: { firstName?: string; lastName?: string }) => ports.users.updateNames(id, names, new Date(t + MINUTE), PROFILE_NOTE);
+        expect(await update(user.id, { firstName: "Mina" })).toEqual({ ...user, firstName: "Mina" });
+        expect(await ports.users.updateNames(user.id, { lastName: "Karimi", firstName: undefined }, new Date(t + MINUTE), PROFILE_NOTE)).toEqual({ ...user, firstName: "Mina", lastName: "Karimi" });
+        expect(await update(user.id, {})).toEqual({ ...user, firstName: "Mina", lastName: "Karimi" });
+        expect(await update(user.id, { firstName: "", lastName: "" })).toEqual({ ...user, firstName: "", lastName: "" });
         expect(await ports.users.findById(user.id)).toEqual({ ...user, firstName: "", lastName: "" });
-        expect(await ports.users.updateNames(randomUUID(), { firstName: "Nobody" })).toBeUndefined();
+        expect(await update(randomUUID(), { firstName: "Nobody" })).toBeUndefined();
+      });
+
+      it("updateNames records user.profile_updated with the fields whose value changed, and nothing when none did", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const before = await ports.admin.eventCount();
+        const update = (names: { firstName?: string; lastName?: string }, at: number) => ports.users.updateNames(user.id, names, new Date(at), PROFILE_NOTE);
+
+        await update({ firstName: "Mina" }, t + MINUTE);
+        await update({ firstName: "Mina", lastName: "Karimi" }, t + 2 * MINUTE); // the first name as it was
+        await update({ firstName: "Zahra", lastName: "Rahimi" }, t + 3 * MINUTE);
+        // Nothing changes: no event.
+        await update({}, t + 4 * MINUTE);
+        await update({ firstName: "Zahra", lastName: "Rahimi" }, t + 5 * MINUTE);
+        expect(await ports.users.updateNames(randomUUID(), { firstName: "Nobody" }, new Date(t + 6 * MINUTE), PROFILE_NOTE)).toBeUndefined();
+
+        expect(await eventsOf(user.id, ["user.profile_updated"])).toEqual([
+          { ...ABOUT(user.id, null), at: new Date(t + 3 * MINUTE), type: "user.profile_updated", details: { fields: ["first_name", "last_name"] } },
+          { ...ABOUT(user.id, null), at: new Date(t + 2 * MINUTE), type: "user.profile_updated", details: { fields: ["last_name"] } },
+          { ...ABOUT(user.id, null), at: new Date(t + MINUTE), type: "user.profile_updated", details: { fields: ["first_name"] } },
+        ]);
+        expect(await ports.admin.eventCount()).toBe(before + 3);
       });
 
       it("findById and findByPhone find the user, and nothing for unknown ones", async () => {

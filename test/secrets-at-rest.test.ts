@@ -1,7 +1,8 @@
 /**
  * No secret at rest (issue 4, item 7): after a full flow through one production-
  * configured process at LOG_LEVEL=debug, no one-time code, whole token, token
- * signature or key is found in the logs, in Redis, or in any PostgreSQL row; and
+ * signature or key is found in the logs, in Redis, or in any PostgreSQL row (the
+ * audit trail's events included, issue 11); and
  * `npm start` with NODE_ENV=production refuses the weak set-ups with one line that
  * names the variable and echoes no secret.
  */
@@ -332,6 +333,20 @@ describe.runIf(realStoresAvailable())("no secret at rest after a full flow (NODE
     const jtis = tokens.filter((t) => jwtPayload(t).token_type === "refresh").map((t) => String(jwtPayload(t).jti));
     for (const jti of jtis) expect(dump.get("outstanding_tokens")!.some((row) => row.includes(jti)), jti).toBe(true);
     const leaks = [...dump].flatMap(([table, rows]) => rows.flatMap((row) => leaksIn(`table ${table}`, row, secrets())));
+    expect(leaks).toEqual([]);
+  });
+
+  it("keeps no code, token, signature or key in any audit event: every column, details included", async () => {
+    const events = (await databaseDump(database.url)).get("audit_events") ?? [];
+    const rows = events.map((row) => JSON.parse(row) as { type: string; ip: string | null; user_agent: string | null; details: Record<string, unknown> });
+    // The flow left an event of every kind it caused, with its client and details to scan.
+    expect(new Set(rows.map((row) => row.type))).toEqual(
+      new Set(["otp.sent", "user.registered", "user.login_failed", "user.logged_in", "user.profile_updated", "session.reuse_detected", "session.logged_out", "session.logged_out_all"]),
+    );
+    // The mistyped login code (the mistyped registration code is no one's failure yet).
+    expect(rows.filter((row) => row.type === "user.login_failed").map((row) => row.details)).toEqual([{ reason: "otp_invalid" }]);
+    expect(rows.every((row) => row.ip !== null && row.user_agent !== null)).toBe(true);
+    const leaks = events.flatMap((row, i) => leaksIn(`audit event ${i + 1}`, row, secrets()));
     expect(leaks).toEqual([]);
   });
 });

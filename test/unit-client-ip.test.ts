@@ -1,9 +1,10 @@
 /**
  * The client address that per-IP limits count: the peer's address (never its port),
- * or what a trusted proxy says in X-Forwarded-For.
+ * or what a trusted proxy says in X-Forwarded-For; and the User-Agent a gRPC call's
+ * client is recorded with, forwarded only by a trusted proxy.
  */
 import { describe, expect, it } from "vitest";
-import { createClientIpResolver, ipOfGrpcPeer } from "../src/lib/client-ip.js";
+import { createCallClientResolver, createClientIpResolver, ipOfGrpcPeer } from "../src/lib/client-ip.js";
 
 describe("ipOfGrpcPeer", () => {
   it.each([
@@ -37,5 +38,30 @@ describe("createClientIpResolver", () => {
     expect(resolve("10.1.1.1", "1.1.1.1, 203.0.113.9")).toBe("203.0.113.9");
     // Garbage in the header: fall back to the peer.
     expect(resolve("10.1.1.1", "not-an-ip")).toBe("10.1.1.1");
+  });
+});
+
+describe("createCallClientResolver", () => {
+  const metadata = (entries: Record<string, string>) => (name: string) => entries[name];
+  const forwarded = metadata({ "user-agent": "connect-es/2.1.2", "x-forwarded-for": "203.0.113.9", "x-forwarded-user-agent": "Mozilla/5.0 Firefox/140.0" });
+
+  it("believes the IP and User-Agent a trusted proxy forwards", () => {
+    expect(createCallClientResolver(["127.0.0.1"])("127.0.0.1", forwarded)).toEqual({ ip: "203.0.113.9", userAgent: "Mozilla/5.0 Firefox/140.0" });
+  });
+
+  it("takes an empty forwarded User-Agent from a trusted proxy as the client's (none), not the proxy's own", () => {
+    const resolve = createCallClientResolver(["127.0.0.1"]);
+    expect(resolve("127.0.0.1", metadata({ "user-agent": "connect-es/2.1.2", "x-forwarded-for": "203.0.113.9", "x-forwarded-user-agent": "" }))).toEqual({ ip: "203.0.113.9", userAgent: "" });
+  });
+
+  it("takes the user-agent a trusted proxy passed through when it forwarded none", () => {
+    const resolve = createCallClientResolver(["10.0.0.0/8"]);
+    expect(resolve("10.1.1.1", metadata({ "user-agent": "grpc-go/1.70", "x-forwarded-for": "203.0.113.9" }))).toEqual({ ip: "203.0.113.9", userAgent: "grpc-go/1.70" });
+  });
+
+  it("believes neither from anyone else: the peer's address and its own user-agent", () => {
+    expect(createCallClientResolver([])("192.0.2.4", forwarded)).toEqual({ ip: "192.0.2.4", userAgent: "connect-es/2.1.2" });
+    expect(createCallClientResolver(["10.0.0.0/8"])("192.0.2.4", forwarded)).toEqual({ ip: "192.0.2.4", userAgent: "connect-es/2.1.2" });
+    expect(createCallClientResolver(["10.0.0.0/8"])("192.0.2.4", metadata({}))).toEqual({ ip: "192.0.2.4", userAgent: undefined });
   });
 });

@@ -77,6 +77,10 @@ describe("loadConfig defaults", () => {
     expect(config).toMatchObject({ trustedProxies: [], corsOrigins: [], defaultLocale: "fa", logLevel: "info" });
   });
 
+  it("keeps audit events 180 days", () => {
+    expect(config.auditRetentionMs).toBe(180 * DAY);
+  });
+
   it("treats an empty variable as unset", () => {
     expect(loadConfig({ ACCESS_TOKEN_LIFETIME: "", GRPC_PORT: " ", REDIS_URL: "" })).toMatchObject({ grpcPort: 50051, kv: { kind: "memory" }, tokens: { accessLifetimeMs: 60 * MINUTE } });
   });
@@ -93,6 +97,8 @@ describe("loadConfig values", () => {
     const config = loadConfig({ ACCESS_TOKEN_LIFETIME: "90s", REFRESH_TOKEN_LIFETIME: "14d", SESSION_MAX_LIFETIME: "30m", REFRESH_REUSE_INTERVAL: "0s", OTP_TTL: "300", OTP_RESEND_INTERVAL: "1h", JWT_LEEWAY: "5s" });
     expect(config.tokens).toMatchObject({ accessLifetimeMs: 90 * SECOND, refreshLifetimeMs: 14 * DAY, sessionMaxLifetimeMs: 30 * MINUTE, refreshReuseIntervalMs: 0, leewayMs: 5 * SECOND });
     expect(config.otp).toMatchObject({ ttlMs: 5 * MINUTE, resendIntervalMs: HOUR });
+    expect(loadConfig({ AUDIT_RETENTION: "400d" }).auditRetentionMs).toBe(400 * DAY);
+    expect(loadConfig({ AUDIT_RETENTION: "24h" }).auditRetentionMs).toBe(DAY);
   });
 
   it("reads booleans, lists, service keys and the stores", () => {
@@ -172,6 +178,8 @@ describe("loadConfig refusals name the variable", () => {
     ["an access lifetime under a second", { ACCESS_TOKEN_LIFETIME: "0" }, "ACCESS_TOKEN_LIFETIME"],
     ["a refresh lifetime shorter than the access lifetime", { ACCESS_TOKEN_LIFETIME: "2h", REFRESH_TOKEN_LIFETIME: "1h" }, "REFRESH_TOKEN_LIFETIME"],
     ["a session cap shorter than the access lifetime", { SESSION_MAX_LIFETIME: "30m" }, "SESSION_MAX_LIFETIME"],
+    ["an audit retention that is not a duration", { AUDIT_RETENTION: "half a year" }, "AUDIT_RETENTION"],
+    ["an audit retention under a day (bare seconds)", { AUDIT_RETENTION: "180" }, "AUDIT_RETENTION"],
     ["a region that is not two letters", { PHONE_DEFAULT_REGION: "IRN" }, "PHONE_DEFAULT_REGION"],
     ["a region without phone numbers", { PHONE_DEFAULT_REGION: "ZZ" }, "PHONE_DEFAULT_REGION"],
     ["an unknown allowed region", { PHONE_ALLOWED_REGIONS: "IR,XX" }, "PHONE_ALLOWED_REGIONS"],

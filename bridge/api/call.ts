@@ -1,6 +1,7 @@
 /**
  * One RPC on behalf of an HTTP request: its Authorization and Accept-Language
- * headers and the resolved client IP go along; the response headers come back.
+ * headers, the resolved client IP and its User-Agent go along; the response
+ * headers come back.
  */
 import type { CallOptions } from "@connectrpc/connect";
 import type { Exchange } from "../http/exchange.js";
@@ -16,7 +17,7 @@ export async function call<T>(ex: Exchange, rpc: (options: CallOptions) => Promi
   let header = new Headers();
   const message = await rpc({
     headers: pickHeaders((name) => headerOf(ex.req.headers, name), API_REQUEST_HEADERS),
-    contextValues: callValues(ex.clientIp),
+    contextValues: callValues(ex.clientIp, headerOf(ex.req.headers, "user-agent")),
     onHeader: (received) => (header = received),
   });
   return { message, header };

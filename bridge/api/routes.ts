@@ -13,7 +13,7 @@ import type { Exchange } from "../http/exchange.js";
 import type { Router } from "../http/router.js";
 import { authenticatedHeaders, call } from "./call.js";
 import { fields } from "./fields.js";
-import { claimsUserJson, iso, jwksJson, tokensJson, userJson } from "./json.js";
+import { auditEventJson, claimsUserJson, iso, jwksJson, sessionJson, tokensJson, userJson } from "./json.js";
 
 export interface ApiClients {
   auth: Client<typeof AuthService>;
@@ -69,6 +69,21 @@ export function addApiRoutes(router: Router, { auth, token }: ApiClients, maxBod
     sendSuccess(ex, 200, "logged_out_all", { revoked: message.revoked }, authenticatedHeaders(header));
   });
 
+  router.add("GET", "/api/sessions", async (ex) => {
+    const { message, header } = await call(ex, (o) => auth.listSessions({}, o));
+    sendSuccess(ex, 200, "sessions", { sessions: message.sessions.map(sessionJson) }, authenticatedHeaders(header));
+  });
+
+  router.add("DELETE", "/api/sessions/{id}", async (ex, params) => {
+    const { header } = await call(ex, (o) => auth.revokeSession({ sessionId: params.id ?? "" }, o));
+    sendSuccess(ex, 200, "session_ended", { revoked: true }, authenticatedHeaders(header));
+  });
+
+  router.add("POST", "/api/logout-others", async (ex) => {
+    const { message, header } = await call(ex, (o) => auth.logoutOthers({}, o));
+    sendSuccess(ex, 200, "logged_out_others", { revoked: message.revoked }, authenticatedHeaders(header));
+  });
+
   router.add("GET", "/api/dashboard", async (ex) => {
     const { message, header } = await call(ex, (o) => auth.getProfile({}, o));
     sendSuccess(ex, 200, "ok", { user: userJson(message.user) }, authenticatedHeaders(header));
@@ -78,6 +93,11 @@ export function addApiRoutes(router: Router, { auth, token }: ApiClients, maxBod
     const f = fields(await body(ex), { first_name: "string?", last_name: "string?" });
     const { message, header } = await call(ex, (o) => auth.updateProfile({ firstName: f.first_name, lastName: f.last_name }, o));
     sendSuccess(ex, 200, "profile_updated", { user: userJson(message.user) }, authenticatedHeaders(header));
+  });
+
+  router.add("GET", "/api/activity", async (ex) => {
+    const { message, header } = await call(ex, (o) => auth.listActivity({}, o));
+    sendSuccess(ex, 200, "activity", { events: message.events.map(auditEventJson) }, authenticatedHeaders(header));
   });
 
   const jwks = async (ex: Exchange) => {

@@ -12,6 +12,7 @@
  * - A request answered 401 is retried once after a refresh; a refused refresh,
  *   or a 403 `token_blacklisted` / `session_revoked`, ends the local session and
  *   tells the `onAuthChange` listeners. A network failure never does.
+ * - Ending this client's own session from the session list is a logout.
  */
 
 import { NETWORK_MESSAGES } from "./network-message.js";
@@ -41,6 +42,39 @@ export interface Envelope<T = Record<string, unknown>> {
 }
 
 export type OtpPurpose = "register" | "login";
+
+/** A live session of the user: one login and the refreshes that followed it. */
+export interface Session {
+  id: string;
+  created_at: string;
+  /** The last login or refresh (using an access token does not count). */
+  last_used_at: string;
+  /** When it ends at the latest. */
+  expires_at: string;
+  /** The client's IP and User-Agent at its last login or refresh; null if not recorded. */
+  ip: string | null;
+  user_agent: string | null;
+  /** Whether it is this client's own session. */
+  current: boolean;
+}
+
+/** One entry of the user's recent security activity (the audit trail). */
+export interface AuditEvent {
+  id: string;
+  at: string;
+  /** `user.logged_in`, `session.revoked`, … (DESIGN.md, "Audit trail"). */
+  type: string;
+  /** The user and session it concerns; null if none. */
+  user_id: string | null;
+  session_id: string | null;
+  /** Who did it: `user:<id>`, `staff:<id>`, `service:<name>` or `system`. */
+  actor: string;
+  /** The client of the request that made the change; null if none (e.g. the CLI). */
+  ip: string | null;
+  user_agent: string | null;
+  /** A small object whose members depend on `type` (e.g. `revoked`, a count). */
+  details: Record<string, unknown>;
+}
 
 /** Why the authentication state changed. */
 export type AuthChangeReason =
@@ -104,6 +138,14 @@ export interface JwtClient {
   refreshToken(): Promise<Envelope<Tokens>>;
   logout(): Promise<Envelope<Record<string, never>>>;
   logoutAll(): Promise<Envelope<{ revoked: number }>>;
+  /** The user's live sessions, the most recently used first. */
+  listSessions(): Promise<Envelope<{ sessions: Session[] }>>;
+  /** Ends one of the user's sessions; ending this client's own is a logout. */
+  revokeSession(id: string): Promise<Envelope<{ revoked: true }>>;
+  /** Ends every session of the user but this client's. */
+  logoutOthers(): Promise<Envelope<{ revoked: number }>>;
+  /** The user's 50 newest security events, newest first. */
+  getActivity(): Promise<Envelope<{ events: AuditEvent[] }>>;
   isAuthenticated(): boolean;
   getUserData(): User | null;
   /** Calls `listener` on every change of the authentication state; returns a function that stops it. */
@@ -121,7 +163,8 @@ declare global {
   }
 }
 
-interface Session {
+/** The tokens this client holds (what localStorage keeps). */
+interface Held {
   access: string;
   refresh: string;
   accessExpiresAt: string;
@@ -146,7 +189,7 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
   let language = options.language ?? null;
   const listeners = new Set<(change: AuthChange) => void>();
 
-  let session: Session | null = null;
+  let session: Held | null = null;
   let inflight: Promise<Envelope<Tokens>> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   // False once a write failed (storage full or blocked): from then on this tab's
@@ -156,7 +199,7 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
 
   // ---- state -------------------------------------------------------------
 
-  function readStored(): Session | null {
+  function readStored(): Held | null {
     if (storage === null || !storageWorks) return session;
     try {
       const raw = storage.getItem(storageKey);
@@ -215,7 +258,7 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
   }
 
   /** Another tab changed the stored session. */
-  function follow(next: Session | null): void {
+  function follow(next: Held | null): void {
     const previous = session;
     if (next === null) {
       if (previous !== null) end("logout");
@@ -232,7 +275,7 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
 
   // ---- background refresh -----------------------------------------------
 
-  function marginMs(s: Session): number {
+  function marginMs(s: Held): number {
     return options.refreshMarginMs ?? Math.min(60_000, s.lifetimeMs / 5);
   }
 
@@ -402,9 +445,9 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
     }
   }
 
-  async function authenticatedPost<T>(path: string): Promise<Envelope<T>> {
+  async function authenticated<T>(method: string, path: string): Promise<Envelope<T>> {
     if (session === null) throw notAuthenticated();
-    return envelopeOf<T>(await apiRequest(path, { method: "POST" }));
+    return envelopeOf<T>(await apiRequest(path, { method }));
   }
 
   // ---- wiring ------------------------------------------------------------------
@@ -455,10 +498,24 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
     },
 
     async logoutAll() {
-      const envelope = await authenticatedPost<{ revoked: number }>("/logout-all/");
+      const envelope = await authenticated<{ revoked: number }>("POST", "/logout-all/");
       end("logout");
       return envelope;
     },
+
+    listSessions: () => authenticated("GET", "/sessions/"),
+
+    async revokeSession(id) {
+      const envelope = await authenticated<{ revoked: true }>("DELETE", `/sessions/${encodeURIComponent(id)}/`);
+      // Our own session is over on the server (its refreshes keep its `sid`): end it
+      // here and, through the storage, in the other tabs, as logout does.
+      if (session !== null && sessionIdOf(session.access) === id) end("logout");
+      return envelope;
+    },
+
+    logoutOthers: () => authenticated("POST", "/logout-others/"),
+
+    getActivity: () => authenticated("GET", "/activity/"),
 
     isAuthenticated: () => session !== null,
 
@@ -530,18 +587,24 @@ function accessLifetimeMs(tokens: Tokens): number {
   return Math.max(0, Date.parse(tokens.access_expires_at) - Date.now());
 }
 
-function jwtClaims(token: string): { iat?: unknown; exp?: unknown } | null {
+function jwtClaims(token: string): { iat?: unknown; exp?: unknown; sid?: unknown } | null {
   const payload = token.split(".")[1];
   if (payload === undefined) return null;
   try {
     const base64 = payload.replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), "="))) as { iat?: unknown; exp?: unknown };
+    return JSON.parse(atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), "="))) as { iat?: unknown; exp?: unknown; sid?: unknown };
   } catch {
     return null;
   }
 }
 
-function tokensOf(s: Session): Tokens {
+/** The session an access token belongs to (its `sid` claim). */
+function sessionIdOf(access: string): string | null {
+  const sid = jwtClaims(access)?.sid;
+  return typeof sid === "string" ? sid : null;
+}
+
+function tokensOf(s: Held): Tokens {
   return { access: s.access, refresh: s.refresh, access_expires_at: s.accessExpiresAt, refresh_expires_at: s.refreshExpiresAt };
 }
 
@@ -566,7 +629,7 @@ function parseUser(value: unknown): User | null {
   };
 }
 
-function parseSession(value: unknown): Session | null {
+function parseSession(value: unknown): Held | null {
   if (typeof value !== "object" || value === null) return null;
   const s = value as Record<string, unknown>;
   if (typeof s.access !== "string" || typeof s.refresh !== "string" || typeof s.localExpiresAt !== "number") return null;

@@ -9,8 +9,10 @@
 import { isReason } from "../../src/core/errors.js";
 import { messageOf, successMessage } from "../../src/rpc/messages.js";
 import { httpMessageOf, isHttpReason } from "../http/reasons.js";
-import type { AuthChange, JwtClient, User } from "../client/jwt-client.js";
+import type { AuditEvent, AuthChange, JwtClient, Session, User } from "../client/jwt-client.js";
 import { NETWORK_MESSAGES } from "../client/network-message.js";
+import { activityRow, sessionRow } from "./security-lists.js";
+import { fullTime, timeAgo } from "./time-words.js";
 
 type Lang = "fa" | "en";
 
@@ -46,6 +48,13 @@ const TEXT: Record<Lang, Record<string, string>> = {
     wait: "{d} دیگر می‌توانید دوباره تلاش کنید.",
     otherLang: "English",
     never: "—",
+    sessionsTitle: "کجا وارد شده‌اید",
+    thisDevice: "همین دستگاه",
+    lastUsed: "آخرین استفاده: {when}",
+    endSession: "پایان نشست",
+    logoutOthers: "خروج از همه‌ی دستگاه‌های دیگر",
+    activityTitle: "فعالیت‌های اخیر",
+    noActivity: "هنوز فعالیتی ثبت نشده است.",
   },
   en: {
     title: "One-time code sign-in",
@@ -78,6 +87,13 @@ const TEXT: Record<Lang, Record<string, string>> = {
     wait: "You can try again in {d}.",
     otherLang: "فارسی",
     never: "—",
+    sessionsTitle: "Where you're logged in",
+    thisDevice: "This device",
+    lastUsed: "Last used {when}",
+    endSession: "End session",
+    logoutOthers: "Log out everywhere else",
+    activityTitle: "Recent activity",
+    noActivity: "No activity yet.",
   },
 };
 
@@ -85,6 +101,8 @@ const client: JwtClient = window.jwtClient!;
 let lang: Lang = localStorage.getItem("demo.lang") === "en" ? "en" : "fa";
 /** Digits in a code, as the last send-otp answer said (null before any). */
 let codeLength: number | null = null;
+/** The sessions and the activity as last loaded (null while signed out, or before the first load). */
+let lists: { sessions: Session[]; events: AuditEvent[] } | null = null;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -162,8 +180,7 @@ function sayError(error: unknown): () => string {
 }
 
 function formatDate(iso: string | null): string {
-  if (iso === null) return t("never");
-  return new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+  return iso === null ? t("never") : fullTime(iso, locale());
 }
 
 function render(): void {
@@ -182,6 +199,7 @@ function render(): void {
   }
   if (user) renderUser(user);
   renderExpiry();
+  renderLists();
 }
 
 function renderUser(user: User): void {
@@ -204,18 +222,57 @@ function renderExpiry(): void {
   expires.textContent = t("expires").replace("{s}", seconds.toLocaleString(locale()));
 }
 
-/** Runs a server call with its button disabled; says `success` (a key of the service's table) or why it failed. */
+function renderLists(): void {
+  const on = client.isAuthenticated() && lists !== null;
+  $("sessions").hidden = !on;
+  $("activity").hidden = !on;
+  if (!on) return;
+  const language = { lang, locale: locale(), t };
+  $("session-list").replaceChildren(...lists!.sessions.map((session) => sessionRow(session, language)));
+  $("activity-list").replaceChildren(...lists!.events.map((event) => activityRow(event, language)));
+  $("activity-empty").hidden = lists!.events.length > 0;
+  // Nothing to log out of when this is the only session.
+  $("logout-others").hidden = !lists!.sessions.some((session) => !session.current);
+}
+
+/** "now" becomes "2 minutes ago" as the page stays open (the rows themselves stay: a button may be under the pointer). */
+function renderTimesAgo(): void {
+  for (const time of document.querySelectorAll<HTMLTimeElement>("#sessions time, #activity time")) time.textContent = timeAgo(time.dateTime, locale());
+}
+
+/** Loads the sessions and the activity; the failure, if any, for the caller to say. */
+async function loadLists(): Promise<unknown> {
+  try {
+    const [sessions, activity] = await Promise.all([client.listSessions(), client.getActivity()]);
+    lists = { sessions: sessions.data.sessions, events: activity.data.events };
+    return null;
+  } catch (error) {
+    return error;
+  } finally {
+    renderLists();
+  }
+}
+
+/**
+ * Runs a server call with its button disabled; says `success` (a key of the
+ * service's table) or why it failed, once the lists show what the call changed.
+ */
 async function act(button: HTMLButtonElement, success: string, task: () => Promise<unknown>): Promise<void> {
   button.disabled = true;
+  let outcome: { say: () => string; kind: "ok" | "error" };
   try {
     await task();
-    show(() => successMessage(success, lang), "ok");
+    outcome = { say: () => successMessage(success, lang), kind: "ok" };
   } catch (error) {
-    show(sayError(error), "error");
-  } finally {
-    button.disabled = false;
-    render();
+    outcome = { say: sayError(error), kind: "error" };
   }
+  if (client.isAuthenticated()) {
+    const failed = await loadLists();
+    if (failed !== null && outcome.kind === "ok") outcome = { say: sayError(failed), kind: "error" };
+  }
+  button.disabled = false;
+  show(outcome.say, outcome.kind);
+  render();
 }
 
 function purpose(): "login" | "register" {
@@ -306,19 +363,46 @@ function wire(): void {
   $("refresh").addEventListener("click", (event) => void act(button(event), "refreshed", () => client.refreshToken()));
   $("logout").addEventListener("click", (event) => void act(button(event), "logged_out", () => client.logout()));
   $("logout-all").addEventListener("click", (event) => void act(button(event), "logged_out_all", () => client.logoutAll()));
+  $("logout-others").addEventListener("click", (event) => void act(button(event), "logged_out_others", () => client.logoutOthers()));
+  $("session-list").addEventListener("click", (event) => {
+    const end = (event.target as Element).closest<HTMLButtonElement>("button.end-session");
+    const id = end?.dataset.sessionId;
+    if (end === null || id === undefined) return;
+    // Ending this device's own session is logging out.
+    const own = lists?.sessions.find((session) => session.id === id)?.current === true;
+    void act(end, own ? "logged_out" : "session_ended", () => client.revokeSession(id));
+  });
 
   client.onAuthChange((change: AuthChange) => {
-    if (!change.authenticated) resetAuthForms();
+    if (!change.authenticated) {
+      resetAuthForms();
+      lists = null;
+    }
     if (!change.authenticated && change.reason === "revoked") show(() => t("ended"), "error");
     render();
   });
   window.addEventListener("storage", (event) => {
     if (event.key !== null && event.key !== "jwt-client.session") return;
     if (!client.isAuthenticated()) show(() => t("elsewhere"), "ok");
+    // Logged in in another tab: this one lists the sessions too.
+    else if (lists === null) void loadLists().then(sayFailure);
   });
-  setInterval(renderExpiry, 1000);
+  setInterval(() => {
+    renderExpiry();
+    renderTimesAgo();
+  }, 1000);
+}
+
+/** Says why a load failed, unless it ended the session (the page said so already). */
+function sayFailure(failed: unknown): void {
+  if (failed !== null && client.isAuthenticated()) show(sayError(failed), "error");
 }
 
 wire();
 applyLanguage();
-if (client.isAuthenticated()) void loadProfile().catch(() => undefined).then(render);
+if (client.isAuthenticated()) {
+  void Promise.all([loadProfile().catch(() => undefined), loadLists()]).then(([, failed]) => {
+    sayFailure(failed);
+    render();
+  });
+}

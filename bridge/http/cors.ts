@@ -9,7 +9,7 @@
 import { cors as connectCors } from "@connectrpc/connect";
 import { headerOf, type NodeRequest, type HttpResponse } from "./exchange.js";
 
-const ALLOW_METHODS = [...new Set(["GET", "HEAD", "POST", "PATCH", "OPTIONS", ...connectCors.allowedMethods])].join(", ");
+const ALLOW_METHODS = [...new Set(["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", ...connectCors.allowedMethods])].join(", ");
 const ALLOW_HEADERS = [...new Set(["Authorization", "Content-Type", "Accept-Language", "X-Api-Key", ...connectCors.allowedHeaders])].join(", ");
 const EXPOSE_HEADERS = [...new Set(["X-Token-Expires-At", "X-Authenticated", "Retry-After", ...connectCors.exposedHeaders])].join(", ");
 

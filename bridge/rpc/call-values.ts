@@ -1,14 +1,20 @@
 /**
- * What travels with an RPC besides its headers. The client IP is resolved once by
- * the bridge and travels as the services' own `clientIpKey` value: the in-process
- * transport hands the values to the handlers, the gRPC upstream transport sends
- * the IP as `x-forwarded-for`.
+ * What travels with an RPC besides its headers. The client (IP and User-Agent) is
+ * resolved once by the bridge and travels as the services' own `clientIpKey` and
+ * `clientUserAgentKey` values: the in-process transport hands the values to the
+ * handlers, the gRPC upstream transport sends them as `x-forwarded-for` and
+ * `x-forwarded-user-agent`.
  */
 import { createContextValues, type ContextValues } from "@connectrpc/connect";
-import { clientIpKey } from "../../src/rpc/index.js";
+import { userAgentOf } from "../../src/core/sessions/client.js";
+import { clientIpKey, clientUserAgentKey } from "../../src/rpc/index.js";
 
-export function callValues(clientIp: string): ContextValues {
-  return createContextValues().set(clientIpKey, clientIp);
+/** The values of a call from `clientIp` with the request's `User-Agent` header. The
+ * User-Agent is kept as sessions keep it, so it is a valid header upstream too. */
+export function callValues(clientIp: string, userAgent: string | undefined): ContextValues {
+  return createContextValues()
+    .set(clientIpKey, clientIp)
+    .set(clientUserAgentKey, userAgentOf(userAgent) ?? undefined);
 }
 
 /** Request headers an `/api` call passes on to its RPC. */

@@ -1,13 +1,16 @@
 /**
  * `npm run flush-expired [batch size]`: deletes expired sessions and refresh-token
- * rows in bounded batches (each a short statement with SKIP LOCKED; default 5000
- * rows of each table), so even a table of millions is cleaned without long locks.
- * Safe to run from cron on any instance. Each batch is logged at `debug`.
+ * rows, and audit events older than AUDIT_RETENTION, in bounded batches (each a
+ * short statement with SKIP LOCKED; default 5000 rows of each table), so even a
+ * table of millions is cleaned without long locks. Safe to run from cron on any
+ * instance. Each batch is logged at `debug`.
  */
 import { loadConfig } from "../config.js";
 import { createLogger, openDatabase } from "../app.js";
+import { flushAuditTrail } from "../core/audit/retention.js";
 import { systemClock } from "../core/clock.js";
 import { flushExpired } from "../core/sessions/flush.js";
+import { createAuditLog } from "../store/postgres/audit.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
 import { runCli } from "./run.js";
 
@@ -23,13 +26,17 @@ runCli(async () => {
     const started = performance.now();
     let batches = 0;
     let batchStarted = started;
-    const result = await flushExpired(createSessionRepository(stores.db), systemClock, batchSize, (batch) => {
+    const logBatch = (counts: Record<string, number>, msg: string) => {
       batches += 1;
       const now = performance.now();
-      log.debug({ ...batch, batchSize, ms: Math.round(now - batchStarted) }, "expired rows batch");
+      log.debug({ ...counts, batchSize, ms: Math.round(now - batchStarted) }, msg);
       batchStarted = now;
-    });
-    log.info({ ...result, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
+    };
+    const result = await flushExpired(createSessionRepository(stores.db), systemClock, batchSize, (batch) => logBatch({ ...batch }, "expired rows batch"));
+    const events = await flushAuditTrail(createAuditLog(stores.db), systemClock, config.auditRetentionMs, batchSize, (deleted) =>
+      logBatch({ events: deleted }, "old audit events batch"),
+    );
+    log.info({ ...result, events, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
   } finally {
     await stores.release();
   }

@@ -9,13 +9,14 @@ import type { ContextKey, ContextValues } from "@connectrpc/connect";
 import { Metadata, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
-import { ipOfGrpcPeer } from "../lib/client-ip.js";
-import { clientIpKey, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
+import { ipOfGrpcPeer, type CallClient } from "../lib/client-ip.js";
+import { clientIpKey, clientUserAgentKey, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
 
 export interface AdapterOptions {
   defaultLocale: Locale;
-  clientIp: (peer: string, forwardedFor: string | undefined) => string;
+  /** The call's client from its peer address and metadata (createCallClientResolver). */
+  client: (peer: string, header: (name: string) => string | undefined) => CallClient;
   /** Run around every method, the first outermost. */
   interceptors?: readonly Interceptor[];
 }
@@ -25,8 +26,8 @@ const identity = (value: Buffer) => value;
 /**
  * One grpc-js call as the services see it, and its context values too. Methods
  * sit on the prototype, the values' storage is made on the first `set`, and the
- * client IP is resolved on its first read (the one-time-code calls ask), so a Verify costs
- * one object here.
+ * client (IP and User-Agent) is resolved on its first read (the calls that start
+ * or change something ask), so a Verify costs one object here.
  */
 class GrpcCallContext implements CallContext, ContextValues {
   responseHeaders: Metadata | undefined;
@@ -53,11 +54,11 @@ class GrpcCallContext implements CallContext, ContextValues {
 
   get<T>(key: ContextKey<T>): T {
     if (this.own !== undefined && key.id in this.own) return this.own[key.id] as T;
-    if (key === clientIpKey) {
+    if (key === clientIpKey || key === clientUserAgentKey) {
       // getPeer() is `address:port`; limits and trusted proxies go by the address.
-      const ip = this.options.clientIp(ipOfGrpcPeer(this.call.getPeer()), this.header("x-forwarded-for"));
-      this.set(clientIpKey, ip);
-      return ip as T;
+      const client = this.options.client(ipOfGrpcPeer(this.call.getPeer()), (name) => this.header(name));
+      this.set(clientIpKey, client.ip).set(clientUserAgentKey, client.userAgent);
+      return (key === clientIpKey ? client.ip : client.userAgent) as T;
     }
     return key.defaultValue;
   }

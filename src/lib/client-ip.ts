@@ -7,6 +7,39 @@ import { BlockList, isIP } from "node:net";
  * The entries are addresses or CIDR ranges as loadConfig checked them (TRUSTED_PROXIES).
  */
 export function createClientIpResolver(trustedProxies: readonly string[]): (peer: string, forwardedFor: string | undefined) => string {
+  const isTrusted = proxyTrust(trustedProxies);
+  return (peer, forwardedFor) => forwardedIp(normalizeIp(peer), forwardedFor, isTrusted);
+}
+
+/** The header a bridge forwards its client's User-Agent in (its own `user-agent`
+ * names the bridge); empty when the client sent none. */
+export const FORWARDED_USER_AGENT = "x-forwarded-user-agent";
+
+/** The client of a gRPC call. */
+export interface CallClient {
+  ip: string;
+  userAgent: string | undefined;
+}
+
+/**
+ * The client of a gRPC call. From a trusted proxy: the forwarded IP (as above) and
+ * the User-Agent it forwarded, or, when it forwarded none (a proxy that passes the
+ * caller's headers through), the `user-agent` it passed on. From anyone else: the
+ * peer's address and the caller's own `user-agent`; what it says it forwards is
+ * ignored, as its X-Forwarded-For is.
+ */
+export function createCallClientResolver(trustedProxies: readonly string[]): (peer: string, header: (name: string) => string | undefined) => CallClient {
+  const isTrusted = proxyTrust(trustedProxies);
+  return (peer, header) => {
+    const peerIp = normalizeIp(peer);
+    if (!isTrusted(peerIp)) return { ip: peerIp, userAgent: header("user-agent") };
+    return { ip: forwardedIp(peerIp, header("x-forwarded-for"), isTrusted), userAgent: header(FORWARDED_USER_AGENT) ?? header("user-agent") };
+  };
+}
+
+/** Whether an address is one of TRUSTED_PROXIES. */
+function proxyTrust(trustedProxies: readonly string[]): (ip: string) => boolean {
+  if (trustedProxies.length === 0) return () => false;
   const trusted = new BlockList();
   for (const entry of trustedProxies) {
     const [address, bits] = entry.split("/");
@@ -14,21 +47,21 @@ export function createClientIpResolver(trustedProxies: readonly string[]): (peer
     if (bits === undefined) trusted.addAddress(address!, type);
     else trusted.addSubnet(address!, Number(bits), type);
   }
-  const isTrusted = (ip: string) => {
+  return (ip) => {
     const family = isIP(ip);
     return family !== 0 && trusted.check(ip, family === 6 ? "ipv6" : "ipv4");
   };
-  return (peer, forwardedFor) => {
-    const peerIp = normalizeIp(peer);
-    if (trustedProxies.length === 0 || forwardedFor === undefined || !isTrusted(peerIp)) return peerIp;
-    const hops = forwardedFor.split(",").map((h) => normalizeIp(h.trim()));
-    for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = hops[i]!;
-      if (isIP(hop) === 0) return peerIp;
-      if (!isTrusted(hop)) return hop;
-    }
-    return hops[0] ?? peerIp;
-  };
+}
+
+function forwardedIp(peerIp: string, forwardedFor: string | undefined, isTrusted: (ip: string) => boolean): string {
+  if (forwardedFor === undefined || !isTrusted(peerIp)) return peerIp;
+  const hops = forwardedFor.split(",").map((h) => normalizeIp(h.trim()));
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (isIP(hop) === 0) return peerIp;
+    if (!isTrusted(hop)) return hop;
+  }
+  return hops[0] ?? peerIp;
 }
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`, so one client is one rate bucket. */

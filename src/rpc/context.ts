@@ -25,9 +25,13 @@ export interface CallContext {
  * transport provides it (grpc-js resolves it on first read: only SendOtp asks). */
 export const clientIpKey = createContextKey<string>("", { description: "client IP" });
 
+/** The client's User-Agent: the caller's own `user-agent`, or the one a trusted
+ * proxy (a bridge) forwarded. Each transport provides it, as the IP. */
+export const clientUserAgentKey = createContextKey<string | undefined>(undefined, { description: "client User-Agent" });
+
 /** The client of the call, as sessions and the audit trail record it. */
 export function clientOf(ctx: CallContext): RequestClient {
-  return requestClient(ctx.values.get(clientIpKey), ctx.header("user-agent"));
+  return requestClient(ctx.values.get(clientIpKey), ctx.values.get(clientUserAgentKey));
 }
 
 /** One method's implementation, as transports and interceptors hold it. */

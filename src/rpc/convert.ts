@@ -1,10 +1,14 @@
 /** Domain values → protobuf message shapes. */
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { AuditEvent } from "../core/ports/audit.js";
+import type { ListedSession } from "../core/sessions/list.js";
 import type { TokenPair } from "../core/tokens/issue.js";
 import type { TokenUser } from "../core/tokens/claims.js";
 import type { User } from "../core/ports/users.js";
+import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
+import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
 
 export function timestamp(date: Date): Timestamp {
   return timestampFromMs(date.getTime());
@@ -32,5 +36,51 @@ export function tokenPairMessage(tokens: TokenPair): MessageInitShape<typeof Tok
     refresh: tokens.refresh,
     accessExpiresAt: timestamp(tokens.accessExpiresAt),
     refreshExpiresAt: timestamp(tokens.refreshExpiresAt),
+  };
+}
+
+/** An audit event; what it lacks (user, session, ip, user agent) is "" as proto3 has it. */
+export function auditEventMessage(event: AuditEvent): MessageInitShape<typeof AuditEventSchema> {
+  return {
+    id: event.id,
+    at: timestamp(event.at),
+    type: event.type,
+    userId: event.userId ?? "",
+    sessionId: event.sessionId ?? "",
+    actor: event.actor,
+    ip: event.ip ?? "",
+    userAgent: event.userAgent ?? "",
+    details: jsonObject(event.details),
+  };
+}
+
+/** The details as a google.protobuf.Struct holds them: JSON values only (they come
+ * from a jsonb column, so nothing is lost; anything else is left out, never thrown on). */
+function jsonObject(details: Readonly<Record<string, unknown>>): JsonObject {
+  const object: JsonObject = {};
+  for (const [name, value] of Object.entries(details)) {
+    const json = jsonValue(value);
+    if (json !== undefined) object[name] = json;
+  }
+  return object;
+}
+
+function jsonValue(value: unknown): JsonValue | undefined {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (Array.isArray(value)) return value.flatMap((item) => jsonValue(item) ?? []);
+  if (typeof value === "object") return jsonObject(value as Record<string, unknown>);
+  return undefined;
+}
+/** A session; a client it did not record (ip, user_agent) is the empty string, as proto3 has it. */
+export function sessionMessage(session: ListedSession): MessageInitShape<typeof SessionSchema> {
+  return {
+    id: session.id,
+    createdAt: timestamp(session.createdAt),
+    lastUsedAt: timestamp(session.lastUsedAt),
+    expiresAt: timestamp(session.expiresAt),
+    ip: session.ip ?? "",
+    userAgent: session.userAgent ?? "",
+    current: session.current,
   };
 }

@@ -10,7 +10,7 @@ import { logCalls } from "./observe.js";
 
 export { createAuthService } from "./auth-service.js";
 export { createTokenService } from "./token-service.js";
-export { clientIpKey, localeOf, type CallContext, type Handler, type ServiceHandlers, type ServiceImplementation } from "./context.js";
+export { clientIpKey, clientUserAgentKey, localeOf, type CallContext, type Handler, type ServiceHandlers, type ServiceImplementation } from "./context.js";
 export { intercept, type Interceptor } from "./interceptor.js";
 export { callerKey, callerOf } from "./authenticate.js";
 export { ERROR_DOMAIN, GRPC_CODE_OF_REASON, rpcFailureOf, toPublicError, type PublicError, type RpcFailure } from "./errors.js";

@@ -167,8 +167,8 @@ async function seedMillion(databaseUrl: string, keyPrefix: string): Promise<void
   await db.connect();
   try {
     await db.query(`INSERT INTO users (id, phone, date_joined) SELECT gen_random_uuid(), '+98936' || lpad(g::text, 7, '0'), now() FROM generate_series(1, 100000) g`);
-    await db.query(`INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti, revoked_at, revoked_reason)
-      SELECT 'seed-s-' || g, u.id, now() - interval '1 day', now() + interval '29 days', 'seed-t-' || g, now(), 'logout'
+    await db.query(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti, revoked_at, revoked_reason)
+      SELECT 'seed-s-' || g, u.id, now() - interval '1 day', now() - interval '1 day', now() + interval '29 days', 'seed-t-' || g, now(), 'logout'
       FROM generate_series(0, 999999) g JOIN (SELECT id, (row_number() OVER ()) - 1 AS n FROM users WHERE phone LIKE '+98936%') u ON u.n = g % 100000`);
     await db.query(`INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
       SELECT current_refresh_jti, id, user_id, created_at, now() + interval '6 days' FROM sessions WHERE id LIKE 'seed-s-%'`);

@@ -3,8 +3,13 @@
  * deployed. Ports are 0 and read back from the JSON start-up log line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { REDIS_URL, freshDatabase, freshKeyPrefix } from "./services.js";
+import { startSmsInbox, type SmsInbox } from "./sms-inbox.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -99,4 +104,59 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
       clearTimeout(killer);
     },
   };
+}
+
+/** The split deployment: a gRPC process and a bridge process calling it. */
+export interface SplitDeployment {
+  grpc: ServiceProcess;
+  bridge: ServiceProcess;
+  /** Where the gRPC process sends its codes. */
+  inbox: SmsInbox;
+  /** The bridge, `http://127.0.0.1:port`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A `SERVICE_ROLE=grpc` process on a fresh database and key prefix, sending codes to
+ * an inbox, and a `SERVICE_ROLE=bridge` process calling it at GRPC_UPSTREAM. Both
+ * trust 127.0.0.1 as a proxy: the gRPC process believes the bridge's forwarded
+ * client, and the bridge believes the test playing a front proxy. `grpcEnv` adds to
+ * (or overrides) the gRPC process's environment.
+ */
+export async function startSplitDeployment(grpcEnv: Record<string, string> = {}): Promise<SplitDeployment> {
+  const [database, inbox, dataDir] = await Promise.all([freshDatabase(), startSmsInbox(), mkdtemp(join(tmpdir(), "bridge-split-"))]);
+  const started: ServiceProcess[] = [];
+  const close = async () => {
+    for (const process of started.reverse()) await process.stop();
+    await Promise.all([database.drop(), inbox.close(), rm(dataDir, { recursive: true, force: true })]);
+  };
+  try {
+    const grpc = await startServiceProcess({
+      SERVICE_ROLE: "grpc",
+      HOST: "127.0.0.1",
+      GRPC_PORT: "0",
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: freshKeyPrefix(),
+      DATA_DIR: dataDir,
+      SMS_PROVIDER: "webhook",
+      SMS_WEBHOOK_URL: inbox.url,
+      TRUSTED_PROXIES: "127.0.0.1",
+      ...grpcEnv,
+    });
+    started.push(grpc);
+    const bridge = await startServiceProcess({
+      SERVICE_ROLE: "bridge",
+      HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      GRPC_UPSTREAM: `http://127.0.0.1:${String(grpc.listening.grpcPort)}`,
+      TRUSTED_PROXIES: "127.0.0.1",
+    });
+    started.push(bridge);
+    return { grpc, bridge, inbox, url: String(bridge.listening.http), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

@@ -72,17 +72,7 @@ export async function startBridgeHarness(options: HarnessOptions = {}): Promise<
   const identity = options.adapt ? options.adapt(built) : built;
   const bridge = await startBridge({ config, log, upstream: inProcess(identity), limits: options.limits });
 
-  const request: BridgeHarness["request"] = async (method, path, opts = {}) => {
-    const headers: Record<string, string> = { ...opts.headers };
-    let body: string | Uint8Array | undefined = opts.body;
-    if (opts.json !== undefined) {
-      body = JSON.stringify(opts.json);
-      headers["content-type"] ??= "application/json";
-    }
-    const response = await fetch(bridge.url + path, { method, headers, body: body as BodyInit | undefined });
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) };
-  };
+  const request = requester(bridge.url);
 
   const codeFor: BridgeHarness["codeFor"] = async (phone, purpose) => {
     const sent = await request("POST", "/api/send-otp/", { json: { phone, purpose } });
@@ -117,6 +107,21 @@ export async function startBridgeHarness(options: HarnessOptions = {}): Promise<
     },
   };
   return harness;
+}
+
+/** HTTP requests to a bridge at `baseUrl` (one started here, or a bridge process), answers parsed. */
+export function requester(baseUrl: string): BridgeHarness["request"] {
+  return async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    let body: string | Uint8Array | undefined = opts.body;
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      headers["content-type"] ??= "application/json";
+    }
+    const response = await fetch(baseUrl + path, { method, headers, body: body as BodyInit | undefined });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) };
+  };
 }
 
 function normalize(phone: string): string {

@@ -40,11 +40,18 @@ export async function assertNotLockedOut(deps: Pick<CoreDeps, "kv">, phone: stri
   if (ms > 0) throw new AppError("rate_limited", "too many wrong codes", { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) });
 }
 
-export async function recordFailure(deps: Deps, phone: string, clientIp: string): Promise<void> {
-  await Promise.all([countOnPhone(deps, phone, clientIp), countForAddress(deps, clientIp)]);
+/** What one wrong code did: `phoneLockedMs` > 0 when it engaged the per-phone lock
+ * (for that long), which happens once per window however guesses race. */
+export interface RecordedFailure {
+  phoneLockedMs: number;
 }
 
-async function countOnPhone(deps: Deps, phone: string, clientIp: string): Promise<void> {
+export async function recordFailure(deps: Deps, phone: string, clientIp: string): Promise<RecordedFailure> {
+  const [onPhone] = await Promise.all([countOnPhone(deps, phone, clientIp), countForAddress(deps, clientIp)]);
+  return onPhone;
+}
+
+async function countOnPhone(deps: Deps, phone: string, clientIp: string): Promise<RecordedFailure> {
   // The address's share and the phone's total in one step on one key: always the
   // same window, also under parallel guesses.
   const counted = await deps.kv.hitShared(otpKeys.phoneFailures(phone), clientIp, ADDRESS_SHARE_PER_PHONE, FAILURE_WINDOW_MS);
@@ -56,6 +63,11 @@ async function countOnPhone(deps: Deps, phone: string, clientIp: string): Promis
     locks.push(lockWithBackoff(deps, { lock: otpKeys.pairLock(phone, clientIp), locks: otpKeys.pairLocks(phone, clientIp) }));
   }
   await Promise.all(locks);
+  // The total moves only by counted hits, one at a time: exactly one hit brings it
+  // to the limit. Later ones (parallel guesses, an address past its share) only
+  // set the lock again.
+  const engaged = counted.total === MAX_FAILURES_PER_PHONE && counted.byMember <= ADDRESS_SHARE_PER_PHONE && counted.resetMs > 0;
+  return { phoneLockedMs: engaged ? counted.resetMs : 0 };
 }
 
 async function countForAddress(deps: Deps, clientIp: string): Promise<void> {

@@ -4,6 +4,7 @@
  * way), store only the code's digest, and leave no usable code if the SMS fails.
  */
 import type { Locale } from "../../config.js";
+import { auditCodeSent } from "../audit/code-events.js";
 import { AppError, UnavailableError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { codeDigest } from "./digest.js";
@@ -11,6 +12,7 @@ import { requestedPhone } from "../phone.js";
 import { assertNotLockedOut } from "./failures.js";
 import { otpKeys } from "./keys.js";
 import { requestedPurpose } from "./purpose.js";
+import type { RequestClient } from "../sessions/client.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -26,7 +28,8 @@ export interface SendOtpRequest {
   phone: string;
   /** `register` or `login`; anything else is refused. */
   purpose: string;
-  clientIp: string;
+  /** Who asks: the client IP counts toward the limits; the audit trail records both. */
+  client: RequestClient;
   /** The request's language: the SMS is worded in it. */
   locale: Locale;
 }
@@ -35,7 +38,7 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
   const { otp } = deps.config;
   const phone = requestedPhone(deps.config, request.phone);
   const purpose = requestedPurpose(request.purpose);
-  const { clientIp } = request;
+  const clientIp = request.client.ip;
   // A refused send-otp (any 4xx) counts toward no limit: every refusal below comes
   // before the counters, or undoes the one step it took (the resend interval).
   await assertNotLockedOut(deps, phone, clientIp);
@@ -79,6 +82,7 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
     }
     throw error;
   }
+  await auditCodeSent(deps, { phone, purpose, client: request.client });
   return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000), codeLength: otp.length };
 }
 

@@ -5,34 +5,36 @@
  */
 import { asciiDigits } from "../../lib/digits.js";
 import { AppError } from "../errors.js";
+import { auditCodeRefused } from "../audit/code-events.js";
 import type { CoreDeps } from "../deps.js";
+import type { CodeCheck } from "../ports/key-value.js";
+import type { RequestClient } from "../sessions/client.js";
 import { codeDigest } from "./digest.js";
 import { assertNotLockedOut, recordFailure } from "./failures.js";
 import { otpKeys, type OtpPurpose } from "./keys.js";
 
-export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string, clientIp: string): Promise<void> {
+export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string, client: RequestClient): Promise<void> {
   const { otp } = deps.config;
   const code = asciiDigits(typed.trim());
   if (!new RegExp(`^\\d{${otp.length}}$`).test(code)) {
     throw new AppError("validation_error", `code must be ${otp.length} digits`, { field: "code" });
   }
-  await assertNotLockedOut(deps, phone, clientIp);
+  await assertNotLockedOut(deps, phone, client.ip);
   const key = otpKeys.code(phone, purpose);
   const check = await deps.kv.checkCode(key, codeDigest(deps.otpKey, phone, purpose, code), otp.maxAttempts);
-  switch (check.state) {
-    case "match":
-      // A right code resets no count: the owner's login must not wipe the slate of
-      // whoever is guessing at the same number.
-      return;
-    case "missing":
-      throw new AppError("otp_expired");
-    case "exhausted":
-      throw new AppError("otp_attempts_exceeded", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(check.ttlMs / 1000)) });
-    case "mismatch":
-      await recordFailure(deps, phone, clientIp);
-      if (check.failures >= otp.maxAttempts) {
-        throw new AppError("otp_attempts_exceeded", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(check.ttlMs / 1000)) });
-      }
-      throw new AppError("otp_invalid");
-  }
+  // A right code resets no count: the owner's login must not wipe the slate of
+  // whoever is guessing at the same number.
+  if (check.state === "match") return;
+  const { phoneLockedMs } = check.state === "mismatch" ? await recordFailure(deps, phone, client.ip) : { phoneLockedMs: 0 };
+  const refusal = refusalOf(check, otp.maxAttempts);
+  await auditCodeRefused(deps, { phone, purpose, client, reason: refusal.reason, phoneLockedMs });
+  throw refusal;
+}
+
+/** Why a code that did not match is refused. */
+function refusalOf(check: Exclude<CodeCheck, { state: "match" }>, maxAttempts: number): AppError {
+  if (check.state === "missing") return new AppError("otp_expired");
+  if (check.state === "mismatch" && check.failures < maxAttempts) return new AppError("otp_invalid");
+  // Dead before this guess, or by it: until it expires.
+  return new AppError("otp_attempts_exceeded", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(check.ttlMs / 1000)) });
 }

@@ -78,6 +78,7 @@ export interface AuditEvent {
 /** An event appended on its own (one-time codes: their state lives in Redis). */
 export interface StandaloneAuditEvent extends AuditNote {
   at: Date;
+  /** Null: about no user; then `actor` must be given (append refuses it otherwise). */
   userId: string | null;
   sessionId?: string | null;
 }

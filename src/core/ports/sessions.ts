@@ -20,6 +20,18 @@ export interface NewSession {
   client: ClientInfo;
 }
 
+/** A live session as its user sees it in the list of where they are logged in. */
+export interface LiveSession {
+  id: string;
+  createdAt: Date;
+  /** The last login or refresh (access-token uses do not count). */
+  lastUsedAt: Date;
+  expiresAt: Date;
+  /** The client of that last login or refresh. */
+  ip: string | null;
+  userAgent: string | null;
+}
+
 /** A user about to be created with their first session. */
 export interface NewUser {
   id: string;
@@ -60,6 +72,18 @@ export interface SessionRepository {
   /** Revokes one session, recording `note` (about it and its user) when it was live;
    * true when it was live. */
   revoke(sessionId: string, reason: string, now: Date, note: AuditNote): Promise<boolean>;
+  /** The user's live sessions (not revoked, not expired at `now`, not ended by
+   * logout-all, user active), most recently used first. */
+  listLive(userId: string, now: Date): Promise<LiveSession[]>;
+  /** Revokes one live session *of that user* (its user ended it from the list; a
+   * session of anyone else is left alone), recording `note` about it; true when it
+   * was one, false for an unknown, foreign or already ended session (nothing recorded). */
+  revokeOfUser(userId: string, sessionId: string, now: Date, note: AuditNote): Promise<boolean>;
+  /** Revokes those of `sessionIds` that are live sessions of the user, except
+   * `keep` (logout-others), and returns how many. Records `note` once (when the user
+   * exists), about the user and the session `keep`, with `details.revoked` set to
+   * that count. */
+  revokeOthers(userId: string, keep: string, sessionIds: readonly string[], now: Date, note: AuditNote): Promise<number>;
   /** Revokes every session the user has (logout-all) and returns how many were
    * live, and the instant recorded: `now`, or later when a session of the user was
    * started later by a clock ahead of this one, so that no existing session escapes.

@@ -57,8 +57,13 @@ export interface UserRepository {
   findByPhone(phone: string): Promise<User | undefined>;
   /** `id` must be a UUID (callers check: PostgreSQL refuses anything else with an error). */
   findById(id: string): Promise<User | undefined>;
-  /** Changes the names that are given; undefined when the user does not exist. */
-  updateNames(id: string, names: { firstName?: string | undefined; lastName?: string | undefined }): Promise<User | undefined>;
+  /**
+   * Changes the names that are given; undefined when the user does not exist.
+   * Records `note` about the user, at `now`, in the same statement, with `details.fields` the
+   * names of the fields whose value changed (`first_name`, `last_name`); an update
+   * that changes no value records nothing.
+   */
+  updateNames(id: string, names: { firstName?: string | undefined; lastName?: string | undefined }, now: Date, note: AuditNote): Promise<User | undefined>;
   /** The user with their live sessions counted at `now`; undefined when unknown. `id` a UUID. */
   findView(id: string, now: Date): Promise<AdminUserView | undefined>;
   /** A page of users (see UserSearch). */

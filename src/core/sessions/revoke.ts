@@ -1,8 +1,12 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
-import type { ClientInfo } from "../ports/sessions.js";
+import type { ClientInfo, LiveSession } from "../ports/sessions.js";
+import { required } from "../required.js";
 import { readToken, type Caller } from "../tokens/authenticate.js";
 import { UNKNOWN_CLIENT } from "./client.js";
+
+/** Session ids are what `Random.id()` makes: 128 bits in base64url, 22 characters. */
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
 /**
  * Ends the session a refresh token belongs to. The cache learns first, so the
@@ -52,4 +56,56 @@ export async function endingEverySession<T extends { at: Date | null } | undefin
   const at = result?.at?.getTime();
   if (at !== undefined && at > nowMs) await deps.liveness.raiseUserWatermark(userId, at);
   return result;
+}
+
+/**
+ * Ends one of the caller's own sessions, chosen from their list (the current one
+ * too: then it is a logout). Whose it is comes first, from the caller's live
+ * sessions: an id that is not one of them (unknown, another user's, or ended) marks
+ * nothing, changes nothing, and is answered alike, after the same one read.
+ */
+export async function revokeSession(deps: CoreDeps, caller: Caller, sessionId: string, client: ClientInfo = UNKNOWN_CLIENT): Promise<void> {
+  // typeof: embedding JavaScript callers are not held to the type.
+  if (typeof sessionId !== "string" || !SESSION_ID.test(required(sessionId, "session_id"))) {
+    throw new AppError("validation_error", "session_id is not a session id", { field: "session_id" });
+  }
+  const now = new Date(deps.clock.now());
+  const session = (await deps.sessions.listLive(caller.user.id, now)).find((s) => s.id === sessionId);
+  if (session === undefined) throw new AppError("not_found", "no live session of the caller has that id");
+  const ended = await revokeCacheFirst(deps, caller.user.id, [session], () =>
+    deps.sessions.revokeOfUser(caller.user.id, session.id, now, { type: "session.revoked", client }),
+  );
+  // It ended between the read and the change (a logout, logout-all): as if it had been gone.
+  if (!ended) throw new AppError("not_found", "no live session of the caller has that id");
+}
+
+/**
+ * Ends every live session of the caller but the current one; returns how many. A
+ * session that starts after the list is read is not among them: like logout-all,
+ * this never ends a login that came after it.
+ */
+export async function logoutOthers(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
+  const now = new Date(deps.clock.now());
+  const others = (await deps.sessions.listLive(caller.user.id, now)).filter((s) => s.id !== caller.sessionId);
+  return revokeCacheFirst(deps, caller.user.id, others, () =>
+    deps.sessions.revokeOthers(caller.user.id, caller.sessionId, others.map((s) => s.id), now, { type: "session.logged_out_others", client }),
+  );
+}
+
+/**
+ * Marks the sessions revoked in the cache, then runs `revoke` on the database: as
+ * in logout, their access tokens are refused everywhere from the moment this
+ * returns. Should the database fail, the caller hears 503 and should retry; one
+ * that takes it as done must not see a session come back when the cache's mark
+ * expires, so the marks are made to last until each session's end (no token of a
+ * session is accepted after it).
+ */
+async function revokeCacheFirst<T>(deps: CoreDeps, userId: string, sessions: readonly LiveSession[], revoke: () => Promise<T>): Promise<T> {
+  await Promise.all(sessions.map((s) => deps.liveness.markRevoked(userId, s.id)));
+  try {
+    return await revoke();
+  } catch (error) {
+    await Promise.all(sessions.map((s) => deps.liveness.markRevoked(userId, s.id, s.expiresAt.getTime()))).catch(() => {});
+    throw error;
+  }
 }

@@ -12,7 +12,7 @@ export async function register(deps: CoreDeps, request: { phone: string; code: s
   const input = { ...request, phone: requestedPhone(deps.config, request.phone), code: required(request.code, "code") };
   const firstName = cleanName(input.firstName, "first_name");
   const lastName = cleanName(input.lastName, "last_name");
-  await verifyOtp(deps, input.phone, "register", input.code, input.client.ip);
+  await verifyOtp(deps, input.phone, "register", input.code, input.client);
   const signedIn = await startSession(deps, { kind: "new", phone: input.phone, firstName, lastName }, input.client);
   if (signedIn === undefined) throw new AppError("phone_already_registered");
   return signedIn;

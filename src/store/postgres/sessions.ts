@@ -44,6 +44,13 @@ const SESSION_OF_U = `s AS (
 
 const SESSION_PARAM_COUNT = 7;
 
+/** The live sessions `s` of the user in $1 at the instant in parameter `now`, with
+ * `u` their user. `s.revoked_at IS NULL` lets the planner use the partial index
+ * on (user_id, last_used_at DESC). */
+function liveOfUser(now: string): string {
+  return `s.user_id = $1 AND u.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > ${now} AND NOT ${SESSION_REVOKED_SQL}`;
+}
+
 function sessionParams(session: NewSession): unknown[] {
   return [session.id, session.createdAt, session.expiresAt, session.refreshJti, session.refreshExpiresAt, session.client.ip, session.client.userAgent];
 }
@@ -159,6 +166,55 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
         [sessionId, reason, now, ...auditParams(note, now)],
       );
       return rows.length > 0;
+    },
+
+    async listLive(userId, now) {
+      const rows = await db.query<{ id: string; created_at: Date; last_used_at: Date; expires_at: Date; ip: string | null; user_agent: string | null }>(
+        // Ties (one instant) by the newer start, then by id in byte order, as the in-memory twin does.
+        `SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.ip, s.user_agent
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE ${liveOfUser("$2")}
+         ORDER BY s.last_used_at DESC, s.created_at DESC, s.id COLLATE "C"`,
+        [userId, now],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+        expiresAt: row.expires_at,
+        ip: row.ip,
+        userAgent: row.user_agent,
+      }));
+    },
+
+    async revokeOfUser(userId, sessionId, now, note) {
+      const rows = await db.query(
+        `WITH s AS (
+           UPDATE sessions s SET revoked_at = $3, revoked_reason = 'user'
+           FROM users u
+           WHERE s.id = $2 AND ${liveOfUser("$3")}
+           RETURNING s.id, s.user_id
+         ), ${auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, 4)}
+         SELECT id FROM s`,
+        [userId, sessionId, now, ...auditParams(note, now)],
+      );
+      return rows.length > 0;
+    },
+
+    async revokeOthers(userId, keep, sessionIds, now, note) {
+      const rows = await db.query<{ revoked: string }>(
+        `WITH who AS (
+           SELECT id FROM users WHERE id = $1
+         ), s AS (
+           UPDATE sessions s SET revoked_at = $3, revoked_reason = 'logout_others'
+           FROM users u
+           WHERE s.id = ANY($4::text[]) AND s.id <> $2 AND ${liveOfUser("$3")}
+           RETURNING s.id
+         ), ${auditCte("ev", "who", { userId: "who.id", sessionId: "$2::text" }, 5, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}
+         SELECT count(*) AS revoked FROM s`,
+        [userId, keep, now, sessionIds, ...auditParams(note, now)],
+      );
+      return Number(rows[0]?.revoked ?? 0);
     },
 
     async revokeAllOfUser(userId, now, note) {

@@ -89,11 +89,27 @@ export function createUserRepository(db: Queryable): UserRepository {
     async findById(id) {
       return firstUser(await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]));
     },
-    async updateNames(id, names) {
+    async updateNames(id, names, now, note) {
+      // The row is read locked before the change, so `fields` compares with what
+      // this update replaced, also when another update of the user came first.
       const rows = await db.query<UserRow>(
-        `UPDATE users SET first_name = COALESCE($2, first_name), last_name = COALESCE($3, last_name)
-         WHERE id = $1 RETURNING ${USER_COLUMNS}`,
-        [id, names.firstName ?? null, names.lastName ?? null],
+        `WITH old AS (
+           SELECT id, first_name, last_name FROM users WHERE id = $1 FOR UPDATE
+         ), u AS (
+           UPDATE users SET first_name = COALESCE($2, users.first_name), last_name = COALESCE($3, users.last_name)
+           FROM old WHERE users.id = old.id
+           RETURNING ${USER_COLUMNS.split(", ").map((c) => `users.${c}`).join(", ")}
+         ), changed AS (
+           SELECT c.id, c.fields FROM (
+             SELECT u.id, array_remove(ARRAY[
+               CASE WHEN u.first_name IS DISTINCT FROM old.first_name THEN 'first_name' END,
+               CASE WHEN u.last_name IS DISTINCT FROM old.last_name THEN 'last_name' END
+             ], NULL) AS fields
+             FROM u JOIN old ON old.id = u.id
+           ) c WHERE cardinality(c.fields) > 0
+         ), ${auditCte("ev", "changed", { userId: "changed.id", sessionId: "NULL::text" }, 4, "jsonb_build_object('fields', to_jsonb(changed.fields))")}
+         SELECT ${USER_COLUMNS} FROM u`,
+        [id, names.firstName ?? null, names.lastName ?? null, ...auditParams(note, now)],
       );
       return firstUser(rows);
     },

@@ -144,6 +144,20 @@ describe("recordFailure per phone", () => {
     await fail(lab, 1, PHONE, C);
     expect(await lockFor(lab, PHONE, C)).toBe(3_600);
   });
+
+  it("says which wrong code engaged the phone's lock, and for how long: that one only, not those counted after it", async () => {
+    const lab = await coreLab();
+    const lockedMs = async (ip: string) => (await recordFailure(lab.deps, PHONE, ip)).phoneLockedMs;
+    for (let i = 0; i < 10; i++) expect(await lockedMs(A)).toBe(0);
+    lab.clock.advance(10 * MINUTE);
+    for (let i = 0; i < 4; i++) expect(await lockedMs(B)).toBe(0);
+    // Past its share: A counts no more toward the phone, and engages nothing.
+    expect(await lockedMs(A)).toBe(0);
+    expect(await lockedMs(B)).toBe(50 * MINUTE);
+    // Parallel guesses that were already past the lock's check: they lock again, engage nothing.
+    expect(await Promise.all([lockedMs(B), lockedMs(C), lockedMs(A)])).toEqual([0, 0, 0]);
+    expect(await lockFor(lab, PHONE, C)).toBe(50 * 60);
+  });
 });
 
 describe("recordFailure per address", () => {

@@ -13,10 +13,12 @@ const PHONE = "+989121234567";
 const OTHER_PHONE = "+989127654321";
 const IP = "203.0.113.7";
 const OTHER_IP = "198.51.100.9";
+const CLIENT = { ip: IP, userAgent: null };
+const OTHER_CLIENT = { ip: OTHER_IP, userAgent: null };
 const MINUTE = 60_000;
 
 function request(overrides: Partial<SendOtpRequest> = {}): SendOtpRequest {
-  return { phone: PHONE, purpose: "register", clientIp: IP, locale: "fa", ...overrides };
+  return { phone: PHONE, purpose: "register", client: CLIENT, locale: "fa", ...overrides };
 }
 
 /** Makes the lab's random source hand out `codes` in order, and returns the lengths asked for. */
@@ -40,7 +42,7 @@ async function sends(lab: CoreLab, ip: string, phone: string): Promise<[number, 
 }
 
 async function registered(lab: CoreLab, phone: string): Promise<void> {
-  await sendOtp(lab.deps, request({ phone, clientIp: "192.0.2.250" }));
+  await sendOtp(lab.deps, request({ phone, client: { ip: "192.0.2.250", userAgent: null } }));
   await register(lab.deps, { phone, code: lab.sms.codeFor(phone, "register"), firstName: "Sara", lastName: "Ahmadi", client: { ip: "192.0.2.250", userAgent: null } });
   lab.sms.sent.length = 0;
 }
@@ -78,8 +80,8 @@ describe("sendOtp sends", () => {
     pinCodes(lab, "111111", "222222");
     await sendOtp(lab.deps, request());
     await sendOtp(lab.deps, request());
-    await expect(verifyOtp(lab.deps, PHONE, "register", "111111", IP)).rejects.toMatchObject({ reason: "otp_invalid" });
-    await expect(verifyOtp(lab.deps, PHONE, "register", "222222", IP)).resolves.toBeUndefined();
+    await expect(verifyOtp(lab.deps, PHONE, "register", "111111", CLIENT)).rejects.toMatchObject({ reason: "otp_invalid" });
+    await expect(verifyOtp(lab.deps, PHONE, "register", "222222", CLIENT)).resolves.toBeUndefined();
   });
 
   it("counts each send toward the address's and the phone's hourly caps", async () => {
@@ -115,7 +117,7 @@ describe("sendOtp refuses", () => {
     await expect(sendOtp(lab.deps, request())).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 101 });
     expect(lab.sms.sent).toEqual([]);
     expect(await sends(lab, IP, PHONE)).toEqual([0, 0]);
-    await sendOtp(lab.deps, request({ clientIp: OTHER_IP }));
+    await sendOtp(lab.deps, request({ client: OTHER_CLIENT }));
     expect(lab.sms.sent).toHaveLength(1);
   });
 
@@ -148,7 +150,7 @@ describe("sendOtp refuses", () => {
     await sendOtp(lab.deps, request());
     lab.clock.advance(20_500);
     await expect(sendOtp(lab.deps, request())).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 40 });
-    await expect(sendOtp(lab.deps, request({ clientIp: OTHER_IP }))).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 40 });
+    await expect(sendOtp(lab.deps, request({ client: OTHER_CLIENT }))).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 40 });
     expect(await sends(lab, IP, PHONE)).toEqual([1, 1]);
     // Another purpose has its own interval.
     await sendOtp(lab.deps, request({ purpose: "login" }));
@@ -173,7 +175,7 @@ describe("sendOtp refuses", () => {
     const third = "+989120000003";
     await expect(sendOtp(lab.deps, request({ phone: third }))).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 45 * 60 });
     expect(await sends(lab, IP, third)).toEqual([2, 0]);
-    await sendOtp(lab.deps, request({ phone: third, clientIp: OTHER_IP }));
+    await sendOtp(lab.deps, request({ phone: third, client: OTHER_CLIENT }));
     lab.clock.advance(45 * MINUTE);
     await sendOtp(lab.deps, request({ phone: "+989120000004" }));
     expect(lab.sms.sent).toHaveLength(4);
@@ -184,10 +186,10 @@ describe("sendOtp refuses", () => {
     await sendOtp(lab.deps, request());
     lab.clock.advance(10 * MINUTE);
     await sendOtp(lab.deps, request());
-    await expect(sendOtp(lab.deps, request({ clientIp: OTHER_IP }))).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 50 * 60 });
+    await expect(sendOtp(lab.deps, request({ client: OTHER_CLIENT }))).rejects.toMatchObject({ reason: "rate_limited", retryAfterSeconds: 50 * 60 });
     expect(await sends(lab, OTHER_IP, PHONE)).toEqual([0, 2]);
     lab.clock.advance(50 * MINUTE);
-    await sendOtp(lab.deps, request({ clientIp: OTHER_IP }));
+    await sendOtp(lab.deps, request({ client: OTHER_CLIENT }));
     expect(lab.sms.sent).toHaveLength(3);
   });
 
@@ -202,12 +204,12 @@ describe("sendOtp refuses", () => {
     expect(lab.sms.sent).toHaveLength(2);
     const refusedPhone = results[0]!.status === "rejected" ? PHONE : OTHER_PHONE;
     expect(await lab.kv.getMany([otpKeys.resend(refusedPhone, "register")])).toEqual([null]);
-    await sendOtp(lab.deps, request({ phone: refusedPhone, clientIp: OTHER_IP }));
+    await sendOtp(lab.deps, request({ phone: refusedPhone, client: OTHER_CLIENT }));
   });
 
   it("the send that parallel ones pushed past the phone's cap, with that cap's retry_after", async () => {
     const lab = await coreLab({ env: { OTP_MAX_PER_PHONE_PER_HOUR: "2", ENUMERATION_PROTECTION: "true" } });
-    await sendOtp(lab.deps, request({ purpose: "register", clientIp: OTHER_IP }));
+    await sendOtp(lab.deps, request({ purpose: "register", client: OTHER_CLIENT }));
     lab.clock.advance(11 * MINUTE);
     const results = await Promise.allSettled([sendOtp(lab.deps, request({ purpose: "register" })), sendOtp(lab.deps, request({ purpose: "login" }))]);
     const refused = results.filter((result) => result.status === "rejected");
@@ -259,7 +261,7 @@ describe("sendOtp when the SMS fails", () => {
       expect.objectContaining({ level: 50, msg: "SMS provider failed", err: "provider answered 503", provider: "test-outbox" }),
     ]);
     expect(lines.join("")).not.toContain("975310");
-    await expect(verifyOtp(lab.deps, PHONE, "register", "975310", IP)).rejects.toMatchObject({ reason: "otp_expired" });
+    await expect(verifyOtp(lab.deps, PHONE, "register", "975310", CLIENT)).rejects.toMatchObject({ reason: "otp_expired" });
   });
 
   it("still counts the send: pumping costs money either way", async () => {
@@ -279,6 +281,6 @@ describe("sendOtp when the SMS fails", () => {
     lab.sms.failWith(bug);
     await expect(sendOtp(lab.deps, request())).rejects.toBe(bug);
     expect(lines).toEqual([]);
-    await expect(verifyOtp(lab.deps, PHONE, "register", "864200", IP)).rejects.toMatchObject({ reason: "otp_expired" });
+    await expect(verifyOtp(lab.deps, PHONE, "register", "864200", CLIENT)).rejects.toMatchObject({ reason: "otp_expired" });
   });
 });

@@ -33,7 +33,7 @@ describe("refreshSession: rotation", () => {
   it("carries the user's current names, not the old token's", async () => {
     const lab = await coreLab();
     const { user, tokens } = await signUp(lab, { firstName: "Sara", lastName: "Ahmadi" });
-    await lab.stores.users.updateNames(user.id, { firstName: "Zahra" });
+    await lab.stores.users.updateNames(user.id, { firstName: "Zahra" }, new Date(lab.clock.now()), { type: "user.profile_updated", client: null });
     const next = await refreshSession(lab.deps, tokens.refresh);
     expect(claimsOf(next.access)).toMatchObject({ first_name: "Zahra", last_name: "Ahmadi" });
     expect(claimsOf(next.refresh)).toMatchObject({ first_name: "Zahra", last_name: "Ahmadi" });
@@ -76,7 +76,7 @@ describe("refreshSession: grace replay", () => {
     const lab = await coreLab();
     const { user, tokens } = await signUp(lab, { firstName: "Sara", lastName: "Ahmadi" });
     const first = await refreshSession(lab.deps, tokens.refresh);
-    await lab.stores.users.updateNames(user.id, { lastName: "Karimi" });
+    await lab.stores.users.updateNames(user.id, { lastName: "Karimi" }, new Date(lab.clock.now()), { type: "user.profile_updated", client: null });
     const again = await refreshSession(lab.deps, tokens.refresh);
     expect(claimsOf(again.refresh)).toMatchObject({ jti: claimsOf(first.refresh).jti, iat: claimsOf(first.refresh).iat, exp: claimsOf(first.refresh).exp, last_name: "Karimi" });
     expect(claimsOf(again.access).last_name).toBe("Karimi");
@@ -266,7 +266,7 @@ describe("refreshSession with ROTATE_REFRESH_TOKENS=false", () => {
     const lab = await coreLab({ env: { ROTATE_REFRESH_TOKENS: "false", SESSION_MAX_LIFETIME: "2h" } });
     const start = lab.clock.now();
     const { user, tokens } = await signUp(lab);
-    await lab.stores.users.updateNames(user.id, { firstName: "Zahra" });
+    await lab.stores.users.updateNames(user.id, { firstName: "Zahra" }, new Date(lab.clock.now()), { type: "user.profile_updated", client: null });
     lab.clock.advance(90 * 60_000);
     const next = await refreshSession(lab.deps, tokens.refresh);
     expect(claimsOf(next.access)).toMatchObject({ exp: (start + 2 * HOUR_MS) / 1000, first_name: "Zahra" });

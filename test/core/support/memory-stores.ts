@@ -6,7 +6,7 @@
  * cannot drift from src/store/postgres.
  */
 import { actorName, type AuditEvent, type AuditLog, type AuditNote } from "../../../src/core/ports/audit.js";
-import type { ClientInfo, NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
+import type { ClientInfo, LiveSession, NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
 import type { AdminUserView, ListedUser, User, UserRepository } from "../../../src/core/ports/users.js";
 import type { SessionSnapshot, SessionSnapshots } from "../../../src/store/postgres/sessions.js";
 
@@ -66,11 +66,15 @@ export function createMemoryStores(): MemoryStores {
   const tokens = new Map<string, TokenRow>();
   const blacklist = new Map<string, Date>();
   const events: AuditEvent[] = [];
+  /** The last event id given out: ids only grow, also across deletions (an identity column). */
+  let lastEventId = 0;
 
   /** As auditCte: the note, about a user and a session; no actor is the user's own doing. */
   function record(note: AuditNote, at: Date, userId: string | null, sessionId: string | null, extraDetails: Record<string, unknown> = {}): void {
+    // PostgreSQL's NOT NULL on actor refuses an event about no one that names no actor.
+    if (note.actor === undefined && userId === null) throw new Error("an audit event needs an actor or a user");
     events.push({
-      id: String(events.length + 1),
+      id: String((lastEventId += 1)),
       at,
       type: note.type,
       userId,
@@ -96,6 +100,16 @@ export function createMemoryStores(): MemoryStores {
   /** As SESSION_REVOKED_SQL: revoked, its user inactive, or started at or before logout-all. */
   const sessionDead = (session: SessionRow, user: UserRow): boolean =>
     session.revokedAt !== null || !user.isActive || (user.sessionsRevokedBefore !== null && session.createdAt <= user.sessionsRevokedBefore);
+
+  /** As the PostgreSQL repository's liveOfUser: a live session of that user at `now`. */
+  function liveOfUser(userId: string, now: Date): (session: SessionRow) => boolean {
+    const user = users.get(userId.toLowerCase());
+    return (session) => user !== undefined && session.userId === user.id && session.expiresAt > now && !sessionDead(session, user);
+  }
+
+  /** As ORDER BY last_used_at DESC, created_at DESC, id COLLATE "C". */
+  const mostRecentlyUsedFirst = (a: SessionRow, b: SessionRow): number =>
+    b.lastUsedAt.getTime() - a.lastUsedAt.getTime() || b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
   /** A session starts after its user's logout-all instant, whatever the caller's clock says. */
   function insertSession(user: UserRow, session: NewSession, note: AuditNote): void {
@@ -177,11 +191,19 @@ export function createMemoryStores(): MemoryStores {
       const row = users.get(id.toLowerCase());
       return row === undefined ? undefined : userOf(row);
     },
-    async updateNames(id, names) {
+    async updateNames(id, names, now, note) {
       const row = users.get(id.toLowerCase());
       if (row === undefined) return undefined;
-      if (names.firstName !== undefined) row.firstName = names.firstName;
-      if (names.lastName !== undefined) row.lastName = names.lastName;
+      const fields: string[] = [];
+      if (names.firstName !== undefined && names.firstName !== row.firstName) {
+        row.firstName = names.firstName;
+        fields.push("first_name");
+      }
+      if (names.lastName !== undefined && names.lastName !== row.lastName) {
+        row.lastName = names.lastName;
+        fields.push("last_name");
+      }
+      if (fields.length > 0) record(note, now, row.id, null, { fields });
       return userOf(row);
     },
     async findView(id, now) {
@@ -290,6 +312,37 @@ export function createMemoryStores(): MemoryStores {
       return true;
     },
 
+    async listLive(userId, now): Promise<LiveSession[]> {
+      return [...sessions.values()]
+        .filter(liveOfUser(userId, now))
+        .sort(mostRecentlyUsedFirst)
+        .map((s) => ({ id: s.id, createdAt: s.createdAt, lastUsedAt: s.lastUsedAt, expiresAt: s.expiresAt, ip: s.ip, userAgent: s.userAgent }));
+    },
+
+    async revokeOfUser(userId, sessionId, now, note) {
+      const session = sessions.get(sessionId);
+      if (session === undefined || !liveOfUser(userId, now)(session)) return false;
+      session.revokedAt = now;
+      session.revokedReason = "user";
+      record(note, now, session.userId, session.id);
+      return true;
+    },
+
+    async revokeOthers(userId, keep, sessionIds, now, note) {
+      const live = liveOfUser(userId, now);
+      let revoked = 0;
+      for (const id of new Set(sessionIds)) {
+        const session = sessions.get(id);
+        if (id === keep || session === undefined || !live(session)) continue;
+        session.revokedAt = now;
+        session.revokedReason = "logout_others";
+        revoked += 1;
+      }
+      const user = users.get(userId.toLowerCase());
+      if (user !== undefined) record(note, now, user.id, keep, { revoked });
+      return revoked;
+    },
+
     async revokeAllOfUser(userId, now, note) {
       const user = users.get(userId);
       if (user === undefined) return { revoked: 0, at: now };
@@ -345,7 +398,8 @@ export function createMemoryStores(): MemoryStores {
 
   const auditLog: AuditLog = {
     async append(event) {
-      record(event, event.at, event.userId, event.sessionId ?? null);
+      // A UUID is one value however it is written, as in PostgreSQL's uuid type.
+      record(event, event.at, event.userId?.toLowerCase() ?? null, event.sessionId ?? null);
     },
     async list(query) {
       const { after } = query;

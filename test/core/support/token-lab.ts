@@ -15,7 +15,7 @@ import type { CoreLab } from "./core-deps.js";
 
 /** Registers a user on `phone` (written as 0912…) through the real flow. */
 export async function signIn(lab: CoreLab, phone = "09121234567"): Promise<SignedIn> {
-  await sendOtp(lab.deps, { phone, purpose: "register", clientIp: "203.0.113.1", locale: "en" });
+  await sendOtp(lab.deps, { phone, purpose: "register", client: { ip: "203.0.113.1", userAgent: null }, locale: "en" });
   const code = lab.sms.codeFor(`+98${phone.slice(1)}`, "register");
   return register(lab.deps, { phone, code, firstName: "Sara", lastName: "Ahmadi", client: { ip: "203.0.113.1", userAgent: null } });
 }

@@ -10,7 +10,7 @@ const IP = "203.0.113.7";
 
 /** Sends a login code to `phone` (as typed) and returns it. */
 async function loginCode(lab: CoreLab, phone: { local: string; e164: string }): Promise<string> {
-  await sendOtp(lab.deps, { phone: phone.local, purpose: "login", clientIp: IP, locale: "en" });
+  await sendOtp(lab.deps, { phone: phone.local, purpose: "login", client: { ip: IP, userAgent: null }, locale: "en" });
   return lab.sms.codeFor(phone.e164, "login");
 }
 

@@ -31,7 +31,7 @@ describe("getProfile", () => {
     await announceProfileChange(lab.deps, randomUUID());
     await getProfile(lab.deps, caller);
     // Changed behind its back, unannounced: the copy still answers.
-    await lab.stores.users.updateNames(caller.user.id, { firstName: "Zahra" });
+    await lab.stores.users.updateNames(caller.user.id, { firstName: "Zahra" }, new Date(lab.clock.now()), { type: "user.profile_updated", client: null });
     expect((await getProfile(lab.deps, caller)).firstName).toBe("Sara");
     await announceProfileChange(lab.deps, caller.user.id);
     expect((await getProfile(lab.deps, caller)).firstName).toBe("Zahra");
@@ -62,7 +62,7 @@ describe("getProfile", () => {
     lab.deps.localProfiles = undefined;
     const caller = await signedUpCaller(lab);
     await getProfile(lab.deps, caller);
-    await lab.stores.users.updateNames(caller.user.id, { lastName: "Karimi" });
+    await lab.stores.users.updateNames(caller.user.id, { lastName: "Karimi" }, new Date(lab.clock.now()), { type: "user.profile_updated", client: null });
     expect((await getProfile(lab.deps, caller)).lastName).toBe("Karimi");
     await expect(updateProfile(lab.deps, caller, { firstName: "Zahra" })).resolves.toMatchObject({ firstName: "Zahra", lastName: "Karimi" });
   });
@@ -110,5 +110,25 @@ describe("updateProfile", () => {
     expect({ reason: long.reason, field: long.field }).toEqual({ reason: "validation_error", field: "first_name" });
     expect(await lab.stores.users.findById(caller.user.id)).toMatchObject({ firstName: "Sara", lastName: "Ahmadi" });
     expect(keys).toEqual([]);
+    expect(lab.stores.admin.auditEvents().map((e) => e.type)).toEqual(["user.registered"]);
+  });
+
+  it("records user.profile_updated by the caller, from their client, naming the fields whose value changed; nothing when none did", async () => {
+    const lab = await coreLab();
+    const caller = await signedUpCaller(lab);
+    const client = { ip: "198.51.100.20", userAgent: "Profile/1.0" };
+    lab.clock.advance(1000);
+    await updateProfile(lab.deps, caller, { firstName: "Zahra", lastName: " Ahmadi " }, client);
+    lab.clock.advance(1000);
+    await updateProfile(lab.deps, caller, { firstName: "Zahra" }, client);
+    await updateProfile(lab.deps, caller, {}, client);
+    await updateProfile(lab.deps, caller, { firstName: "Mina", lastName: "Karimi" }, client);
+
+    const events = lab.stores.admin.auditEvents().filter((e) => e.type === "user.profile_updated");
+    const about = { userId: caller.user.id, sessionId: null, actor: `user:${caller.user.id}`, ip: client.ip, userAgent: client.userAgent };
+    expect(events).toEqual([
+      { ...about, id: expect.any(String), type: "user.profile_updated", at: new Date(lab.clock.now() - 1000), details: { fields: ["first_name"] } },
+      { ...about, id: expect.any(String), type: "user.profile_updated", at: new Date(lab.clock.now()), details: { fields: ["first_name", "last_name"] } },
+    ]);
   });
 });

@@ -8,14 +8,14 @@ import { callerOf, claimsOf, refusal, refusalOf } from "../support/signed-in.js"
 const IP = "203.0.113.1";
 
 async function registerCode(lab: CoreLab, phone: Phone): Promise<string> {
-  await sendOtp(lab.deps, { phone: phone.local, purpose: "register", clientIp: IP, locale: "en" });
+  await sendOtp(lab.deps, { phone: phone.local, purpose: "register", client: { ip: IP, userAgent: null }, locale: "en" });
   return lab.sms.codeFor(phone.e164, "register");
 }
 
 describe("register", () => {
   it("creates the user of a verified registration code with a first session", async () => {
     const { deps, sms, clock } = await coreLab();
-    await sendOtp(deps, { phone: "09121234567", purpose: "register", clientIp: "203.0.113.1", locale: "en" });
+    await sendOtp(deps, { phone: "09121234567", purpose: "register", client: { ip: "203.0.113.1", userAgent: null }, locale: "en" });
     const code = sms.codeFor("+989121234567", "register");
     const { user, tokens } = await register(deps, { phone: "09121234567", code, firstName: " Sara ", lastName: "Ahmadi", client: { ip: "203.0.113.1", userAgent: null } });
     expect(user).toMatchObject({ phone: "+989121234567", firstName: "Sara", lastName: "Ahmadi", isStaff: false, isActive: true });
