@@ -11,8 +11,10 @@ import type { Config } from "../src/config.js";
 import type { Readiness } from "../src/health.js";
 import type { HttpLimits } from "../src/lib/http-limits.js";
 import type { Interceptor, ServiceHandlers } from "../src/rpc/index.js";
+import { AdminService } from "../gen/identity/v1/admin_pb.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
+import { addAdminRoutes } from "./api/admin-routes.js";
 import { addApiRoutes } from "./api/routes.js";
 import { loadStaticFiles } from "./assets.js";
 import { createRequestHandler, notFoundHandler } from "./handler.js";
@@ -36,6 +38,7 @@ export type Upstream =
       kind: "in-process";
       auth: ServiceHandlers<typeof AuthService>;
       token: ServiceHandlers<typeof TokenService>;
+      admin: ServiceHandlers<typeof AdminService>;
       /** Run around every call, as the gRPC server runs them. */
       interceptors: readonly Interceptor[];
       readiness: Pick<Readiness, "ready" | "failing">;
@@ -43,8 +46,8 @@ export type Upstream =
   | { kind: "grpc"; baseUrl: string };
 
 /** The service implementations of an identity built in this process (`createIdentity`). */
-export function inProcess(identity: Pick<Identity, "auth" | "token" | "interceptors" | "readiness">): Upstream {
-  return { kind: "in-process", auth: identity.auth, token: identity.token, interceptors: identity.interceptors, readiness: identity.readiness };
+export function inProcess(identity: Pick<Identity, "auth" | "token" | "admin" | "interceptors" | "readiness">): Upstream {
+  return { kind: "in-process", auth: identity.auth, token: identity.token, admin: identity.admin, interceptors: identity.interceptors, readiness: identity.readiness };
 }
 
 export interface BridgeOptions {
@@ -73,11 +76,12 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
 
   const router = createRouter();
   addApiRoutes(router, { auth: createClient(AuthService, transport), token: createClient(TokenService, transport) }, maxBodyBytes);
+  addAdminRoutes(router, createClient(AdminService, transport), maxBodyBytes);
   addHealthRoutes(router, readiness);
   addStaticRoutes(router, await loadStaticFiles());
 
   const connect = connectNodeAdapter({
-    routes: connectRoutes([AuthService, TokenService], transport, config.defaultLocale),
+    routes: connectRoutes([AuthService, TokenService, AdminService], transport, config.defaultLocale),
     readMaxBytes: maxBodyBytes,
     contextValues: (req) => callValues(clientIp(req), headerOf(req.headers, "user-agent")),
     fallback: notFoundHandler(config.defaultLocale, clientIp),
@@ -102,6 +106,7 @@ function wireUpstream(upstream: Upstream, defaultLocale: Config["defaultLocale"]
     [
       { descriptor: AuthService, handlers: upstream.auth },
       { descriptor: TokenService, handlers: upstream.token },
+      { descriptor: AdminService, handlers: upstream.admin },
     ],
     defaultLocale,
     upstream.interceptors,

@@ -18,7 +18,7 @@ import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createCallClientResolver } from "./lib/client-ip.js";
 import type { HttpLimits } from "./lib/http-limits.js";
-import { createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
+import { createAdminService, createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
 import { codeSender, createSmsSender } from "./sms/index.js";
 import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
@@ -32,6 +32,7 @@ import { createAuditLog } from "./store/postgres/audit.js";
 import { createSessionRepository } from "./store/postgres/sessions.js";
 import type { User } from "./core/ports/users.js";
 import { createUserRepository } from "./store/postgres/users.js";
+import { AdminService } from "../gen/identity/v1/admin_pb.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 
@@ -114,6 +115,7 @@ export interface Identity {
   readiness: Readiness;
   auth: ReturnType<typeof createAuthService>;
   token: ReturnType<typeof createTokenService>;
+  admin: ReturnType<typeof createAdminService>;
   /** Run around the services by every transport (a log line per call, the caller's authentication). */
   interceptors: readonly Interceptor[];
   close(): Promise<void>;
@@ -168,6 +170,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       readiness,
       auth: createAuthService(deps),
       token: createTokenService(deps),
+      admin: createAdminService(deps),
       interceptors: createInterceptors(deps),
       async close() {
         readiness.stop();
@@ -213,6 +216,7 @@ export async function startGrpcApp(config: Config, options: GrpcAppOptions = {})
       services: [
         { descriptor: AuthService, handlers: identity.auth },
         { descriptor: TokenService, handlers: identity.token },
+        { descriptor: AdminService, handlers: identity.admin },
       ],
     });
     return {

@@ -51,10 +51,10 @@ describe.each(modes)("reflection, health and buf curl (%s stores)", (mode) => {
     await stores?.drop();
   });
 
-  it("lists AuthService, TokenService and Health through server reflection", async () => {
+  it("lists AuthService, TokenService, AdminService and Health through server reflection", async () => {
     const listed = await bufCurl(["--list-services", url]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout.split("\n")).toEqual(expect.arrayContaining(["identity.v1.AuthService", "identity.v1.TokenService", "grpc.health.v1.Health"]));
+    expect(listed.stdout.split("\n")).toEqual(expect.arrayContaining(["identity.v1.AuthService", "identity.v1.TokenService", "identity.v1.AdminService", "grpc.health.v1.Health"]));
   });
 
   it("lists every RPC of the contract through server reflection", async () => {
@@ -63,6 +63,7 @@ describe.each(modes)("reflection, health and buf curl (%s stores)", (mode) => {
     const methods = listed.stdout.split("\n");
     for (const m of ["SendOtp", "Register", "Login", "Logout", "LogoutAll", "GetProfile", "UpdateProfile"]) expect(methods).toContain(`identity.v1.AuthService/${m}`);
     for (const m of ["Refresh", "Verify", "Introspect", "GetJwks"]) expect(methods).toContain(`identity.v1.TokenService/${m}`);
+    for (const m of ["ListUsers", "GetUser", "UpdateUser", "RevokeUserSessions", "ListAuditEvents"]) expect(methods).toContain(`identity.v1.AdminService/${m}`);
   });
 
   it("answers buf curl's Verify of a bad token with reason token_not_valid", async () => {

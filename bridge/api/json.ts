@@ -3,6 +3,7 @@ import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
 import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
+import type { AdminUserSchema } from "../../gen/identity/v1/admin_pb.js";
 import type { GetJwksResponseSchema } from "../../gen/identity/v1/token_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 
@@ -21,6 +22,12 @@ export function userJson(user: MessageShape<typeof UserSchema> | undefined) {
     date_joined: iso(user.dateJoined),
     last_login: iso(user.lastLogin),
   };
+}
+
+/** A user as staff see them: the `user` object plus `is_active` and `live_sessions`. */
+export function adminUserJson(admin: MessageShape<typeof AdminUserSchema> | undefined) {
+  if (admin === undefined) return null;
+  return { ...userJson(admin.user), is_active: admin.isActive, live_sessions: admin.liveSessions };
 }
 
 export function claimsUserJson(user: MessageShape<typeof ClaimsUserSchema> | undefined) {

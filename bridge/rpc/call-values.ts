@@ -17,8 +17,8 @@ export function callValues(clientIp: string, userAgent: string | undefined): Con
     .set(clientUserAgentKey, userAgentOf(userAgent) ?? undefined);
 }
 
-/** Request headers an `/api` call passes on to its RPC. */
-export const API_REQUEST_HEADERS = ["authorization", "accept-language"] as const;
+/** Request headers an `/api` call passes on to its RPC (the staff routes take a service's key too). */
+export const API_REQUEST_HEADERS = ["authorization", "accept-language", "x-api-key"] as const;
 /** Request headers a Connect-protocol call passes on (Introspect needs its key). */
 export const CONNECT_REQUEST_HEADERS = ["authorization", "accept-language", "x-api-key"] as const;
 /** RPC response headers passed back to HTTP callers, errors' `retry-after` included. */

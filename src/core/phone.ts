@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/max";
+import { getCountryCallingCode, parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/max";
 import type { Config } from "../config.js";
 import { asciiDigits } from "../lib/digits.js";
 import { AppError } from "./errors.js";
@@ -33,4 +33,19 @@ export function normalizePhone(input: string, policy: PhonePolicy): string {
  * the configured policy. Every operation that takes a phone from outside starts here. */
 export function requestedPhone(policy: PhonePolicy, input: string): string {
   return normalizePhone(required(input, "phone"), policy);
+}
+
+/**
+ * The beginning of an E.164 number, from the beginning of a number as people type
+ * one (`+98912`, `98912`, `0912`, `0098912`; Persian digits, spaces and dashes too):
+ * `00` reads as `+`, and a single leading `0` as the default region's calling code,
+ * as normalizePhone reads whole numbers. Undefined when the text is not such digits.
+ */
+export function phonePrefixOf(input: string, policy: Pick<PhonePolicy, "phoneDefaultRegion">): string | undefined {
+  const typed = /^(\+?)(\d+)$/.exec(asciiDigits(input).replace(/[\s-]/g, ""));
+  if (typed === null) return undefined;
+  const [, plus, digits = ""] = typed;
+  if (plus === "+" || !digits.startsWith("0")) return `+${digits}`;
+  if (digits.startsWith("00")) return `+${digits.slice(2)}`;
+  return `+${getCountryCallingCode(policy.phoneDefaultRegion as CountryCode)}${digits.slice(1)}`;
 }

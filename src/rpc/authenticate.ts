@@ -9,8 +9,8 @@ import { createContextKey } from "@connectrpc/connect";
 import type { CoreDeps } from "../core/deps.js";
 import { AppError } from "../core/errors.js";
 import { authenticateAccess, type Caller } from "../core/tokens/authenticate.js";
-import type { CallContext, Handler } from "./context.js";
-import type { Interceptor } from "./interceptor.js";
+import type { CallContext } from "./context.js";
+import { beforeMethods, type Interceptor } from "./interceptor.js";
 
 /** The authenticated caller of this call; undefined until (unless) authenticated. */
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "authenticated caller" });
@@ -19,20 +19,19 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
 
 /** Authenticates the callers of `methods`; every other call passes untouched (no token read, no header set). */
 export function authenticateCallers(deps: CoreDeps, methods: Iterable<DescMethod>): Interceptor {
-  const guarded: ReadonlySet<DescMethod> = new Set(methods);
-  return (next) => {
-    const authenticated: Handler = async (request, ctx) => {
-      const match = BEARER.exec(ctx.header("authorization") ?? "");
-      if (match === null) throw new AppError("not_authenticated");
-      const caller = await authenticateAccess(deps, match[1]!);
-      ctx.values.set(callerKey, caller);
-      ctx.setResponseHeader("x-authenticated", "true");
-      ctx.setResponseHeader("x-token-expires-at", String(caller.claims.exp));
-      return next(request, ctx);
-    };
-    // Not async: an unguarded call (Verify) costs one Set lookup, no extra promise.
-    return (request, ctx) => (guarded.has(ctx.method) ? authenticated(request, ctx) : next(request, ctx));
-  };
+  return beforeMethods(methods, async (ctx) => void (await authenticateBearer(deps, ctx)));
+}
+
+/** The caller of `authorization: Bearer <access token>` (token and session checked),
+ * kept in the call's values, and the response says so. */
+export async function authenticateBearer(deps: CoreDeps, ctx: CallContext): Promise<Caller> {
+  const match = BEARER.exec(ctx.header("authorization") ?? "");
+  if (match === null) throw new AppError("not_authenticated");
+  const caller = await authenticateAccess(deps, match[1]!);
+  ctx.values.set(callerKey, caller);
+  ctx.setResponseHeader("x-authenticated", "true");
+  ctx.setResponseHeader("x-token-expires-at", String(caller.claims.exp));
+  return caller;
 }
 
 /** The caller the interceptor authenticated. A method not declared to need one has

@@ -5,7 +5,8 @@ import type { AuditEvent } from "../core/ports/audit.js";
 import type { ListedSession } from "../core/sessions/list.js";
 import type { TokenPair } from "../core/tokens/issue.js";
 import type { TokenUser } from "../core/tokens/claims.js";
-import type { User } from "../core/ports/users.js";
+import type { AdminUserView, User } from "../core/ports/users.js";
+import type { AdminUserSchema } from "../../gen/identity/v1/admin_pb.js";
 import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
@@ -24,6 +25,11 @@ export function userMessage(user: User): MessageInitShape<typeof UserSchema> {
     dateJoined: timestamp(user.dateJoined),
     lastLogin: user.lastLogin === null ? undefined : timestamp(user.lastLogin),
   };
+}
+
+/** A user as staff see them. */
+export function adminUserMessage(view: AdminUserView): MessageInitShape<typeof AdminUserSchema> {
+  return { user: userMessage(view.user), isActive: view.user.isActive, liveSessions: view.liveSessions };
 }
 
 export function claimsUserMessage(user: TokenUser): MessageInitShape<typeof ClaimsUserSchema> {

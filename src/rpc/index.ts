@@ -3,11 +3,14 @@
  * the one surface src/grpc and bridge/ import from src/rpc.
  */
 import type { CoreDeps } from "../core/deps.js";
+import { ADMIN_METHODS } from "./admin-service.js";
 import { AUTH_METHODS_WITH_CALLER } from "./auth-service.js";
 import { authenticateCallers } from "./authenticate.js";
+import { authorizeStaff } from "./authorize-staff.js";
 import type { Interceptor } from "./interceptor.js";
 import { logCalls } from "./observe.js";
 
+export { createAdminService } from "./admin-service.js";
 export { createAuthService } from "./auth-service.js";
 export { createTokenService } from "./token-service.js";
 export { clientIpKey, clientUserAgentKey, localeOf, type CallContext, type Handler, type ServiceHandlers, type ServiceImplementation } from "./context.js";
@@ -18,7 +21,8 @@ export { messageOf, successMessage } from "./messages.js";
 export { otpPurposeNamed } from "./otp-purpose.js";
 
 /** What every transport runs around the services, outermost first: one log line
- * per call (which sees the caller and every refusal), then the caller's authentication. */
+ * per call (which sees the caller and every refusal), then the caller's
+ * authentication, and for the staff operations their authority. */
 export function createInterceptors(deps: CoreDeps): Interceptor[] {
-  return [logCalls(deps.log), authenticateCallers(deps, AUTH_METHODS_WITH_CALLER)];
+  return [logCalls(deps.log), authenticateCallers(deps, AUTH_METHODS_WITH_CALLER), authorizeStaff(deps, ADMIN_METHODS)];
 }

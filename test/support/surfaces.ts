@@ -182,15 +182,17 @@ export async function apiCall(
   return { status: response.status, headers: response.headers, text, body };
 }
 
+/** The envelope's `data` of a 2xx answer (`any`, as ApiAnswer's body); anything else is thrown as a Refusal. */
+export async function apiData(baseUrl: string, method: string, path: string, options: Parameters<typeof apiCall>[3] = {}): Promise<any> {
+  const answer = await apiCall(baseUrl, method, path, options);
+  if (answer.status >= 200 && answer.status < 300) return answer.body?.data;
+  const { code = "", ...rest } = (answer.body?.data ?? {}) as { code?: string };
+  throw new Refusal("api", code, answer.status, answer.body?.message ?? "", answer.text, rest, answer.body, answer.headers);
+}
+
 export function apiSurface(baseUrl: string, options: SurfaceOptions = {}): Surface {
   const language: Record<string, string> = options.language === undefined ? {} : { "accept-language": options.language };
-  /** The envelope's `data` of a 2xx answer; anything else is thrown as a Refusal. */
-  const data = async (method: string, path: string, json?: unknown, access?: string): Promise<any> => {
-    const answer = await apiCall(baseUrl, method, path, { json, access, headers: language });
-    if (answer.status >= 200 && answer.status < 300) return answer.body?.data;
-    const { code = "", ...rest } = (answer.body?.data ?? {}) as { code?: string };
-    throw new Refusal("api", code, answer.status, answer.body?.message ?? "", answer.text, rest, answer.body, answer.headers);
-  };
+  const data = (method: string, path: string, json?: unknown, access?: string): Promise<any> => apiData(baseUrl, method, path, { json, access, headers: language });
   return {
     name: "api",
     sendOtp: async (phone, purpose) => void (await data("POST", "/api/send-otp/", { phone, purpose })),
