@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizePhone, requestedPhone, type PhonePolicy } from "../../src/core/phone.js";
+import { normalizePhone, phonePrefixOf, requestedPhone, type PhonePolicy } from "../../src/core/phone.js";
 import { coreLab } from "./support/core-deps.js";
 
 const IRAN: PhonePolicy = { phoneDefaultRegion: "IR", phoneAllowedRegions: undefined };
@@ -75,5 +75,21 @@ describe("requestedPhone", () => {
     expect(requestedPhone(config, "07400 123456")).toBe("+447400123456");
     expect(requestedPhone(config, "+98 912 123 4567")).toBe(E164);
     expect(() => requestedPhone(config, "+12015550123")).toThrow(refusal("region not allowed"));
+  });
+});
+
+describe("phonePrefixOf", () => {
+  const iran = { phoneDefaultRegion: "IR" };
+
+  it("reads the beginning of a number as people type it: with or without +, 00, or the national 0", () => {
+    for (const typed of ["+98912", "98912", "0098912", "0912", "۰۹۱۲", "+98 912", "0912-"]) expect(phonePrefixOf(typed, iran)).toBe("+98912");
+    expect(phonePrefixOf("+4474", iran)).toBe("+4474");
+    expect(phonePrefixOf("0", iran)).toBe("+98");
+    expect(phonePrefixOf("00", iran)).toBe("+");
+    expect(phonePrefixOf("0151", { phoneDefaultRegion: "DE" })).toBe("+49151");
+  });
+
+  it("is nothing for what is not digits", () => {
+    for (const typed of ["", "+", "Sara", "09a12", "+98+912", "9.1"]) expect(phonePrefixOf(typed, iran)).toBeUndefined();
   });
 });
