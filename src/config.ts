@@ -47,6 +47,8 @@ export interface Config {
   };
   /** name → key of services allowed to call Introspect; empty → open in development. */
   serviceApiKeys: Map<string, string>;
+  /** Names of the keys with the admin scope (`name:key:admin`): they may call AdminService too. */
+  adminServiceKeys: ReadonlySet<string>;
   otp: {
     length: number;
     ttlMs: number;
@@ -208,18 +210,20 @@ export function parseWebhookUrl(text: string | undefined): URL {
   return parsed;
 }
 
-function serviceApiKeys(env: Env): Map<string, string> {
+/** SERVICE_API_KEYS: `name:key` (Introspect) or `name:key:admin` (AdminService too), each name once. */
+function serviceApiKeys(env: Env): { keys: Map<string, string>; admin: Set<string> } {
   const keys = new Map<string, string>();
+  const admin = new Set<string>();
   for (const entry of list(env, "SERVICE_API_KEYS")) {
-    const colon = entry.indexOf(":");
-    const name = entry.slice(0, colon);
-    const key = entry.slice(colon + 1);
-    if (colon <= 0 || key.length < 16) {
-      throw new ConfigError("SERVICE_API_KEYS", "each entry must be name:key with a key of at least 16 characters");
+    const [name = "", key = "", scope, ...rest] = entry.split(":");
+    if (name === "" || key.length < 16 || rest.length > 0 || (scope !== undefined && scope !== "admin")) {
+      throw new ConfigError("SERVICE_API_KEYS", "each entry must be name:key or name:key:admin, with a key of at least 16 characters and no colon");
     }
+    if (keys.has(name)) throw new ConfigError("SERVICE_API_KEYS", `names a service twice (${name})`);
     keys.set(name, key);
+    if (scope === "admin") admin.add(name);
   }
-  return keys;
+  return { keys, admin };
 }
 
 /** Braces would become the Redis Cluster hash tag of every key (all on one node),
@@ -265,6 +269,7 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
   const redisClusterNodes = clusterNodes(env);
   const redisKeyPrefix = keyPrefix(env);
+  const serviceKeys = serviceApiKeys(env);
 
   const config: Config = {
     production,
@@ -292,7 +297,8 @@ export function loadConfig(env: Env = process.env): Config {
       audience: read(env, "JWT_AUDIENCE"),
       leewayMs: duration(env, "JWT_LEEWAY", "0s"),
     },
-    serviceApiKeys: serviceApiKeys(env),
+    serviceApiKeys: serviceKeys.keys,
+    adminServiceKeys: serviceKeys.admin,
     otp: {
       length: integer(env, "OTP_LENGTH", 6, 4, 10),
       ttlMs: duration(env, "OTP_TTL", "2m"),

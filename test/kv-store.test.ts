@@ -195,6 +195,19 @@ function describeStoreContract(name: string, makeStore: () => Promise<StoreHarne
         await expect(store.raise("mark:c", 1.5, 60_000)).rejects.toThrow(RangeError);
       });
 
+      it("over a marker, raises a watermark in the marker's place, still never lowering a number", async () => {
+        await fresh();
+        await store.set("mark:d", "X", 60_000);
+        await store.raise("mark:d", 1_700_000_000_000, 60_000, { overMarker: true });
+        expect(await store.getMany(["mark:d"])).toEqual(["1700000000000"]);
+        await store.raise("mark:d", 1_600_000_000_000, 60_000, { overMarker: true });
+        expect(await store.getMany(["mark:d"])).toEqual(["1700000000000"]);
+        await store.raise("mark:e", 5, 60_000, { overMarker: true });
+        expect(await store.getMany(["mark:e"])).toEqual(["5"]);
+        await store.raise("mark:e", 6, 60_000, { overMarker: false });
+        expect(await store.getMany(["mark:e"])).toEqual(["6"]);
+      });
+
       it("reads several keys at once, null for absent ones, and deletes them", async () => {
         await fresh();
         await store.set("{s1}:state", "active", 60_000);

@@ -13,9 +13,9 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { AuditLog } from "../src/core/ports/audit.js";
+import type { AuditLog, AuditNote } from "../src/core/ports/audit.js";
 import type { NewSession, SessionRepository } from "../src/core/ports/sessions.js";
-import type { User, UserRepository } from "../src/core/ports/users.js";
+import type { ListedUser, User, UserRepository } from "../src/core/ports/users.js";
 import { createAuditLog } from "../src/store/postgres/audit.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database, type Queryable } from "../src/store/postgres/db.js";
 import { migrate } from "../src/store/postgres/migrate.js";
@@ -39,6 +39,8 @@ interface Ports {
   sessions: SessionRepository & SessionSnapshots;
   audit: AuditLog;
   admin: Admin;
+  /** The SQL implementations' database, for what only they can be asked (microseconds, a failing statement). */
+  db?: Queryable;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,7 @@ function sqlPorts(db: Database, drop: () => Promise<void>): Ports {
     sessions: createSessionRepository(db),
     audit: createAuditLog(db),
     admin: sqlAdmin(db),
+    db,
     async close() {
       await db.close();
       await drop();
@@ -676,6 +679,190 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect(await ports.audit.list({ userId: user.id, limit: 10 })).toEqual(eventsBefore);
         expect(await ports.audit.list({ userId: id, limit: 10 })).toEqual([]);
       });
+    });
+
+    describe("staff's view of users", () => {
+      const STAFF_NOTE: AuditNote = { type: "admin.user_updated", actor: { kind: "staff", id: "00000000-0000-4000-8000-000000000001" }, client: CLIENT };
+      /** A name no other test's users carry, so a search sees only this test's users. */
+      const marker = (): string => `M${randomBytes(5).toString("hex")}`;
+      const ids = (listed: ListedUser[]) => listed.map((l) => l.user.id);
+      const eventsOf = async (userId: string) => ports.audit.list({ userId, limit: 100 });
+
+      async function named(at: number, firstName: string, lastName: string, phone = freshPhone().e164): Promise<User> {
+        return must(await ports.sessions.register({ id: randomUUID(), phone, firstName, lastName }, newSession(at), false, { type: "user.registered", client: CLIENT }));
+      }
+
+      it("findView counts live sessions only: not revoked, expired, or ended by logout-all; none for an inactive user", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const ended = await loggedIn(user.phone, t + MINUTE);
+        await ports.sessions.revoke(ended.id, "logout", new Date(t + 2 * MINUTE), { type: "session.logged_out", client: CLIENT });
+        await loggedIn(user.phone, t + 2 * MINUTE, { session: HOUR });
+        const now = new Date(t + 10 * MINUTE);
+        expect(await ports.users.findView(user.id, now)).toEqual({ user: { ...user, lastLogin: user.lastLogin }, liveSessions: 2 });
+        expect((await ports.users.findView(user.id, new Date(t + 2 * MINUTE + HOUR)))?.liveSessions).toBe(1);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + 3 * MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        await loggedIn(user.phone, t + 4 * MINUTE);
+        expect((await ports.users.findView(user.id, now))?.liveSessions).toBe(1);
+        await ports.admin.setActive(user.id, false);
+        expect(await ports.users.findView(user.id, now)).toMatchObject({ user: { isActive: false }, liveSessions: 0 });
+        expect(await ports.users.findView(user.id.toUpperCase(), now)).toMatchObject({ user: { id: user.id } });
+        expect(await ports.users.findView(randomUUID(), now)).toBeUndefined();
+      });
+
+      it("search lists newest date_joined first, ties by larger id first, each with live sessions and its place", async () => {
+        const t = era();
+        const name = marker();
+        const older = await named(t, name, "A");
+        const tiedA = await named(t + MINUTE, name, "B");
+        const tiedB = await named(t + MINUTE, name, "C");
+        const newest = await named(t + 2 * MINUTE, name, "D");
+        const listed = await ports.users.search({ namePart: name, limit: 10, now: new Date(t + 3 * MINUTE) });
+        const [firstTied, secondTied] = [tiedA, tiedB].sort((a, b) => (a.id > b.id ? -1 : 1));
+        expect(ids(listed)).toEqual([newest.id, firstTied!.id, secondTied!.id, older.id]);
+        expect(listed[0]).toEqual({ user: newest, liveSessions: 1, position: { dateJoinedMicros: BigInt(t + 2 * MINUTE) * 1000n, id: newest.id } });
+      });
+
+      it("search pages by position: no user skipped or repeated, whoever joins meanwhile", async () => {
+        const t = era();
+        const name = marker();
+        const joined: User[] = [];
+        for (let i = 0; i < 5; i++) joined.push(await named(t + (i % 3) * MINUTE, name, `P${i}`));
+        const now = new Date(t + HOUR);
+        const seen: string[] = [];
+        let after: ListedUser["position"] | undefined;
+        for (let page = 0; page < 10; page++) {
+          const listed = await ports.users.search({ namePart: name, after, limit: 2, now });
+          if (listed.length === 0) break;
+          seen.push(...ids(listed));
+          after = listed.at(-1)?.position;
+          // Newer users, and one dated among the others: neither shifts the pages.
+          await named(t + 2 * HOUR + page * MINUTE, name, `New${page}`);
+          if (page === 0) joined.push(await named(t - MINUTE, name, "Backdated"));
+        }
+        const all = await ports.users.search({ namePart: name, limit: 100, now });
+        expect(new Set(seen).size).toBe(seen.length);
+        // Every user older than the first page's last is seen, in the full listing's order.
+        expect(seen).toEqual(ids(all).filter((id) => joined.some((u) => u.id === id)));
+      });
+
+      it("search filters by exact phone, phone prefix and name part (case-insensitive, Latin and Persian), all of them together", async () => {
+        const t = era();
+        const name = marker();
+        const prefix = `+98935${randomBytes(2).readUInt16BE() % 1000}`.padEnd(9, "0");
+        const sara = await named(t, "Sara", `Ahmadi${name}`, `${prefix}0001`);
+        const zahra = await named(t + MINUTE, `zahra${name}`, "AHMADVAND", `${prefix}0002`);
+        const persian = await named(t + 2 * MINUTE, "مریم", `احمدی${name}`, `${prefix}1003`);
+        const now = new Date(t + HOUR);
+        const find = async (query: Partial<Parameters<UserRepository["search"]>[0]>) => ids(await ports.users.search({ limit: 10, now, ...query }));
+
+        expect(await find({ phone: sara.phone })).toEqual([sara.id]);
+        expect(await find({ phonePrefix: prefix })).toEqual([persian.id, zahra.id, sara.id]);
+        expect(await find({ phonePrefix: `${prefix}000` })).toEqual([zahra.id, sara.id]);
+        expect(await find({ namePart: name.toLowerCase() })).toEqual([persian.id, zahra.id, sara.id]);
+        expect(await find({ namePart: `MADI${name}` })).toEqual([sara.id]);
+        expect(await find({ namePart: `احمدی${name}` })).toEqual([persian.id]);
+        expect(await find({ namePart: `ZAHRA${name}`.toUpperCase() })).toEqual([zahra.id]);
+        expect(await find({ phonePrefix: prefix, namePart: `ahmadi${name}` })).toEqual([sara.id]);
+        expect(await find({ phone: zahra.phone, namePart: "sara" })).toEqual([]);
+      });
+
+      it("search takes %, _ and \\ in a name part literally", async () => {
+        const t = era();
+        const name = marker();
+        const percent = await named(t, `100%${name}`, "x");
+        const plain = await named(t + MINUTE, `100a${name}`, "x");
+        const slash = await named(t + 2 * MINUTE, `a\\b${name}`, "x");
+        const now = new Date(t + HOUR);
+        expect(ids(await ports.users.search({ namePart: `0%${name}`, limit: 10, now }))).toEqual([percent.id]);
+        expect(ids(await ports.users.search({ namePart: `0_${name}`, limit: 10, now }))).toEqual([]);
+        expect(ids(await ports.users.search({ namePart: `\\b${name}`, limit: 10, now }))).toEqual([slash.id]);
+        expect(ids(await ports.users.search({ namePart: name, limit: 10, now }))).toEqual([slash.id, plain.id, percent.id]);
+      });
+
+      it("updateFlags deactivating ends every session with the user's row and records the event, once", async () => {
+        const t = era();
+        const { user, session: first } = await registered(t);
+        // Started by a clock ahead of the deactivation's.
+        const ahead = await loggedIn(user.phone, t + 5 * MINUTE);
+        const now = new Date(t + 2 * MINUTE);
+        const note: AuditNote = { ...STAFF_NOTE, details: { is_active: false } };
+        const result = await ports.users.updateFlags(user.id, { isActive: false }, now, note);
+        expect(result).toEqual({ view: { user: { ...user, isActive: false }, liveSessions: 0 }, at: new Date(t + 5 * MINUTE) });
+        for (const session of [first, ahead]) {
+          expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: true, userActive: false, sessionsRevokedBefore: new Date(t + 5 * MINUTE) });
+          expect(await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now, refreshExpiresAt: new Date(t + HOUR), client: CLIENT })).toBeUndefined();
+        }
+        expect(await ports.sessions.login(user.phone, newSession(t + 6 * MINUTE), false, { type: "user.logged_in", client: CLIENT })).toBeUndefined();
+        expect((await eventsOf(user.id)).filter((e) => e.type === "admin.user_updated")).toEqual([
+          expect.objectContaining({ at: now, userId: user.id, sessionId: null, actor: "staff:00000000-0000-4000-8000-000000000001", ip: CLIENT.ip, userAgent: CLIENT.userAgent, details: { is_active: false } }),
+        ]);
+      });
+
+      it("updateFlags reactivating keeps old sessions dead and lets a new one start; staff alone touches no session", async () => {
+        const t = era();
+        const { user, session: old } = await registered(t);
+        await ports.users.updateFlags(user.id, { isActive: false }, new Date(t + MINUTE), { ...STAFF_NOTE, details: { is_active: false } });
+        const back = await ports.users.updateFlags(user.id, { isActive: true }, new Date(t + 2 * MINUTE), { ...STAFF_NOTE, details: { is_active: true } });
+        expect(back).toEqual({ view: { user, liveSessions: 0 }, at: new Date(t + MINUTE) });
+        expect((await ports.sessions.snapshot(old.id))?.revoked).toBe(true);
+        const fresh = await loggedIn(user.phone, t + 3 * MINUTE);
+        const staff = await ports.users.updateFlags(user.id, { isStaff: true }, new Date(t + 4 * MINUTE), { ...STAFF_NOTE, details: { is_staff: true } });
+        expect(staff).toEqual({ view: { user: { ...user, isStaff: true }, liveSessions: 1 }, at: new Date(t + MINUTE) });
+        expect((await ports.sessions.snapshot(fresh.id))?.revoked).toBe(false);
+        expect(await ports.users.findById(user.id)).toEqual({ ...user, isStaff: true });
+        expect((await eventsOf(user.id)).map((e) => [e.type, e.details])).toEqual([
+          ["admin.user_updated", { is_staff: true }],
+          ["user.logged_in", {}],
+          ["admin.user_updated", { is_active: true }],
+          ["admin.user_updated", { is_active: false }],
+          ["user.registered", {}],
+        ]);
+      });
+
+      it("updateFlags of an unknown user changes nothing and records nothing", async () => {
+        const t = era();
+        const id = randomUUID();
+        expect(await ports.users.updateFlags(id, { isActive: false }, new Date(t), STAFF_NOTE)).toBeUndefined();
+        expect(await eventsOf(id)).toEqual([]);
+      });
+
+      // Only the SQL implementations: memory keeps milliseconds, and has no statement to fail.
+      if (implementation.name !== "memory") {
+        describe("in SQL", () => {
+        it("search pages exactly at microseconds PostgreSQL keeps", async () => {
+          const db = must(ports.db);
+          const t = era();
+          const name = marker();
+          const users = [await named(t, name, "a"), await named(t, name, "b"), await named(t, name, "c")];
+          // Joined within one millisecond, as rows written by other tools can be.
+          for (const [i, user] of users.entries()) {
+            await db.query(`UPDATE users SET date_joined = date_joined + ($2::int * interval '1 microsecond') WHERE id = $1`, [user.id, 100 * (i + 1)]);
+          }
+          const seen: string[] = [];
+          let after: ListedUser["position"] | undefined;
+          for (let page = 0; page < 3; page++) {
+            const [one] = await ports.users.search({ namePart: name, after, limit: 1, now: new Date(t) });
+            seen.push(must(one).user.id);
+            after = must(one).position;
+          }
+          expect(seen).toEqual(users.map((u) => u.id).reverse());
+          expect(after?.dateJoinedMicros).toBe(BigInt(t) * 1000n + 100n);
+        });
+
+        it("a change whose event cannot be written changes nothing", async () => {
+          const db = must(ports.db);
+          const t = era();
+          const { user, session } = await registered(t);
+          // PostgreSQL stores no NUL character: the event's insert fails, and with it the statement.
+          const unwritable: AuditNote = { ...STAFF_NOTE, client: { ip: "203.0.113.1\u0000", userAgent: null }, details: { is_active: false } };
+          await expect(ports.users.updateFlags(user.id, { isActive: false, isStaff: true }, new Date(t + MINUTE), unwritable)).rejects.toThrow();
+          expect(await ports.users.findById(user.id)).toEqual(user);
+          expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: false, sessionsRevokedBefore: null, userActive: true });
+          expect((await eventsOf(user.id)).map((e) => e.type)).toEqual(["user.registered"]);
+        });
+        });
+      }
     });
   });
 });

@@ -63,6 +63,7 @@ describe("loadConfig defaults", () => {
       leewayMs: 0,
     });
     expect(config.serviceApiKeys.size).toBe(0);
+    expect(config.adminServiceKeys.size).toBe(0);
   });
 
   it("sends 6-digit codes living 2m, 5 attempts, 60s between sends, 5 per phone and 20 per IP an hour, region IR, to every region, saying which numbers are registered", () => {
@@ -113,6 +114,7 @@ describe("loadConfig values", () => {
     });
     expect(config.tokens).toMatchObject({ rotateRefreshTokens: false, blacklistAfterRotation: false, updateLastLogin: false, algorithm: "EdDSA" });
     expect([...config.serviceApiKeys]).toEqual([["billing", "0123456789abcdef0123456789abcdef"], ["search", "fedcba9876543210fedcba9876543210"]]);
+    expect(config.adminServiceKeys).toEqual(new Set());
     expect(config).toMatchObject({
       trustedProxies: ["10.0.0.0/8", "127.0.0.1", "::1"],
       corsOrigins: ["https://a.example", "https://b.example"],
@@ -128,6 +130,12 @@ describe("loadConfig values", () => {
     const regions = loadConfig({ PHONE_ALLOWED_REGIONS: "ir, ae ,tr", ENUMERATION_PROTECTION: "true" });
     expect([...regions.phoneAllowedRegions!]).toEqual(["IR", "AE", "TR"]);
     expect(regions.otp.enumerationProtection).toBe(true);
+  });
+
+  it("reads service keys with the admin scope: name:key:admin may call AdminService, name:key Introspect only", () => {
+    const config = loadConfig({ SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef, support:fedcba9876543210fedcba9876543210:admin" });
+    expect([...config.serviceApiKeys]).toEqual([["billing", "0123456789abcdef0123456789abcdef"], ["support", "fedcba9876543210fedcba9876543210"]]);
+    expect(config.adminServiceKeys).toEqual(new Set(["support"]));
   });
 });
 
@@ -154,6 +162,10 @@ describe("loadConfig refusals name the variable", () => {
     ["a key prefix with a hash tag", { REDIS_KEY_PREFIX: "{idn}:" }, "REDIS_KEY_PREFIX"],
     ["a service key without a name", { SERVICE_API_KEYS: "0123456789abcdef0123456789abcdef" }, "SERVICE_API_KEYS"],
     ["a short service key", { SERVICE_API_KEYS: "billing:short" }, "SERVICE_API_KEYS"],
+    ["a service key scope other than admin", { SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef:root" }, "SERVICE_API_KEYS"],
+    ["a service key with a colon in it", { SERVICE_API_KEYS: "billing:0123456789abcdef:0123456789abcdef:admin" }, "SERVICE_API_KEYS"],
+    ["an empty scope", { SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef:" }, "SERVICE_API_KEYS"],
+    ["one service named twice", { SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef:admin,billing:fedcba9876543210fedcba9876543210" }, "SERVICE_API_KEYS"],
     ["an OTP length under 4", { OTP_LENGTH: "3" }, "OTP_LENGTH"],
     ["zero attempts", { OTP_MAX_ATTEMPTS: "0" }, "OTP_MAX_ATTEMPTS"],
     ["an OTP_TTL under a second", { OTP_TTL: "0s" }, "OTP_TTL"],

@@ -40,11 +40,13 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
   // before the counters, or undoes the one step it took (the resend interval).
   await assertNotLockedOut(deps, phone, clientIp);
   // Under ENUMERATION_PROTECTION every number gets a code alike; register and login
-  // say "already registered" / "not registered" only to whoever verified that code.
+  // say "already registered" / "not registered" / "disabled" only to whoever verified
+  // that code.
   if (!otp.enumerationProtection) {
-    const registered = (await deps.users.findByPhone(phone)) !== undefined;
-    if (purpose === "register" && registered) throw new AppError("phone_already_registered");
-    if (purpose === "login" && !registered) throw new AppError("phone_not_registered");
+    const user = await deps.users.findByPhone(phone);
+    if (purpose === "register" && user !== undefined) throw new AppError("phone_already_registered");
+    if (purpose === "login" && user === undefined) throw new AppError("phone_not_registered");
+    if (purpose === "login" && user?.isActive === false) throw new AppError("account_disabled");
   }
   const [ipSent, phoneSent] = await Promise.all([deps.kv.peek(otpKeys.ipSends(clientIp)), deps.kv.peek(otpKeys.phoneSends(phone))]);
   if (ipSent.count >= otp.maxPerIpPerHour) throw rateLimited(ipSent.resetMs);

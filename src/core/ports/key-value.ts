@@ -34,8 +34,9 @@ export interface KeyValueStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Atomically sets `key` to the whole number `value` for `ttlMs` unless it holds
    * a number at least as large, or a value that is not a number (a marker that
-   * outranks any number): a watermark that never moves back. */
-  raise(key: string, value: number, ttlMs: number): Promise<void>;
+   * outranks any number): a watermark that never moves back. With `overMarker`, a
+   * marker gives way too (numbers still never move back). */
+  raise(key: string, value: number, ttlMs: number, options?: { overMarker?: boolean }): Promise<void>;
   /** Reads several keys in one round trip (they share a hash tag); `null` when absent. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
   /** Deletes keys (absent keys are ignored). */

@@ -32,4 +32,8 @@ export interface SessionLiveness {
   /** Moves the user's logout-all instant forward to `atMs` (never back) and tells
    * every process; sessions started at or before it are dead. */
   raiseUserWatermark(userId: string, atMs: number): Promise<void>;
+  /** The user is active again (staff reactivated them): a cached "inactive" gives way
+   * to their logout-all instant `atMs` (an instant already held is never moved back),
+   * and every process is told. */
+  markUserActive(userId: string, atMs: number): Promise<void>;
 }

@@ -27,11 +27,29 @@ export async function logout(deps: CoreDeps, refreshToken: string, client: Clien
 
 /** Ends every session of the caller; returns how many were live. */
 export async function logoutAll(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
+  const userId = caller.user.id;
+  const { revoked } = await endingEverySession(deps, userId, (now) => deps.sessions.revokeAllOfUser(userId, now, { type: "session.logged_out_all", client }));
+  return revoked;
+}
+
+/**
+ * Ends every session of a user by `change`: one statement that moves the user's
+ * logout-all instant to `now` (or later) and answers the instant it recorded (null
+ * or undefined: it changed nothing). The cache learns first, so the sessions'
+ * access tokens are refused everywhere from the moment this returns (logout-all,
+ * and staff ending or deactivating an account).
+ */
+export async function endingEverySession<T extends { at: Date | null } | undefined>(
+  deps: Pick<CoreDeps, "clock" | "liveness">,
+  userId: string,
+  change: (now: Date) => Promise<T>,
+): Promise<T> {
   const nowMs = deps.clock.now();
-  await deps.liveness.raiseUserWatermark(caller.user.id, nowMs);
-  const { revoked, at } = await deps.sessions.revokeAllOfUser(caller.user.id, new Date(nowMs), { type: "session.logged_out_all", client });
+  await deps.liveness.raiseUserWatermark(userId, nowMs);
+  const result = await change(new Date(nowMs));
   // A session started by an instance whose clock runs ahead of ours is younger than
   // our now: the database moved the instant past it, and the cache follows.
-  if (at.getTime() > nowMs) await deps.liveness.raiseUserWatermark(caller.user.id, at.getTime());
-  return revoked;
+  const at = result?.at?.getTime();
+  if (at !== undefined && at > nowMs) await deps.liveness.raiseUserWatermark(userId, at);
+  return result;
 }

@@ -6,11 +6,19 @@ import { verifyOtp } from "../otp/verify.js";
 import type { RequestClient } from "../sessions/client.js";
 import { startSession, type SignedIn } from "../sessions/start.js";
 
-/** Starts a session for a registered phone (as typed) with a verified login code. */
+/**
+ * Starts a session for a registered phone (as typed) with a verified login code. A
+ * deactivated user is refused before the code is checked (it stays live for when
+ * they are active again), except under ENUMERATION_PROTECTION, where only whoever
+ * verified the code is told anything about the number.
+ */
 export async function login(deps: CoreDeps, request: { phone: string; code: string; client: RequestClient }): Promise<SignedIn> {
   const phone = requestedPhone(deps.config, request.phone);
-  await verifyOtp(deps, phone, "login", required(request.code, "code"), request.client.ip);
+  const code = required(request.code, "code");
+  if (!deps.config.otp.enumerationProtection && (await deps.users.findByPhone(phone))?.isActive === false) throw new AppError("account_disabled");
+  await verifyOtp(deps, phone, "login", code, request.client.ip);
   const signedIn = await startSession(deps, { kind: "existing", phone }, request.client);
-  if (signedIn === undefined) throw new AppError("phone_not_registered");
+  // No active user has the phone: never registered, or deactivated (perhaps meanwhile).
+  if (signedIn === undefined) throw new AppError((await deps.users.findByPhone(phone)) === undefined ? "phone_not_registered" : "account_disabled");
   return signedIn;
 }

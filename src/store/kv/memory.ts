@@ -138,12 +138,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): KeyValueSto
       write(key, { kind: "string", value, expiresAt: now() + ttlMs });
     },
 
-    async raise(key, value, ttlMs) {
+    async raise(key, value, ttlMs, options = {}) {
       open();
       assertTtl(ttlMs);
       if (!Number.isSafeInteger(value)) throw new RangeError("raise takes a whole number");
       const existing = live(key);
-      if (existing?.kind === "string" && !(Number(existing.value) < value)) return;
+      if (existing?.kind === "string") {
+        // As the script does: Lua's tonumber, not Number (which reads "" as 0).
+        const current = /^-?\d+$/.test(existing.value) ? Number(existing.value) : undefined;
+        if (current === undefined ? options.overMarker !== true : current >= value) return;
+      }
       write(key, { kind: "string", value: String(value), expiresAt: now() + ttlMs });
     },
 

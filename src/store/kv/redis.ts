@@ -78,7 +78,10 @@ const SCRIPTS = {
   // Numbers here are millisecond instants: below 2^53, exact in Lua's doubles.
   kvRaise: `
     local current = redis.call("GET", KEYS[1])
-    if current and (tonumber(current) == nil or tonumber(current) >= tonumber(ARGV[1])) then return 0 end
+    if current then
+      local n = tonumber(current)
+      if (n == nil and ARGV[3] ~= "1") or (n ~= nil and n >= tonumber(ARGV[1])) then return 0 end
+    end
     redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
     return 1`,
 } as const;
@@ -91,7 +94,7 @@ interface Scripts {
   kvHitShared(key: string, member: string, memberCap: number, windowMs: number): Promise<unknown>;
   kvPeek(key: string): Promise<unknown>;
   kvSetIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown>;
-  kvRaise(key: string, value: number, ttlMs: number): Promise<unknown>;
+  kvRaise(key: string, value: number, ttlMs: number, overMarker: "0" | "1"): Promise<unknown>;
 }
 
 /**
@@ -235,10 +238,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
       await call("set", () => client.set(key, value, "PX", ttlMs));
     },
 
-    async raise(key, value, ttlMs) {
+    async raise(key, value, ttlMs, options = {}) {
       assertTtl(ttlMs);
       if (!Number.isSafeInteger(value)) throw new RangeError("raise takes a whole number");
-      await call("raise", () => scripts.kvRaise(key, value, ttlMs));
+      await call("raise", () => scripts.kvRaise(key, value, ttlMs, options.overMarker === true ? "1" : "0"));
     },
 
     async getMany(keys) {

@@ -62,6 +62,15 @@ export function createSessionLiveness(options: SessionLivenessOptions): SessionL
     return [session, user];
   }
 
+  async function raiseUser(userId: string, atMs: number, overMarker: boolean): Promise<void> {
+    const key = userCacheKey(userId);
+    userCopies?.drop(key);
+    // As long as a refresh token lives: should PostgreSQL fail to record the instant,
+    // the cache alone still holds it for every token it covers (one key per user).
+    await kv.raise(key, atMs, Math.max(entryTtlMs, tokens.refreshLifetimeMs + tokens.leewayMs + 60_000), { overMarker });
+    await kv.announceChange([key]);
+  }
+
   return {
     held(userId, sessionId) {
       if (sessionCopies === undefined || userCopies === undefined) return undefined;
@@ -97,13 +106,11 @@ export function createSessionLiveness(options: SessionLivenessOptions): SessionL
       await kv.announceChange([key]);
     },
 
-    async raiseUserWatermark(userId, atMs) {
-      const key = userCacheKey(userId);
-      userCopies?.drop(key);
-      // As long as a refresh token lives: should PostgreSQL fail to record the instant,
-      // the cache alone still holds it for every token it covers (one key per user).
-      await kv.raise(key, atMs, Math.max(entryTtlMs, tokens.refreshLifetimeMs + tokens.leewayMs + 60_000));
-      await kv.announceChange([key]);
-    },
+    raiseUserWatermark: (userId, atMs) => raiseUser(userId, atMs, false),
+
+    // After the database made the user active: a read-through that saw them inactive
+    // wrote the "inactive" mark with set-if-absent, so it cannot come back once this
+    // has written the instant; and a deactivation's raised instant is never lowered.
+    markUserActive: (userId, atMs) => raiseUser(userId, atMs, true),
   };
 }

@@ -122,9 +122,10 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
 
 /** The embedded database: PostgreSQL compiled to WASM, one connection, in-process. */
 export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
-  const { PGlite } = await import("@electric-sql/pglite");
+  const [{ PGlite }, { pg_trgm }] = await Promise.all([import("@electric-sql/pglite"), import("@electric-sql/pglite/contrib/pg_trgm")]);
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir === undefined ? undefined : { dataDir });
+  // pg_trgm: the user search's name indexes (migration 003); built in, loaded on demand.
+  const db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), extensions: { pg_trgm } });
   const { query, exec } = queryable(db, (sql) => db.exec(sql));
   return {
     kind: "pglite",

@@ -1,4 +1,4 @@
-import type { User, UserRepository } from "../../core/ports/users.js";
+import type { AdminUserView, ListedUser, User, UserRepository, UserSearch } from "../../core/ports/users.js";
 import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
 
@@ -36,6 +36,51 @@ export function firstUser(rows: UserRow[]): User | undefined {
   return row === undefined ? undefined : userOfRow(row);
 }
 
+/**
+ * The live sessions of the user row `u` at the instant in parameter `now`: none for an
+ * inactive user; else those not revoked, not expired and started after logout-all
+ * (the partial index on (user_id, last_used_at) WHERE revoked_at IS NULL serves it).
+ */
+function liveSessionsSql(now: string): string {
+  return `CASE WHEN u.is_active THEN (
+             SELECT count(*)::int FROM sessions s
+             WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ${now}
+               AND s.created_at > COALESCE(u.sessions_revoked_before, '-infinity')
+           ) ELSE 0 END`;
+}
+
+const U_COLUMNS = USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ");
+
+type ViewRow = UserRow & { live_sessions: number };
+
+function viewOfRow(row: ViewRow): AdminUserView {
+  return { user: userOfRow(row), liveSessions: row.live_sessions };
+}
+
+/** `\`, `%` and `_` match themselves in a LIKE pattern (backslash is LIKE's escape). */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** The WHERE clause and parameters of a search; `param` numbers each value. */
+function searchConditions(query: UserSearch, param: (value: unknown) => string): string[] {
+  const where: string[] = [];
+  if (query.phone !== undefined) where.push(`u.phone = ${param(query.phone)}`);
+  // text_pattern_ops index: a prefix LIKE is a range scan whatever the collation.
+  if (query.phonePrefix !== undefined) where.push(`u.phone LIKE ${param(`${likeLiteral(query.phonePrefix)}%`)}`);
+  if (query.namePart !== undefined) {
+    // pg_trgm GIN indexes on lower(first_name) and lower(last_name): a bitmap OR.
+    const pattern = param(`%${likeLiteral(query.namePart)}%`);
+    where.push(`(lower(u.first_name) LIKE lower(${pattern}) OR lower(u.last_name) LIKE lower(${pattern}))`);
+  }
+  if (query.after !== undefined) {
+    // Keyset paging along (date_joined DESC, id DESC); the instant exact to the microsecond.
+    const joined = `'epoch'::timestamptz + (${param(query.after.dateJoinedMicros.toString())}::bigint || ' microseconds')::interval`;
+    where.push(`(u.date_joined, u.id) < (${joined}, ${param(query.after.id)}::uuid)`);
+  }
+  return where;
+}
+
 export function createUserRepository(db: Queryable): UserRepository {
   return {
     async findByPhone(phone) {
@@ -65,6 +110,53 @@ export function createUserRepository(db: Queryable): UserRepository {
         [id, names.firstName ?? null, names.lastName ?? null],
       );
       return firstUser(rows);
+    },
+
+    async findView(id, now) {
+      const rows = await db.query<ViewRow>(`SELECT ${U_COLUMNS}, ${liveSessionsSql("$2")} AS live_sessions FROM users u WHERE u.id = $1`, [id, now]);
+      const row = rows[0];
+      return row === undefined ? undefined : viewOfRow(row);
+    },
+
+    async search(query) {
+      const params: unknown[] = [];
+      const param = (value: unknown) => `$${params.push(value)}`;
+      const now = param(query.now);
+      const where = searchConditions(query, param);
+      const rows = await db.query<ViewRow & { joined_micros: string }>(
+        `SELECT ${U_COLUMNS}, ${liveSessionsSql(now)} AS live_sessions,
+                (extract(epoch FROM u.date_joined) * 1000000)::bigint::text AS joined_micros
+         FROM users u ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY u.date_joined DESC, u.id DESC LIMIT ${param(query.limit)}`,
+        params,
+      );
+      return rows.map((row): ListedUser => ({ ...viewOfRow(row), position: { dateJoinedMicros: BigInt(row.joined_micros), id: row.id } }));
+    },
+
+    async updateFlags(id, changes, now, note) {
+      // Deactivation is logout-all's statement (sessions.ts revokeAllOfUser) with the
+      // flags set in the same UPDATE of the user row, so the row lock orders it with
+      // every login (which starts a session only for an active user, after the instant).
+      const rows = await db.query<ViewRow & { at: Date | null }>(
+        `WITH latest AS (
+           SELECT max(created_at) AS created_at FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND $2::boolean IS FALSE
+         ), u AS (
+           UPDATE users SET is_active = COALESCE($2, is_active), is_staff = COALESCE($3, is_staff),
+             sessions_revoked_before = CASE WHEN $2::boolean IS FALSE
+               THEN GREATEST(sessions_revoked_before, $4, (SELECT created_at FROM latest)) ELSE sessions_revoked_before END
+           WHERE id = $1 RETURNING ${USER_COLUMNS}, sessions_revoked_before
+         ), s AS (
+           UPDATE sessions s SET revoked_at = $4, revoked_reason = 'deactivated'
+           FROM users usr, u
+           WHERE $2::boolean IS FALSE AND s.user_id = $1 AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > $4
+             AND s.created_at <= u.sessions_revoked_before
+             AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
+         ), ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 5)}
+         SELECT ${U_COLUMNS}, ${liveSessionsSql("$4")} AS live_sessions, u.sessions_revoked_before AS at FROM u`,
+        [id, changes.isActive ?? null, changes.isStaff ?? null, now, ...auditParams(note, now)],
+      );
+      const row = rows[0];
+      return row === undefined ? undefined : { view: viewOfRow(row), at: row.at };
     },
   };
 }

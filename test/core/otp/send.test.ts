@@ -133,6 +133,16 @@ describe("sendOtp refuses", () => {
     expect(lab.sms.sent.map((sms) => [sms.to, sms.purpose])).toEqual([[OTHER_PHONE, "login"], [PHONE, "register"]]);
   });
 
+  it("a login code for a deactivated user as account_disabled, counting nothing; a register code as registered", async () => {
+    const lab = await coreLab();
+    await registered(lab, OTHER_PHONE);
+    lab.stores.admin.setActive((await lab.stores.users.findByPhone(OTHER_PHONE))!.id, false);
+    await expect(sendOtp(lab.deps, request({ phone: OTHER_PHONE, purpose: "login" }))).rejects.toMatchObject({ reason: "account_disabled" });
+    await expect(sendOtp(lab.deps, request({ phone: OTHER_PHONE, purpose: "register" }))).rejects.toMatchObject({ reason: "phone_already_registered" });
+    expect(lab.sms.sent).toEqual([]);
+    expect(await sends(lab, IP, OTHER_PHONE)).toEqual([0, 1]); // the registration's own send
+  });
+
   it("a resend of the same phone and purpose within OTP_RESEND_INTERVAL, counting nothing", async () => {
     const lab = await coreLab({ env: { OTP_RESEND_INTERVAL: "60s", ENUMERATION_PROTECTION: "true" } });
     await sendOtp(lab.deps, request());
@@ -219,6 +229,15 @@ describe("sendOtp under ENUMERATION_PROTECTION", () => {
     ];
     expect(answers).toEqual(Array(3).fill({ expiresInSeconds: 120, resendAfterSeconds: 60, codeLength: 6 }));
     expect(lab.sms.sent.map((sms) => [sms.to, sms.purpose])).toEqual([[OTHER_PHONE, "register"], [PHONE, "login"], [OTHER_PHONE, "login"]]);
+  });
+
+  it("sends a deactivated user a login code as it sends anyone", async () => {
+    const lab = await coreLab({ env: { ENUMERATION_PROTECTION: "true" } });
+    await registered(lab, OTHER_PHONE);
+    lab.stores.admin.setActive((await lab.stores.users.findByPhone(OTHER_PHONE))!.id, false);
+    lab.clock.advance(MINUTE);
+    expect(await sendOtp(lab.deps, request({ phone: OTHER_PHONE, purpose: "login" }))).toEqual(await sendOtp(lab.deps, request({ phone: PHONE, purpose: "login" })));
+    expect(lab.sms.sent.map((sms) => [sms.to, sms.purpose])).toEqual([[OTHER_PHONE, "login"], [PHONE, "login"]]);
   });
 });
 

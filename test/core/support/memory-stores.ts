@@ -7,7 +7,7 @@
  */
 import { actorName, type AuditEvent, type AuditLog, type AuditNote } from "../../../src/core/ports/audit.js";
 import type { ClientInfo, NewSession, NewUser, RotationState, SessionRepository } from "../../../src/core/ports/sessions.js";
-import type { User, UserRepository } from "../../../src/core/ports/users.js";
+import type { AdminUserView, ListedUser, User, UserRepository } from "../../../src/core/ports/users.js";
 import type { SessionSnapshot, SessionSnapshots } from "../../../src/store/postgres/sessions.js";
 
 interface UserRow extends User {
@@ -125,6 +125,47 @@ export function createMemoryStores(): MemoryStores {
     });
   }
 
+  /** As liveSessionsSql: none for an inactive user; else not revoked, not expired, and after logout-all. */
+  function viewOf(row: UserRow, now: Date): AdminUserView {
+    let liveSessions = 0;
+    if (row.isActive) {
+      for (const session of sessions.values()) {
+        const afterLogoutAll = row.sessionsRevokedBefore === null || session.createdAt > row.sessionsRevokedBefore;
+        if (session.userId === row.id && session.revokedAt === null && session.expiresAt > now && afterLogoutAll) liveSessions += 1;
+      }
+    }
+    return { user: userOf(row), liveSessions };
+  }
+
+  /** A user's place in the newest-first listing: date_joined in microseconds, then id. */
+  const positionOf = (row: UserRow) => ({ dateJoinedMicros: BigInt(row.dateJoined.getTime()) * 1000n, id: row.id });
+  const newestFirst = (a: { dateJoinedMicros: bigint; id: string }, b: { dateJoinedMicros: bigint; id: string }): number =>
+    a.dateJoinedMicros !== b.dateJoinedMicros ? (a.dateJoinedMicros > b.dateJoinedMicros ? -1 : 1) : a.id === b.id ? 0 : a.id > b.id ? -1 : 1;
+
+  /**
+   * As revokeAllOfUser's statement: the logout-all instant moves to `now`, or past the
+   * newest live session (a clock ahead), never back; the live unexpired sessions it
+   * covers that an earlier instant did not are revoked with `reason`. Returns how many.
+   */
+  function endSessionsOf(user: UserRow, now: Date, reason: string): number {
+    const previous = user.sessionsRevokedBefore;
+    let at = Math.max(previous?.getTime() ?? -Infinity, now.getTime());
+    for (const session of sessions.values()) {
+      if (session.userId === user.id && session.revokedAt === null) at = Math.max(at, session.createdAt.getTime());
+    }
+    user.sessionsRevokedBefore = new Date(at);
+    let revoked = 0;
+    for (const session of sessions.values()) {
+      const coveredNow = session.createdAt.getTime() <= at && (previous === null || session.createdAt > previous);
+      if (session.userId === user.id && session.revokedAt === null && session.expiresAt > now && coveredNow) {
+        session.revokedAt = now;
+        session.revokedReason = reason;
+        revoked += 1;
+      }
+    }
+    return revoked;
+  }
+
   const userRepository: UserRepository = {
     async findByPhone(phone) {
       const id = userIdByPhone.get(phone);
@@ -150,6 +191,33 @@ export function createMemoryStores(): MemoryStores {
       if (names.firstName !== undefined) row.firstName = names.firstName;
       if (names.lastName !== undefined) row.lastName = names.lastName;
       return userOf(row);
+    },
+    async findView(id, now) {
+      const row = users.get(id.toLowerCase());
+      return row === undefined ? undefined : viewOf(row, now);
+    },
+    async search(query) {
+      const { phone, phonePrefix, namePart, after } = query;
+      const part = namePart?.toLowerCase();
+      const listed: ListedUser[] = [];
+      for (const row of users.values()) {
+        if (phone !== undefined && row.phone !== phone) continue;
+        if (phonePrefix !== undefined && !row.phone.startsWith(phonePrefix)) continue;
+        if (part !== undefined && !row.firstName.toLowerCase().includes(part) && !row.lastName.toLowerCase().includes(part)) continue;
+        const position = positionOf(row);
+        if (after !== undefined && newestFirst(position, after) <= 0) continue;
+        listed.push({ ...viewOf(row, query.now), position });
+      }
+      return listed.sort((a, b) => newestFirst(a.position, b.position)).slice(0, query.limit);
+    },
+    async updateFlags(id, changes, now, note) {
+      const row = users.get(id.toLowerCase());
+      if (row === undefined) return undefined;
+      if (changes.isActive === false) endSessionsOf(row, now, "deactivated");
+      if (changes.isActive !== undefined) row.isActive = changes.isActive;
+      if (changes.isStaff !== undefined) row.isStaff = changes.isStaff;
+      record(note, now, row.id, null);
+      return { view: viewOf(row, now), at: row.sessionsRevokedBefore };
     },
   };
 
@@ -233,23 +301,9 @@ export function createMemoryStores(): MemoryStores {
     async revokeAllOfUser(userId, now, note) {
       const user = users.get(userId);
       if (user === undefined) return { revoked: 0, at: now };
-      const previous = user.sessionsRevokedBefore;
-      let at = Math.max(previous?.getTime() ?? -Infinity, now.getTime());
-      for (const session of sessions.values()) {
-        if (session.userId === userId && session.revokedAt === null) at = Math.max(at, session.createdAt.getTime());
-      }
-      user.sessionsRevokedBefore = new Date(at);
-      let revoked = 0;
-      for (const session of sessions.values()) {
-        const coveredNow = session.createdAt.getTime() <= at && (previous === null || session.createdAt > previous);
-        if (session.userId === userId && session.revokedAt === null && session.expiresAt > now && coveredNow) {
-          session.revokedAt = now;
-          session.revokedReason = "logout_all";
-          revoked += 1;
-        }
-      }
+      const revoked = endSessionsOf(user, now, "logout_all");
       record(note, now, userId, null, { revoked });
-      return { revoked, at: user.sessionsRevokedBefore };
+      return { revoked, at: user.sessionsRevokedBefore ?? now };
     },
 
     async snapshot(sessionId): Promise<SessionSnapshot | undefined> {

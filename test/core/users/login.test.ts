@@ -76,13 +76,49 @@ describe("login", () => {
     expect(lab.stores.admin.counts()).toMatchObject({ users: 0, sessions: 0 });
   });
 
-  it("refuses a deactivated user as not registered", async () => {
+  it("refuses a deactivated user with account_disabled before checking the code, which stays live", async () => {
     const lab = await coreLab();
     const { user } = await signUp(lab);
     const phone = phoneOf(user.phone);
     const code = await loginCode(lab, phone);
     lab.stores.admin.setActive(user.id, false);
-    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("phone_not_registered");
+    const wrong = code === "000000" ? "111111" : "000000";
+    for (const tried of [code, wrong]) expect(await refusal(login(lab.deps, { phone: phone.local, code: tried, client: { ip: IP, userAgent: null } }))).toBe("account_disabled");
+    expect(lab.stores.admin.counts().sessions).toBe(1);
+    // Nothing was checked: active again, the same code logs in.
+    lab.stores.admin.setActive(user.id, true);
+    await expect(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } })).resolves.toBeDefined();
+  });
+
+  it("refuses a user deactivated while the code was being checked with account_disabled", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const phone = phoneOf(user.phone);
+    const code = await loginCode(lab, phone);
+    const { kv } = lab.deps;
+    lab.deps.kv = {
+      ...kv,
+      async checkCode(...args) {
+        lab.stores.admin.setActive(user.id, false);
+        return kv.checkCode(...args);
+      },
+    };
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("account_disabled");
+    expect(lab.stores.admin.counts().sessions).toBe(1);
+  });
+
+  it("tells a deactivated user only once the code is verified (ENUMERATION_PROTECTION), as an unknown phone is told", async () => {
+    const lab = await coreLab({ env: { ENUMERATION_PROTECTION: "true" } });
+    const { user } = await signUp(lab);
+    const phone = phoneOf(user.phone);
+    lab.stores.admin.setActive(user.id, false);
+    const code = await loginCode(lab, phone);
+    const wrong = code === "000000" ? "111111" : "000000";
+    expect(await refusal(login(lab.deps, { phone: phone.local, code: wrong, client: { ip: IP, userAgent: null } }))).toBe("otp_invalid");
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("account_disabled");
+    // The code was checked, and spent.
+    lab.stores.admin.setActive(user.id, true);
+    expect(await refusal(login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } }))).toBe("otp_expired");
     expect(lab.stores.admin.counts().sessions).toBe(1);
   });
 });
