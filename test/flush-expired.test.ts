@@ -70,8 +70,8 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
       INSERT INTO users (id, phone, date_joined)
         SELECT md5('u' || g)::uuid, '+98935' || lpad(g::text, 7, '0'), now() - interval '90 days' FROM generate_series(1, ${USERS}) g;
 
-      INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-        SELECT 'xs' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '31 days', now() - interval '1 day' - g * interval '1 second', 'xs' || g || 'b'
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti)
+        SELECT 'xs' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '31 days', now() - interval '31 days', now() - interval '1 day' - g * interval '1 second', 'xs' || g || 'b'
         FROM generate_series(1, ${EXPIRED_SESSIONS}) g;
       INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at, replaced_by, rotated_at)
         SELECT 'xs' || g || 'a', 'xs' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() - interval '3 days', 'xs' || g || 'b', now() - interval '3 days'
@@ -82,15 +82,15 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
       INSERT INTO blacklisted_tokens (jti, blacklisted_at)
         SELECT 'xs' || g || 'a', now() - interval '3 days' FROM generate_series(1, ${EXPIRED_SESSIONS}) g;
 
-      INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-        SELECT 'chain' || c, md5('u1')::uuid, now() - interval '31 days', now() - interval '1 hour', 'chain' || c || '-${CHAIN}'
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti)
+        SELECT 'chain' || c, md5('u1')::uuid, now() - interval '31 days', now() - interval '31 days', now() - interval '1 hour', 'chain' || c || '-${CHAIN}'
         FROM generate_series(1, ${LONG_CHAINS}) c;
       INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
         SELECT 'chain' || c || '-' || n, 'chain' || c, md5('u1')::uuid, now() - interval '2 days', now() + interval '5 days'
         FROM generate_series(1, ${LONG_CHAINS}) c, generate_series(1, ${CHAIN}) n;
 
-      INSERT INTO sessions (id, user_id, created_at, expires_at, current_refresh_jti)
-        SELECT 'ls' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() + interval '20 days', 'ls' || g || 'b'
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti)
+        SELECT 'ls' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() - interval '10 days', now() + interval '20 days', 'ls' || g || 'b'
         FROM generate_series(1, ${LIVE_SESSIONS}) g;
       INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at, replaced_by, rotated_at)
         SELECT 'ls' || g || 'a', 'ls' || g, md5('u' || (g % ${USERS} + 1))::uuid, now() - interval '10 days', now() - interval '3 days', 'ls' || g || 'b', now() - interval '1 day'
