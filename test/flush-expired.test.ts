@@ -31,9 +31,9 @@ interface CliRun {
   stderr: string;
 }
 
-/** `npm run flush-expired` (tsx src/cli/flush-expired.ts) with only DATABASE_URL. */
+/** `identity flush-expired` (what `npm run flush-expired` runs) with only DATABASE_URL. */
 function flushExpired(databaseUrl: string): Promise<CliRun> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/flush-expired.ts"], {
+  const child = spawn(process.execPath, ["bin/identity.mjs", "flush-expired"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATABASE_URL: databaseUrl, LOG_LEVEL: "debug" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -2,8 +2,9 @@
  * The npm package as another project gets it: `npm pack` (prepack builds dist/),
  * the tarball installed into a new project, then the README's "For TypeScript
  * backends" usage run by node as ESM and type-checked by tsc against the shipped
- * .d.ts. The service runs beside it on the same PostgreSQL, Redis and DATA_DIR (its
- * development key), as a deployment would.
+ * .d.ts, and its `identity` command run by npx from the compiled code. The service
+ * runs beside it on the same PostgreSQL, Redis and DATA_DIR (its development key),
+ * as a deployment would.
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -87,11 +88,14 @@ describe.runIf(realStoresAvailable())("the packed package", () => {
     expect(tarballs).toHaveLength(1);
     const tarball = join(work, tarballs[0]!);
 
-    // What ships: the compiled library, generated code and migrations; no sources,
-    // tests, data, server bundle or browser client (the package does not export the bridge).
+    // What ships: the compiled library, generated code and migrations, and the
+    // command's launcher; no sources, tests, data, server bundle or browser client
+    // (the package does not export the bridge).
     const listing = (await run("tar", ["-tzf", tarball])).stdout.split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
-    expect(listing).toEqual(expect.arrayContaining(["dist/src/index.js", "dist/src/index.d.ts", "dist/gen/identity/v1/token_pb.js", "dist/src/store/postgres/migrations/001_initial.sql"]));
-    expect(listing.filter((f) => !/^dist\/(src|gen)\//.test(f)).sort()).toEqual(["README.md", "package.json"]);
+    expect(listing).toEqual(
+      expect.arrayContaining(["dist/src/index.js", "dist/src/index.d.ts", "dist/gen/identity/v1/token_pb.js", "dist/src/store/postgres/migrations/001_initial.sql", "dist/src/cli/identity.js"]),
+    );
+    expect(listing.filter((f) => !/^dist\/(src|gen)\//.test(f)).sort()).toEqual(["README.md", "bin/identity.mjs", "package.json"]);
     expect(listing.filter((f) => f.endsWith(".map") || (f.endsWith(".ts") && !f.endsWith(".d.ts")) || /\/main\.js$/.test(f))).toEqual([]);
 
     // A new project. Dependencies come from the npm cache the project's own install
@@ -121,5 +125,14 @@ describe.runIf(realStoresAvailable())("the packed package", () => {
     // tsc reports on stdout; an empty report is a clean check.
     const report = await run(tsc, ["-p", app], { cwd: app, timeout: 30_000 }).then(() => "", (error: { stdout?: string }) => error.stdout ?? String(error));
     expect(report).toBe("");
+
+    // (c) `npx identity` runs the compiled command (no sources, no tsx here).
+    const help = await run("npx", ["--no-install", "identity", "--help"], { cwd: app, env, timeout: 20_000 });
+    expect(help.stdout).toMatch(/^Usage: identity COMMAND/);
+    expect(help.stdout).toContain("users create --phone PHONE");
+    const migrate = await run("npx", ["--no-install", "identity", "migrate"], { cwd: app, env, timeout: 20_000 });
+    expect(migrate.stdout).toBe("schema is current: no migration to apply\n");
+    const bad = await run("npx", ["--no-install", "identity", "users", "disable"], { cwd: app, env, timeout: 20_000 }).catch((error: { code?: number; stderr?: string }) => error);
+    expect(bad).toMatchObject({ code: 2, stderr: "identity users disable: missing PHONE (see identity users disable --help)\n" });
   }, 120_000);
 });

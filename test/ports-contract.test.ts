@@ -1062,6 +1062,44 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect(await ports.users.findById(randomUUID())).toBeUndefined();
         expect(await ports.users.findByPhone(freshPhone().e164)).toBeUndefined();
       });
+
+      it("create makes a user without a session, staff when asked, and records its event with the note's actor", async () => {
+        const t = era();
+        const before = await ports.admin.counts();
+        const id = randomUUID();
+        const phone = freshPhone().e164;
+        const note = { type: "user.registered", actor: { kind: "system" }, client: null, details: { via: "cli", is_staff: true } } as const;
+        const user = await ports.users.create({ id, phone, firstName: "Sara", lastName: "Ahmadi", isStaff: true }, new Date(t), note);
+        const expected: User = { id, phone, firstName: "Sara", lastName: "Ahmadi", isStaff: true, isActive: true, dateJoined: new Date(t), lastLogin: null };
+        expect(user).toEqual(expected);
+        expect(await ports.users.findByPhone(phone)).toEqual(expected);
+        expect(await ports.admin.counts()).toEqual({ ...before, users: before.users + 1 });
+        expect(await ports.audit.list({ userId: id, limit: 10 })).toEqual([
+          { id: expect.any(String), at: new Date(t), type: "user.registered", userId: id, sessionId: null, actor: "system", ip: null, userAgent: null, details: { via: "cli", is_staff: true } },
+        ]);
+
+        const plain = must(await ports.users.create({ id: randomUUID(), phone: freshPhone().e164, firstName: "", lastName: "", isStaff: false }, new Date(t), note));
+        expect(plain).toMatchObject({ isStaff: false, isActive: true, lastLogin: null });
+      });
+
+      it("create of a taken phone returns undefined, changing and recording nothing", async () => {
+        const t = era();
+        const { user } = await registered(t);
+        const before = await ports.admin.counts();
+        const eventsBefore = await ports.audit.list({ userId: user.id, limit: 10 });
+        const id = randomUUID();
+        const again = await ports.users.create({ id, phone: user.phone, firstName: "Other", lastName: "", isStaff: true }, new Date(t + MINUTE), {
+          type: "user.registered",
+          actor: { kind: "system" },
+          client: null,
+        });
+        expect(again).toBeUndefined();
+        expect(await ports.admin.counts()).toEqual(before);
+        expect(await ports.users.findByPhone(user.phone)).toEqual(user);
+        expect(await ports.users.findById(id)).toBeUndefined();
+        expect(await ports.audit.list({ userId: user.id, limit: 10 })).toEqual(eventsBefore);
+        expect(await ports.audit.list({ userId: id, limit: 10 })).toEqual([]);
+      });
     });
 
     describe("staff's view of users", () => {

@@ -1,9 +1,10 @@
 /**
- * `npm run flush-expired [batch size]`: deletes expired sessions and refresh-token
- * rows, and audit events older than AUDIT_RETENTION, in bounded batches (each a
- * short statement with SKIP LOCKED; default 5000 rows of each table), so even a
- * table of millions is cleaned without long locks. Safe to run from cron on any
- * instance. Each batch is logged at `debug`.
+ * `identity flush-expired [BATCH_SIZE]` (`npm run flush-expired`): deletes expired
+ * sessions and refresh-token rows, and audit events older than AUDIT_RETENTION, in
+ * bounded batches (each a short statement with SKIP LOCKED; default 5000 rows of
+ * each table), so even a table of millions is cleaned without long locks. Safe to
+ * run from cron on any instance. Each batch and the totals are logged at `debug`;
+ * one line on stdout says what went.
  */
 import { loadConfig } from "../config.js";
 import { createLogger, openDatabase } from "../app.js";
@@ -12,17 +13,18 @@ import { systemClock } from "../core/clock.js";
 import { flushExpired } from "../core/sessions/flush.js";
 import { createAuditLog } from "../store/postgres/audit.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
-import { runCli } from "./run.js";
+import type { Run } from "./commands.js";
+import { UsageError } from "./errors.js";
 
 const DEFAULT_BATCH = 5000;
+const MAX_BATCH = 1_000_000;
 
-runCli(async () => {
+export const flushExpiredCommand: Run = async (args) => {
+  const batchSize = batchSizeOf(args.positionals[0]);
   const config = loadConfig();
   const log = createLogger(config);
   const stores = await openDatabase(config);
   try {
-    const asked = Number(process.argv[2] ?? DEFAULT_BATCH);
-    const batchSize = Number.isInteger(asked) && asked > 0 ? asked : DEFAULT_BATCH;
     const started = performance.now();
     let batches = 0;
     let batchStarted = started;
@@ -36,8 +38,16 @@ runCli(async () => {
     const events = await flushAuditTrail(createAuditLog(stores.db), systemClock, config.auditRetentionMs, batchSize, (deleted) =>
       logBatch({ events: deleted }, "old audit events batch"),
     );
-    log.info({ ...result, events, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
+    log.debug({ ...result, events, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
+    return `deleted ${result.sessions} expired sessions, ${result.tokens} expired refresh-token rows and ${events} audit events older than AUDIT_RETENTION (${batches} batches of at most ${batchSize})`;
   } finally {
     await stores.release();
   }
-});
+};
+
+function batchSizeOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_BATCH;
+  const size = Number(text);
+  if (!/^\d+$/.test(text) || size < 1 || size > MAX_BATCH) throw new UsageError(`BATCH_SIZE must be a whole number from 1 to ${MAX_BATCH}, not "${text}"`);
+  return size;
+}

@@ -8,6 +8,7 @@
  */
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { resolve } from "node:path";
+import { UnavailableError } from "../core/errors.js";
 
 export class InstanceLockError extends Error {
   override name = "InstanceLockError";
@@ -72,7 +73,11 @@ export async function lockSharedDatabase(databaseUrl: string, mode: SharedDataba
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "identity-service-lock" });
   client.on("error", () => {});
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new UnavailableError("database", error instanceof Error ? error.message : String(error), { cause: error });
+  }
   const take = mode === "redis" ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
   const { rows } = await client.query<{ locked: boolean }>(`SELECT ${take}($1) AS locked`, [STORE_MODE_LOCK_ID]);
   if (!rows[0]?.locked) {

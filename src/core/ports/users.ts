@@ -55,6 +55,12 @@ export interface UserFlagChanges {
 /** Where users are kept. Failures to reach it are thrown as `UnavailableError("database", …)`. */
 export interface UserRepository {
   findByPhone(phone: string): Promise<User | undefined>;
+  /**
+   * Creates a user with no session (an operator's command, not a sign-up) and
+   * records `note` about them, in one statement; undefined when the phone is taken
+   * (nothing created, nothing recorded).
+   */
+  create(user: { id: string; phone: string; firstName: string; lastName: string; isStaff: boolean }, at: Date, note: AuditNote): Promise<User | undefined>;
   /** `id` must be a UUID (callers check: PostgreSQL refuses anything else with an error). */
   findById(id: string): Promise<User | undefined>;
   /**

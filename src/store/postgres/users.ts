@@ -86,6 +86,20 @@ export function createUserRepository(db: Queryable): UserRepository {
     async findByPhone(phone) {
       return firstUser(await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [phone]));
     },
+    async create(user, at, note) {
+      // The event is inserted once per row the INSERT returns: none for a taken phone.
+      const rows = await db.query<UserRow>(
+        `WITH u AS (
+           INSERT INTO users (id, phone, first_name, last_name, is_staff, date_joined)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (phone) DO NOTHING
+           RETURNING ${USER_COLUMNS}
+         ), ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL" }, 7)}
+         SELECT ${USER_COLUMNS} FROM u`,
+        [user.id, user.phone, user.firstName, user.lastName, user.isStaff, at, ...auditParams(note, at)],
+      );
+      return firstUser(rows);
+    },
     async findById(id) {
       return firstUser(await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]));
     },

@@ -186,6 +186,14 @@ export function createMemoryStores(): MemoryStores {
       const row = id === undefined ? undefined : users.get(id);
       return row === undefined ? undefined : userOf(row);
     },
+    async create(newUser, at, note) {
+      if (userIdByPhone.has(newUser.phone)) return undefined;
+      const row: UserRow = { ...newUser, isActive: true, dateJoined: at, lastLogin: null, sessionsRevokedBefore: null };
+      users.set(row.id, row);
+      userIdByPhone.set(row.phone, row.id);
+      record(note, at, row.id, null);
+      return userOf(row);
+    },
     async findById(id) {
       // A UUID is one value however it is written, as in PostgreSQL's uuid type.
       const row = users.get(id.toLowerCase());
