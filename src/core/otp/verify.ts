@@ -13,13 +13,20 @@ import { codeDigest } from "./digest.js";
 import { assertNotLockedOut, recordFailure } from "./failures.js";
 import { otpKeys, type OtpPurpose } from "./keys.js";
 
-export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string, client: RequestClient): Promise<void> {
+/**
+ * `precondition`, when given, is a refusal that must come before the code is
+ * checked (a deactivated account); it runs beside the lock check, so it costs no
+ * round trip of its own, and wins over it when both refuse.
+ */
+export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string, client: RequestClient, precondition?: () => Promise<void>): Promise<void> {
   const { otp } = deps.config;
   const code = asciiDigits(typed.trim());
   if (!new RegExp(`^\\d{${otp.length}}$`).test(code)) {
     throw new AppError("validation_error", `code must be ${otp.length} digits`, { field: "code" });
   }
-  await assertNotLockedOut(deps, phone, client.ip);
+  const [gate, lock] = await Promise.allSettled([precondition?.(), assertNotLockedOut(deps, phone, client.ip)]);
+  if (gate.status === "rejected") throw gate.reason;
+  if (lock.status === "rejected") throw lock.reason;
   const key = otpKeys.code(phone, purpose);
   const check = await deps.kv.checkCode(key, codeDigest(deps.otpKey, phone, purpose, code), otp.maxAttempts);
   // A right code resets no count: the owner's login must not wipe the slate of

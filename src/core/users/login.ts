@@ -15,8 +15,12 @@ import { startSession, type SignedIn } from "../sessions/start.js";
 export async function login(deps: CoreDeps, request: { phone: string; code: string; client: RequestClient }): Promise<SignedIn> {
   const phone = requestedPhone(deps.config, request.phone);
   const code = required(request.code, "code");
-  if (!deps.config.otp.enumerationProtection && (await deps.users.findByPhone(phone))?.isActive === false) throw new AppError("account_disabled");
-  await verifyOtp(deps, phone, "login", code, request.client);
+  const notDisabled = deps.config.otp.enumerationProtection
+    ? undefined
+    : async () => {
+        if ((await deps.users.findByPhone(phone))?.isActive === false) throw new AppError("account_disabled");
+      };
+  await verifyOtp(deps, phone, "login", code, request.client, notDisabled);
   const signedIn = await startSession(deps, { kind: "existing", phone }, request.client);
   // No active user has the phone: never registered, or deactivated (perhaps meanwhile).
   if (signedIn === undefined) throw new AppError((await deps.users.findByPhone(phone)) === undefined ? "phone_not_registered" : "account_disabled");
