@@ -22,7 +22,7 @@ export interface CallContext {
 }
 
 /** The client's address: the peer, or what a trusted proxy said it was. Each
- * transport provides it (grpc-js resolves it on first read: only SendOtp asks). */
+ * transport provides it (grpc-js resolves it on first read: Verify never asks). */
 export const clientIpKey = createContextKey<string>("", { description: "client IP" });
 
 /** The client's User-Agent: the caller's own `user-agent`, or the one a trusted

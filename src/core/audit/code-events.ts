@@ -18,9 +18,14 @@ import type { OtpPurpose } from "../otp/keys.js";
 
 type Deps = Pick<CoreDeps, "audit" | "users" | "clock" | "log">;
 
-/** A code reached the SMS provider: `details.purpose` and `details.provider`. */
-export async function auditCodeSent(deps: Deps & Pick<CoreDeps, "sms">, sent: { phone: string; purpose: OtpPurpose; client: ClientInfo }): Promise<void> {
-  await appendAbout(deps, sent.phone, ["otp.sent"], (user, at) => [
+/** A code reached the SMS provider: `details.purpose` and `details.provider`.
+ * `owner` is the number's user when send-otp has read it already (undefined: none),
+ * so the trail does not read it again. */
+export async function auditCodeSent(
+  deps: Deps & Pick<CoreDeps, "sms">,
+  sent: { phone: string; purpose: OtpPurpose; client: ClientInfo; owner?: { user: User | undefined } | undefined },
+): Promise<void> {
+  await appendAbout(deps, sent.phone, ["otp.sent"], sent.owner, (user, at) => [
     {
       type: "otp.sent",
       at,
@@ -54,7 +59,7 @@ export async function auditCodeRefused(deps: Deps, refused: CodeRefusal): Promis
   if (refused.purpose === "login") types.push("user.login_failed");
   if (refused.phoneLockedMs > 0) types.push("user.locked_out");
   if (types.length === 0) return;
-  await appendAbout(deps, refused.phone, types, (user, at) => {
+  await appendAbout(deps, refused.phone, types, undefined, (user, at) => {
     if (user === undefined) return [];
     const events: StandaloneAuditEvent[] = [];
     if (refused.purpose === "login") {
@@ -70,10 +75,17 @@ export async function auditCodeRefused(deps: Deps, refused: CodeRefusal): Promis
 }
 
 /** Appends the events (of `types`) that `build` makes of the user who has `phone`,
- * if any; a failure is logged, not thrown. */
-async function appendAbout(deps: Deps, phone: string, types: readonly AuditEventType[], build: (user: User | undefined, at: Date) => StandaloneAuditEvent[]): Promise<void> {
+ * if any (read unless `known`); a failure is logged, not thrown. */
+async function appendAbout(
+  deps: Deps,
+  phone: string,
+  types: readonly AuditEventType[],
+  known: { user: User | undefined } | undefined,
+  build: (user: User | undefined, at: Date) => StandaloneAuditEvent[],
+): Promise<void> {
   try {
-    const events = build(await deps.users.findByPhone(phone), new Date(deps.clock.now()));
+    const user = known === undefined ? await deps.users.findByPhone(phone) : known.user;
+    const events = build(user, new Date(deps.clock.now()));
     for (const event of events) await deps.audit.append(event);
   } catch (error) {
     deps.log.warn({ err: String(error), types }, "audit event not recorded");

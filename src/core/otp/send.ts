@@ -13,6 +13,7 @@ import { assertNotLockedOut } from "./failures.js";
 import { otpKeys } from "./keys.js";
 import { requestedPurpose } from "./purpose.js";
 import type { RequestClient } from "../sessions/client.js";
+import type { User } from "../ports/users.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -45,11 +46,14 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
   // Under ENUMERATION_PROTECTION every number gets a code alike; register and login
   // say "already registered" / "not registered" / "disabled" only to whoever verified
   // that code.
+  // The number's user, when read here, is also whom the trail's `otp.sent` is about.
+  let owner: { user: User | undefined } | undefined;
   if (!otp.enumerationProtection) {
     const user = await deps.users.findByPhone(phone);
     if (purpose === "register" && user !== undefined) throw new AppError("phone_already_registered");
     if (purpose === "login" && user === undefined) throw new AppError("phone_not_registered");
     if (purpose === "login" && user?.isActive === false) throw new AppError("account_disabled");
+    owner = { user };
   }
   const [ipSent, phoneSent] = await Promise.all([deps.kv.peek(otpKeys.ipSends(clientIp)), deps.kv.peek(otpKeys.phoneSends(phone))]);
   if (ipSent.count >= otp.maxPerIpPerHour) throw rateLimited(ipSent.resetMs);
@@ -82,7 +86,7 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
     }
     throw error;
   }
-  await auditCodeSent(deps, { phone, purpose, client: request.client });
+  await auditCodeSent(deps, { phone, purpose, client: request.client, owner });
   return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000), codeLength: otp.length };
 }
 

@@ -5,6 +5,7 @@
 import type { NewSession, SessionRepository } from "../../core/ports/sessions.js";
 import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
+import { END_EVERY_SESSION } from "./end-every-session.js";
 import { firstUser, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
 /** What the liveness cache reads through about a session on a miss. */
@@ -219,21 +220,10 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
 
     async revokeAllOfUser(userId, now, note) {
       const rows = await db.query<{ revoked: string; at: Date }>(
-        `WITH latest AS (
-           -- Live sessions only: revoked ones need no covering, and the partial
-           -- index on (user_id) WHERE revoked_at IS NULL serves this.
-           SELECT max(created_at) AS created_at FROM sessions WHERE user_id = $1 AND revoked_at IS NULL
-         ), u AS (
-           UPDATE users SET sessions_revoked_before = GREATEST(sessions_revoked_before, $2, (SELECT created_at FROM latest))
+        `WITH ${END_EVERY_SESSION.latest("$1")}, u AS (
+           UPDATE users SET sessions_revoked_before = ${END_EVERY_SESSION.revokedBefore("$2")}
            WHERE id = $1 RETURNING id, sessions_revoked_before AS at
-         ), s AS (
-           UPDATE sessions s SET revoked_at = $2, revoked_reason = 'logout_all'
-           FROM users usr, u
-           WHERE s.user_id = $1 AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > $2
-             AND s.created_at <= u.at
-             AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
-           RETURNING s.id
-         ), ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 3, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}
+         ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$2", reason: "'logout_all'", until: "u.at" })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 3, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}
          SELECT (SELECT count(*) FROM s) AS revoked, (SELECT at FROM u) AS at`,
         [userId, now, ...auditParams(note, now)],
       );

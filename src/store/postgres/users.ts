@@ -1,6 +1,7 @@
 import type { AdminUserView, ListedUser, User, UserRepository, UserSearch } from "../../core/ports/users.js";
 import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
+import { END_EVERY_SESSION } from "./end-every-session.js";
 
 /** A row of `users`, as selected by USER_COLUMNS. */
 export interface UserRow {
@@ -39,7 +40,7 @@ export function firstUser(rows: UserRow[]): User | undefined {
 /**
  * The live sessions of the user row `u` at the instant in parameter `now`: none for an
  * inactive user; else those not revoked, not expired and started after logout-all
- * (the partial index on (user_id, last_used_at) WHERE revoked_at IS NULL serves it).
+ * (the partial index on (user_id) WHERE revoked_at IS NULL serves it).
  */
 function liveSessionsSql(now: string): string {
   return `CASE WHEN u.is_active THEN (
@@ -150,24 +151,16 @@ export function createUserRepository(db: Queryable): UserRepository {
     },
 
     async updateFlags(id, changes, now, note) {
+      const DEACTIVATING = "$2::boolean IS FALSE";
       // Deactivation is logout-all's statement (sessions.ts revokeAllOfUser) with the
       // flags set in the same UPDATE of the user row, so the row lock orders it with
       // every login (which starts a session only for an active user, after the instant).
       const rows = await db.query<ViewRow & { at: Date | null }>(
-        `WITH latest AS (
-           SELECT max(created_at) AS created_at FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND $2::boolean IS FALSE
-         ), u AS (
+        `WITH ${END_EVERY_SESSION.latest("$1", DEACTIVATING)}, u AS (
            UPDATE users SET is_active = COALESCE($2, is_active), is_staff = COALESCE($3, is_staff),
-             sessions_revoked_before = CASE WHEN $2::boolean IS FALSE
-               THEN GREATEST(sessions_revoked_before, $4, (SELECT created_at FROM latest)) ELSE sessions_revoked_before END
+             sessions_revoked_before = CASE WHEN ${DEACTIVATING} THEN ${END_EVERY_SESSION.revokedBefore("$4")} ELSE sessions_revoked_before END
            WHERE id = $1 RETURNING ${USER_COLUMNS}, sessions_revoked_before
-         ), s AS (
-           UPDATE sessions s SET revoked_at = $4, revoked_reason = 'deactivated'
-           FROM users usr, u
-           WHERE $2::boolean IS FALSE AND s.user_id = $1 AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > $4
-             AND s.created_at <= u.sessions_revoked_before
-             AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
-         ), ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 5)}
+         ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$4", reason: "'deactivated'", until: "u.sessions_revoked_before", when: DEACTIVATING })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 5)}
          SELECT ${U_COLUMNS}, ${liveSessionsSql("$4")} AS live_sessions, u.sessions_revoked_before AS at FROM u`,
         [id, changes.isActive ?? null, changes.isStaff ?? null, now, ...auditParams(note, now)],
       );
