@@ -25,6 +25,8 @@ import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
 import { createMemoryStore } from "./store/kv/memory.js";
 import type { KeyValueStore } from "./core/ports/key-value.js";
+import { noMetrics } from "./core/ports/metrics.js";
+import type { ServiceMetrics } from "./observability/metrics.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
 import { createSessionLiveness } from "./store/liveness/cache.js";
@@ -48,6 +50,8 @@ export interface BuildOptions {
   logger?: Logger;
   sms?: SmsSender;
   extraClaims?: ExtraClaims;
+  /** The Prometheus series to record into (main.ts makes them unless METRICS_PORT=off). */
+  metrics?: ServiceMetrics;
 }
 
 export function createLogger(config: Pick<Config, "logLevel">): Logger {
@@ -152,6 +156,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       kv: stores.kv,
       sms: codeSender(options.sms ?? createSmsSender(config.sms, log)),
       log,
+      metrics: options.metrics?.domain ?? noMetrics,
       extraClaims: options.extraClaims,
       serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
       verifiedTokens: createVerifiedTokenCache(),

@@ -74,6 +74,11 @@ export interface Config {
   logLevel: string;
   /** How long audit events are kept: flush-expired deletes older ones. */
   auditRetentionMs: number;
+  /** Where Prometheus scrapes `GET /metrics` (bound to HOST); undefined → METRICS_PORT=off. */
+  metricsPort: number | undefined;
+  /** OpenTelemetry traces: on only when an OTLP endpoint is set. The SDK reads the other
+   * standard OTEL_* variables itself (protocol, headers, sampler, service name). */
+  tracing: boolean;
 }
 
 export class ConfigError extends Error {
@@ -177,6 +182,22 @@ function port(env: Env, name: string, fallback: number): number {
   return integer(env, name, fallback, 0, 65535);
 }
 
+/** METRICS_PORT: a port (0 picks a free one), or `off`. Never the bridge's own port:
+ * /metrics is for the scraper on the operators' network, not for the public. */
+function metricsPort(env: Env, httpPort: number): number | undefined {
+  if (read(env, "METRICS_PORT")?.toLowerCase() === "off") return undefined;
+  const value = port(env, "METRICS_PORT", 9464);
+  if (value !== 0 && value === httpPort) throw new ConfigError("METRICS_PORT", `must differ from HTTP_PORT (${httpPort}): metrics are never served on the public port`);
+  return value;
+}
+
+/** Tracing is on when an OTLP endpoint is named and the SDK is not disabled (the
+ * standard OTEL_SDK_DISABLED). */
+function tracing(env: Env): boolean {
+  if (read(env, "OTEL_SDK_DISABLED")?.toLowerCase() === "true") return false;
+  return url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]) !== undefined || url(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ["http:", "https:"]) !== undefined;
+}
+
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const text = read(env, name);
   if (text === undefined) return undefined;
@@ -274,12 +295,13 @@ export function loadConfig(env: Env = process.env): Config {
   const redisClusterNodes = clusterNodes(env);
   const redisKeyPrefix = keyPrefix(env);
   const serviceKeys = serviceApiKeys(env);
+  const httpPort = port(env, "HTTP_PORT", 8080);
 
   const config: Config = {
     production,
     host: read(env, "HOST") ?? "127.0.0.1",
     grpcPort: port(env, "GRPC_PORT", 50051),
-    httpPort: port(env, "HTTP_PORT", 8080),
+    httpPort,
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: read(env, "DATA_DIR") ?? "./.data",
     kv: redisUrl === undefined && redisClusterNodes === undefined ? { kind: "memory" } : { kind: "redis", url: redisUrl, clusterNodes: redisClusterNodes, keyPrefix: redisKeyPrefix },
@@ -320,6 +342,8 @@ export function loadConfig(env: Env = process.env): Config {
     defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),
     logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     auditRetentionMs: duration(env, "AUDIT_RETENTION", "180d"),
+    metricsPort: metricsPort(env, httpPort),
+    tracing: tracing(env),
   };
   checkCoherence(config);
   if (production) checkProduction(config);

@@ -5,6 +5,7 @@ import type { LocalCopies } from "./local-copies.js";
 import type { AuditLog } from "./ports/audit.js";
 import type { CodeSender } from "./ports/code-sender.js";
 import type { KeyValueStore } from "./ports/key-value.js";
+import type { DomainMetrics } from "./ports/metrics.js";
 import type { SessionLiveness } from "./ports/session-liveness.js";
 import type { SessionRepository } from "./ports/sessions.js";
 import type { User, UserRepository } from "./ports/users.js";
@@ -32,6 +33,8 @@ export interface CoreDeps {
   kv: KeyValueStore;
   sms: CodeSender;
   log: Logger;
+  /** What the domain counts (noMetrics when METRICS_PORT=off). */
+  metrics: DomainMetrics;
   extraClaims?: ExtraClaims | undefined;
   /** Which service presents a key (Introspect), from SERVICE_API_KEYS. */
   serviceKeys: ServiceKeyCheck;

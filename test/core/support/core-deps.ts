@@ -21,6 +21,7 @@ import { createVerifiedTokenCache } from "../../../src/core/tokens/verified-cach
 import { createMemoryStore } from "../../../src/store/kv/memory.js";
 import { createSessionLiveness } from "../../../src/store/liveness/cache.js";
 import { createMemoryStores, type MemoryStores } from "./memory-stores.js";
+import { noMetrics, type DomainMetrics } from "../../../src/core/ports/metrics.js";
 
 export const SIGNING_SECRET = "core-test-signing-secret-of-at-least-32-bytes";
 
@@ -88,6 +89,8 @@ export interface CoreLabOptions {
   extraClaims?: ExtraClaims;
   /** Hold session state in-process as shared stores do (localCopyMs). */
   localCopyMs?: number;
+  /** Where the domain's counts go (dropped by default). */
+  metrics?: DomainMetrics;
 }
 
 export async function coreLab(options: CoreLabOptions = {}): Promise<CoreLab> {
@@ -111,6 +114,7 @@ export async function coreLab(options: CoreLabOptions = {}): Promise<CoreLab> {
     kv,
     sms,
     log,
+    metrics: options.metrics ?? noMetrics,
     extraClaims: options.extraClaims,
     serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
     verifiedTokens: createVerifiedTokenCache(),
