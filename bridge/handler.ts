@@ -9,11 +9,22 @@ import { localeOf, toPublicError } from "../src/rpc/index.js";
 import { sendRefusal, type Refusal } from "./http/envelope.js";
 import type { Cors } from "./http/cors.js";
 import { headerOf, normalizePath, type Exchange, type HttpResponse, type NodeRequest, type NodeResponse } from "./http/exchange.js";
-import type { Router } from "./http/router.js";
+import type { Match, Router } from "./http/router.js";
 import { HttpRefusal } from "./http/reasons.js";
 import { refusalOf } from "./rpc/errors.js";
 
 export const CONNECT_PATH_PREFIX = "/identity.v1.";
+
+/** The route of a request no route serves (an unknown path, or a Connect path with no
+ * such method): one bounded label instead of whatever path was asked for. */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/**
+ * Runs around the answering of one request, knowing its route (`/api/sessions/{id}/`,
+ * a Connect method's path, or UNMATCHED_ROUTE): metrics and traces hook in here.
+ * `answer` must be called exactly once; the answer may finish later (see `res`).
+ */
+export type RequestObserver = (route: string, req: NodeRequest, res: NodeResponse, answer: () => void) => void;
 
 export interface RequestHandlerOptions {
   router: Router;
@@ -23,14 +34,18 @@ export interface RequestHandlerOptions {
   clientIp: (req: NodeRequest) => string;
   defaultLocale: Locale;
   log: Logger;
+  /** The Connect protocol's method paths (`/identity.v1.TokenService/Verify`), their own routes. */
+  connectPaths: ReadonlySet<string>;
+  /** Around every request, the first outermost; none by default (nothing is paid for them). */
+  observers?: readonly RequestObserver[];
 }
 
 export function createRequestHandler(options: RequestHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
   const { router, log } = options;
-  const exchangeOf = (req: NodeRequest, res: NodeResponse): Exchange => ({
+  const exchangeOf = (req: NodeRequest, res: NodeResponse, path: string): Exchange => ({
     req,
     res,
-    path: normalizePath(req.url),
+    path,
     method: req.method ?? "GET",
     locale: localeOf(headerOf(req.headers, "accept-language"), options.defaultLocale),
     clientIp: options.clientIp(req),
@@ -62,19 +77,18 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
       }
     : undefined;
 
-  return (req, res) => {
+  const respond = (req: NodeRequest, res: NodeResponse, path: string, match: Match | "connect") => {
     accessLog?.(req, res);
     res.setHeader("X-Content-Type-Options", "nosniff");
     if (options.cors(req, res)) return;
-    if (req.url?.startsWith(CONNECT_PATH_PREFIX)) {
+    if (match === "connect") {
       // Connect answers carry tokens and profiles like the /api ones (DESIGN.md: token
       // responses are no-store); connect-node sets no Cache-Control of its own.
       res.setHeader("Cache-Control", "no-store");
       options.connect(req, res);
       return;
     }
-    const ex = exchangeOf(req, res);
-    const match = router.find(ex.method, ex.path);
+    const ex = exchangeOf(req, res, path);
     if (match === undefined) return sendRefusal(ex, { reason: "not_found" });
     if ("allow" in match) return sendRefusal(ex, { reason: "method_not_allowed" }, { Allow: match.allow });
     try {
@@ -83,6 +97,16 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
     } catch (error) {
       fail(ex, error);
     }
+  };
+
+  const observers = options.observers ?? [];
+  return (req, res) => {
+    const path = normalizePath(req.url);
+    const match = req.url?.startsWith(CONNECT_PATH_PREFIX) ? "connect" : router.find(req.method ?? "GET", path);
+    if (observers.length === 0) return respond(req, res, path, match);
+    const route = match === "connect" ? (options.connectPaths.has(path) ? path : UNMATCHED_ROUTE) : (match?.route ?? UNMATCHED_ROUTE);
+    const answer = observers.reduceRight<() => void>((next, observe) => () => observe(route, req, res, next), () => respond(req, res, path, match));
+    answer();
   };
 }
 

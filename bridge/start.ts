@@ -17,7 +17,7 @@ import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { addAdminRoutes } from "./api/admin-routes.js";
 import { addApiRoutes } from "./api/routes.js";
 import { loadStaticFiles } from "./assets.js";
-import { createRequestHandler, notFoundHandler } from "./handler.js";
+import { createRequestHandler, notFoundHandler, type RequestObserver } from "./handler.js";
 import { addHealthRoutes, type ReadinessReport } from "./health.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./http/body.js";
 import { createRequestIp } from "./http/client-ip.js";
@@ -31,6 +31,9 @@ import { connectRoutes } from "./rpc/connect-services.js";
 import { createGrpcUpstream } from "./rpc/grpc-upstream.js";
 import { createInProcessTransport } from "./rpc/in-process-transport.js";
 import { upstreamServing } from "./rpc/upstream-health.js";
+
+/** The services the bridge answers for, over Connect and (through them) /api. */
+const SERVICES = [AuthService, TokenService, AdminService] as const;
 
 /** Where the bridge's RPCs go. */
 export type Upstream =
@@ -58,6 +61,8 @@ export interface BridgeOptions {
   maxBodyBytes?: number;
   /** Header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */
   limits?: Partial<HttpLimits>;
+  /** Around every request (metrics, traces), the first outermost. */
+  observers?: readonly RequestObserver[];
 }
 
 export interface RunningBridge {
@@ -81,7 +86,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   addStaticRoutes(router, await loadStaticFiles());
 
   const connect = connectNodeAdapter({
-    routes: connectRoutes([AuthService, TokenService, AdminService], transport, config.defaultLocale),
+    routes: connectRoutes(SERVICES, transport, config.defaultLocale),
     readMaxBytes: maxBodyBytes,
     contextValues: (req) => callValues(clientIp(req), headerOf(req.headers, "user-agent")),
     fallback: notFoundHandler(config.defaultLocale, clientIp),
@@ -90,7 +95,16 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const listening = await listenHttp({
     host: config.host,
     port: config.httpPort,
-    handler: createRequestHandler({ router, connect, cors: createCors(config.corsOrigins), clientIp, defaultLocale: config.defaultLocale, log }),
+    handler: createRequestHandler({
+      router,
+      connect,
+      cors: createCors(config.corsOrigins),
+      clientIp,
+      defaultLocale: config.defaultLocale,
+      log,
+      connectPaths: new Set(SERVICES.flatMap((service) => service.methods.map((method) => `/${service.typeName}/${method.name}`))),
+      observers: options.observers,
+    }),
     limits: options.limits,
   });
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;

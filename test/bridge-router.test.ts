@@ -31,9 +31,15 @@ describe("router", () => {
   });
 
   it("answers 405 with Allow for another method, and OPTIONS with a handler", () => {
-    expect(router.find("POST", "/api/sessions/x")).toEqual({ allow: "DELETE, OPTIONS" });
-    expect(router.find("DELETE", "/api/admin/users/x")).toEqual({ allow: "GET, PATCH, HEAD, OPTIONS" });
+    expect(router.find("POST", "/api/sessions/x")).toEqual({ allow: "DELETE, OPTIONS", route: "/api/sessions/{id}/" });
+    expect(router.find("DELETE", "/api/admin/users/x")).toEqual({ allow: "GET, PATCH, HEAD, OPTIONS", route: "/api/admin/users/{id}" });
     expect(router.find("OPTIONS", "/api/admin/users/x")).toHaveProperty("handler");
+  });
+
+  it("names each match by its route as it was added, never by the raw path", () => {
+    expect(router.find("DELETE", "/api/sessions/abc")).toMatchObject({ route: "/api/sessions/{id}/" });
+    expect(router.find("GET", "/api/sessions")).toMatchObject({ route: "/api/sessions" });
+    expect(router.find("OPTIONS", "/api/admin/users/7")).toMatchObject({ route: "/api/admin/users/{id}" });
   });
 
   it("refuses a route defined twice", () => {

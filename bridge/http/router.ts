@@ -13,7 +13,9 @@ export type PathParams = Readonly<Record<string, string>>;
 
 export type Handler = (ex: Exchange, params: PathParams) => Promise<void> | void;
 
-export type Match = { handler: Handler; params: PathParams } | { allow: string } | undefined;
+/** `route` is the path as the route was added (`/api/sessions/{id}/`, DESIGN's
+ * spelling): what metrics and traces name a request by, never its raw path. */
+export type Match = { handler: Handler; params: PathParams; route: string } | { allow: string; route: string } | undefined;
 
 export interface Router {
   add(method: string, path: string, handler: Handler): Router;
@@ -25,31 +27,37 @@ interface Pattern {
   methods: Map<string, Handler>;
 }
 
+/** The handlers of one path, and the path as it was added. */
+interface Routes {
+  route: string;
+  methods: Map<string, Handler>;
+}
+
 const NO_PARAMS: PathParams = Object.freeze({});
 
 export function createRouter(): Router {
-  const exact = new Map<string, Map<string, Handler>>();
-  const patterns: Pattern[] = [];
+  const exact = new Map<string, Routes>();
+  const patterns: (Pattern & Routes)[] = [];
 
-  function methodsOf(path: string): Map<string, Handler> {
-    if (!path.includes("{")) {
-      let methods = exact.get(path);
-      if (methods === undefined) exact.set(path, (methods = new Map()));
-      return methods;
+  function routesOf(key: string, route: string): Routes {
+    if (!key.includes("{")) {
+      let routes = exact.get(key);
+      if (routes === undefined) exact.set(key, (routes = { route, methods: new Map() }));
+      return routes;
     }
-    const segments = path.split("/");
-    let pattern = patterns.find((p) => p.segments.join("/") === path);
-    if (pattern === undefined) patterns.push((pattern = { segments, methods: new Map() }));
-    return pattern.methods;
+    const segments = key.split("/");
+    let pattern = patterns.find((p) => p.segments.join("/") === key);
+    if (pattern === undefined) patterns.push((pattern = { segments, route, methods: new Map() }));
+    return pattern;
   }
 
-  function lookup(path: string): { methods: Map<string, Handler>; params: PathParams } | undefined {
-    const methods = exact.get(path);
-    if (methods !== undefined) return { methods, params: NO_PARAMS };
+  function lookup(path: string): { routes: Routes; params: PathParams } | undefined {
+    const routes = exact.get(path);
+    if (routes !== undefined) return { routes, params: NO_PARAMS };
     const segments = path.split("/");
     for (const pattern of patterns) {
       const params = matchSegments(pattern.segments, segments);
-      if (params !== undefined) return { methods: pattern.methods, params };
+      if (params !== undefined) return { routes: pattern, params };
     }
     return undefined;
   }
@@ -57,7 +65,7 @@ export function createRouter(): Router {
   const router: Router = {
     add(method, path, handler) {
       const key = normalizePath(path);
-      const methods = methodsOf(key);
+      const { methods } = routesOf(key, path);
       if (methods.has(method)) throw new Error(`route ${method} ${key} is defined twice`);
       methods.set(method, handler);
       return router;
@@ -65,16 +73,17 @@ export function createRouter(): Router {
     find(method, path) {
       const found = lookup(path);
       if (found === undefined) return undefined;
-      const { methods, params } = found;
+      const { routes, params } = found;
+      const { methods, route } = routes;
       const handler = methods.get(method) ?? (method === "HEAD" ? methods.get("GET") : undefined);
-      if (handler !== undefined) return { handler, params };
+      if (handler !== undefined) return { handler, params, route };
       const allowed = [...methods.keys()];
       if (methods.has("GET")) allowed.push("HEAD");
       const allow = [...allowed, "OPTIONS"].join(", ");
       // OPTIONS that is not a CORS preflight (those are answered before routing) asks
       // what the resource allows: that is an answer, not an error.
-      if (method === "OPTIONS") return { handler: (ex) => void (ex.res.writeHead(204, { Allow: allow }), ex.res.end()), params };
-      return { allow };
+      if (method === "OPTIONS") return { handler: (ex) => void (ex.res.writeHead(204, { Allow: allow }), ex.res.end()), params, route };
+      return { allow, route };
     },
   };
   return router;
