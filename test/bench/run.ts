@@ -6,6 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -244,6 +246,73 @@ async function dropKeys(keyPrefix: string): Promise<void> {
   }
 }
 
+/** Somewhere to send spans: takes every OTLP export and answers 200 (the collector's
+ * cost is not the service's), counting what arrived. */
+async function otlpSink(): Promise<{ url: string; bytes: () => number; close: () => Promise<void> }> {
+  let bytes = 0;
+  const server = http.createServer((req, res) => {
+    req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    req.on("end", () => res.writeHead(200, { "content-type": req.headers["content-type"] ?? "application/x-protobuf" }).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, bytes: () => bytes, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/**
+ * What metrics and traces cost the hot path (issue 12): gRPC Verify and
+ * /api/token/verify/ with METRICS_PORT=off, with metrics on (the default), and with
+ * tracing sampled at 100 % and at 1 %. Off and on run twice, interleaved, so drift of
+ * the machine shows as the spread between the two runs of one setting.
+ */
+async function observabilityCost(): Promise<void> {
+  const store = "postgres";
+  const database = await freshDatabase();
+  const keyPrefix = `bench:${randomBytes(4).toString("hex")}:`;
+  const sms = await startSmsInbox();
+  const sink = await otlpSink();
+  const tracing = (ratio: string) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: ratio });
+  const settings: { name: string; env: Record<string, string> }[] = [
+    { name: "metrics off", env: { METRICS_PORT: "off" } },
+    { name: "metrics on", env: { METRICS_PORT: "0" } },
+    { name: "metrics off (again)", env: { METRICS_PORT: "off" } },
+    { name: "metrics on (again)", env: { METRICS_PORT: "0" } },
+    { name: "metrics on + tracing 100 %", env: { METRICS_PORT: "0", ...tracing("1") } },
+    { name: "metrics on + tracing 1 %", env: { METRICS_PORT: "0", ...tracing("0.01") } },
+  ];
+  const results = new Map<string, { grpc: number; http: number }>();
+  try {
+    for (const setting of settings) {
+      const app = await start({ DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, ...setting.env }, sms);
+      try {
+        const { tokens } = await signUp(app);
+        const grpc = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), durationS: DURATION_S, cpu: LOAD_CPU });
+        const api = await wrk({ url: `${app.httpUrl}/api/token/verify/`, method: "POST", body: JSON.stringify({ token: tokens.access }), headers: { "content-type": "application/json" }, durationS: DURATION_S, cpu: LOAD_CPU });
+        results.set(setting.name, { grpc: grpc.perSecond, http: api.perSecond });
+        record({ store, what: `gRPC Verify, ${setting.name}`, value: rate(grpc) });
+        record({ store, what: `POST /api/token/verify/, ${setting.name}`, value: rate(api) });
+      } finally {
+        await app.server.stop();
+      }
+    }
+    const mean = (a: string, b: string, key: "grpc" | "http") => (results.get(a)![key] + results.get(b)![key]) / 2;
+    for (const key of ["grpc", "http"] as const) {
+      const surface = key === "grpc" ? "gRPC Verify" : "POST /api/token/verify/";
+      const off = mean("metrics off", "metrics off (again)", key);
+      const on = mean("metrics on", "metrics on (again)", key);
+      record({ store, what: `${surface}: metrics on vs off (means of two runs each)`, value: ratio(on, off), target: "within 5% (≥ 0.95×)" });
+      record({ store, what: `${surface}: tracing 100 % vs metrics on`, value: ratio(results.get("metrics on + tracing 100 %")![key], on) });
+      record({ store, what: `${surface}: tracing 1 % vs metrics on`, value: ratio(results.get("metrics on + tracing 1 %")![key], on) });
+    }
+    record({ store, what: "OTLP bytes received by the sink (all tracing runs)", value: `${Math.round(sink.bytes() / 1024).toLocaleString("en")} KiB` });
+  } finally {
+    await sink.close();
+    await sms.close();
+    await database.drop();
+    await dropKeys(keyPrefix);
+  }
+}
+
 async function embedded(): Promise<void> {
   const store = "embedded";
   const dataDir = await mkdtemp(join(os.tmpdir(), "bench-embedded-"));
@@ -309,8 +378,15 @@ async function main(): Promise<void> {
   requireTools();
   const started = performance.now();
   console.log(`server pinned to CPU ${SERVER_CPU}, load generators to CPU ${LOAD_CPU}; ${DURATION_S} s per measurement\n`);
-  await realStores();
-  await embedded();
+  // BENCH_ONLY=observability runs that part alone (the rest takes minutes).
+  const only = process.env.BENCH_ONLY;
+  if (only === undefined || only === "stores") await realStores();
+  if (only === undefined || only === "observability") await observabilityCost();
+  if (only === undefined || only === "embedded") await embedded();
+  if (only !== undefined) {
+    console.log(`\nBENCH_ONLY=${only}: BENCHMARKS.md is left as it is (it holds whole runs only)`);
+    return;
+  }
   const machine = versions();
   const table = ["| stores | measurement | result | vs target |", "|---|---|---|---|", ...rows.map((r) => `| ${r.store} | ${r.what} | ${r.value} | ${r.target ?? ""} |`)].join("\n");
   const measured = `<!-- bench:begin (written by npm run bench; edit outside these markers) -->
