@@ -239,7 +239,7 @@ describe("npm start with a bad value", () => {
     try {
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
         cwd: process.cwd(),
-        env: { ...process.env, NODE_ENV: "", DATA_DIR: dataDir, GRPC_PORT: "0", HTTP_PORT: "0", ...env },
+        env: { ...process.env, NODE_ENV: "", DATA_DIR: dataDir, GRPC_PORT: "0", HTTP_PORT: "0", METRICS_PORT: "0", ...env },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stdout = "";
