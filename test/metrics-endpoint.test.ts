@@ -166,7 +166,8 @@ describe.runIf(realStoresAvailable())("METRICS_PORT=off", () => {
   let service: ServiceProcess;
   beforeAll(async () => {
     stores = await freshStores("real");
-    service = await startServiceProcess({ ...stores.env, HOST: "127.0.0.1", GRPC_PORT: "0", HTTP_PORT: "0", METRICS_PORT: "off" }, 90_000);
+    // NODE_DEBUG=module: Node names each CommonJS module it loads (prom-client is one).
+    service = await startServiceProcess({ ...stores.env, HOST: "127.0.0.1", GRPC_PORT: "0", HTTP_PORT: "0", METRICS_PORT: "off", NODE_DEBUG: "module" }, 90_000);
   }, 120_000);
   afterAll(async () => {
     await service?.stop();
@@ -179,6 +180,11 @@ describe.runIf(realStoresAvailable())("METRICS_PORT=off", () => {
     expect(service.listening).not.toHaveProperty("metrics");
     expect(service.listening.msg).not.toContain("metrics");
     expect(await listeningPorts(service.pid)).toEqual([grpcPort, httpPort].map(Number).sort((a, b) => a - b));
+  });
+
+  it("never loads prom-client", () => {
+    expect(service.output()).toMatch(/^MODULE \d+: load /m); // the trace is on
+    expect(service.output()).not.toContain("prom-client");
   });
 });
 
