@@ -10,7 +10,7 @@ import { Metadata, status as Status, type sendUnaryData, type Server, type Serve
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer, type CallClient } from "../lib/client-ip.js";
-import type { CallRecorder, ServiceMetrics } from "../observability/metrics.js";
+import type { ServiceMetrics } from "../observability/metrics.js";
 import { clientIpKey, clientUserAgentKey, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
 
