@@ -218,6 +218,7 @@ export async function startGrpcApp(config: Config, options: GrpcAppOptions = {})
       maxMessageBytes: 64 * 1024,
       limits: options.limits,
       interceptors: identity.interceptors,
+      metrics: options.metrics,
       services: [
         { descriptor: AuthService, handlers: identity.auth },
         { descriptor: TokenService, handlers: identity.token },

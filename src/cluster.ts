@@ -11,14 +11,16 @@ import type { Logger } from "pino";
 const EARLY_DEATH_MS = 5000;
 const MAX_EARLY_DEATHS = 3;
 
-export function superviseWorkers(count: number, log: Logger): void {
+/** `listening`: what the primary itself serves (the summed /metrics), for its start-up line. */
+export function superviseWorkers(count: number, log: Logger, listening: Record<string, string | number> = {}): void {
   let stopping = false;
   let earlyDeaths = 0;
   const startedAt = new Map<Worker, number>();
 
   const fork = () => startedAt.set(cluster.fork(), Date.now());
   for (let i = 0; i < count; i++) fork();
-  log.info({ workers: count, pid: process.pid }, `identity: supervising ${count} workers`);
+  const metrics = listening.metrics === undefined ? "" : `, metrics on ${listening.metrics}`;
+  log.info({ workers: count, pid: process.pid, ...listening }, `identity: supervising ${count} workers${metrics}`);
 
   cluster.on("exit", (worker, code, signal) => {
     const lived = Date.now() - (startedAt.get(worker) ?? 0);

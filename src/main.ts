@@ -6,9 +6,11 @@
 import cluster from "node:cluster";
 import type { Logger } from "pino";
 import { superviseWorkers } from "./cluster.js";
-import { inProcess, startBridge } from "../bridge/index.js";
+import { inProcess, metricsObserver, startBridge } from "../bridge/index.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger, startGrpcApp } from "./app.js";
+import type { ServiceMetrics } from "./observability/metrics.js";
+import type { MetricsRole, ProcessMetrics } from "./observability/start-metrics.js";
 import { InstanceLockError } from "./store/instance-lock.js";
 
 interface Running {
@@ -17,12 +19,22 @@ interface Running {
   stop(graceMs: number): Promise<void>;
 }
 
-async function startGrpc(config: Config, log: Logger, withBridge: boolean): Promise<Running> {
-  const app = await startGrpcApp(config, { logger: log });
+/** METRICS_PORT's series and endpoint, or undefined when it is `off`: only then is
+ * prom-client loaded (this import is the one way to it from here). */
+async function startMetrics(config: Config, log: Logger, role: MetricsRole): Promise<ProcessMetrics | undefined> {
+  if (config.metricsPort === undefined) return undefined;
+  const { startMetrics } = await import("./observability/start-metrics.js");
+  return startMetrics({ host: config.host, port: config.metricsPort }, log, role);
+}
+
+const observersOf = (metrics: ServiceMetrics | undefined) => (metrics === undefined ? [] : [metricsObserver(metrics)]);
+
+async function startGrpc(config: Config, log: Logger, withBridge: boolean, metrics: ServiceMetrics | undefined): Promise<Running> {
+  const app = await startGrpcApp(config, { logger: log, metrics });
   const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.kv.kind === "redis" ? "redis" : "in-process" };
   if (!withBridge) return { listening: grpc, stop: (graceMs) => app.shutdown(graceMs) };
   try {
-    const bridge = await startBridge({ config, log, upstream: inProcess(app) });
+    const bridge = await startBridge({ config, log, upstream: inProcess(app), observers: observersOf(metrics) });
     return {
       listening: { ...grpc, http: bridge.url, httpPort: bridge.port },
       async stop(graceMs) {
@@ -36,10 +48,10 @@ async function startGrpc(config: Config, log: Logger, withBridge: boolean): Prom
   }
 }
 
-async function startBridgeOnly(config: Config, log: Logger): Promise<Running> {
+async function startBridgeOnly(config: Config, log: Logger, metrics: ServiceMetrics | undefined): Promise<Running> {
   // loadConfig refuses SERVICE_ROLE=bridge without GRPC_UPSTREAM.
   const upstream = config.grpcUpstream!;
-  const bridge = await startBridge({ config, log, upstream: { kind: "grpc", baseUrl: upstream } });
+  const bridge = await startBridge({ config, log, upstream: { kind: "grpc", baseUrl: upstream }, observers: observersOf(metrics) });
   return { listening: { http: bridge.url, httpPort: bridge.port, upstream }, stop: (graceMs) => bridge.close(graceMs) };
 }
 
@@ -47,21 +59,32 @@ async function main(): Promise<void> {
   const started = performance.now();
   const config = loadConfig();
   const log = createLogger(config);
-  if (config.workers > 1 && cluster.isPrimary) return superviseWorkers(config.workers, log);
+  const clustered = config.workers > 1;
+  if (clustered && cluster.isPrimary) {
+    // WORKERS>1: the primary serves /metrics, summing what the workers record.
+    const served = await startMetrics(config, log, "primary");
+    return superviseWorkers(config.workers, log, served?.listening);
+  }
+  const observed = await startMetrics(config, log, clustered ? "worker" : "process");
   const running =
-    config.serviceRole === "bridge" ? await startBridgeOnly(config, log) : await startGrpc(config, log, config.serviceRole === "all");
-  const where = [running.listening.grpc && `gRPC on ${running.listening.grpc}`, running.listening.http && `HTTP on ${running.listening.http}`].filter(Boolean).join(", ");
-  log.info({ role: config.serviceRole, pid: process.pid, ...running.listening, startupMs: Math.round(performance.now() - started) }, `identity listening: ${where}`);
+    config.serviceRole === "bridge" ? await startBridgeOnly(config, log, observed?.metrics) : await startGrpc(config, log, config.serviceRole === "all", observed?.metrics);
+  const listening = { ...running.listening, ...observed?.listening };
+  const where = [listening.grpc && `gRPC on ${listening.grpc}`, listening.http && `HTTP on ${listening.http}`, listening.metrics && `metrics on ${listening.metrics}`].filter(Boolean).join(", ");
+  log.info({ role: config.serviceRole, pid: process.pid, ...listening, startupMs: Math.round(performance.now() - started) }, `identity listening: ${where}`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "draining in-flight calls");
-    running.stop(10_000).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    // /metrics last, so a scrape still sees the drain.
+    running
+      .stop(10_000)
+      .then(() => observed?.close(1_000))
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -176,7 +176,7 @@ describe("the in-process store serves one process", () => {
     await expect(startService(stores, { sms: first.sms })).rejects.toBeInstanceOf(InstanceLockError);
 
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      env: { ...process.env, DATA_DIR: stores.env.DATA_DIR!, GRPC_PORT: "0", HTTP_PORT: "0", SERVICE_ROLE: "grpc", LOG_LEVEL: "silent", NODE_ENV: "" },
+      env: { ...process.env, DATA_DIR: stores.env.DATA_DIR!, GRPC_PORT: "0", HTTP_PORT: "0", METRICS_PORT: "0", SERVICE_ROLE: "grpc", LOG_LEVEL: "silent", NODE_ENV: "" },
       cwd: process.cwd(),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -221,7 +221,7 @@ describe("the in-process store serves one process", () => {
 
       // The process says so in one line and exits.
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        env: { ...process.env, ...stores.env, ...inProcess, GRPC_PORT: "0", HTTP_PORT: "0", SERVICE_ROLE: "grpc", LOG_LEVEL: "silent", NODE_ENV: "" },
+        env: { ...process.env, ...stores.env, ...inProcess, GRPC_PORT: "0", HTTP_PORT: "0", METRICS_PORT: "0", SERVICE_ROLE: "grpc", LOG_LEVEL: "silent", NODE_ENV: "" },
         cwd: process.cwd(),
         stdio: ["ignore", "pipe", "pipe"],
       });

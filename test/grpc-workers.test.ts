@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService, OtpPurpose } from "../gen/identity/v1/auth_pb.js";
 import { TokenService } from "../gen/identity/v1/token_pb.js";
 import { loadConfig, ConfigError } from "../src/config.js";
+import { scrape } from "./support/prometheus-text.js";
 import { freshDatabase, freshKeyPrefix, realStoresAvailable, REDIS_URL } from "./support/services.js";
 import { startSmsInbox, type SmsInbox } from "./support/sms-inbox.js";
 
@@ -22,6 +23,7 @@ interface Listening {
   pid: number;
   grpcPort: number;
   httpPort: number;
+  metricsPort?: number;
 }
 
 describe("WORKERS", () => {
@@ -37,6 +39,8 @@ describe.runIf(realStoresAvailable())("WORKERS=2 on PostgreSQL and Redis", () =>
   let sms: SmsInbox;
   let drop: () => Promise<void>;
   const listening: Listening[] = [];
+  /** The primary's start-up line (it serves the summed /metrics). */
+  let supervising: { pid?: number; metricsPort?: number } = {};
   let exited: Promise<[number | null, NodeJS.Signals | null]>;
 
   async function waitForListening(count: number, timeoutMs = 45_000): Promise<void> {
@@ -59,6 +63,7 @@ describe.runIf(realStoresAvailable())("WORKERS=2 on PostgreSQL and Redis", () =>
         WORKERS: "2",
         GRPC_PORT: "0",
         HTTP_PORT: "0",
+        METRICS_PORT: "0",
         DATABASE_URL: database.url,
         REDIS_URL,
         REDIS_KEY_PREFIX: freshKeyPrefix(),
@@ -73,7 +78,8 @@ describe.runIf(realStoresAvailable())("WORKERS=2 on PostgreSQL and Redis", () =>
     createInterface({ input: child.stdout! }).on("line", (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string } & Listening;
-        if (entry.msg?.startsWith("identity listening")) listening.push({ pid: entry.pid, grpcPort: entry.grpcPort, httpPort: entry.httpPort });
+        if (entry.msg?.startsWith("identity: supervising")) supervising = entry;
+        if (entry.msg?.startsWith("identity listening")) listening.push({ pid: entry.pid, grpcPort: entry.grpcPort, httpPort: entry.httpPort, metricsPort: entry.metricsPort });
       } catch {
         // not JSON
       }
@@ -115,6 +121,26 @@ describe.runIf(realStoresAvailable())("WORKERS=2 on PostgreSQL and Redis", () =>
     const health = await fetch(`http://127.0.0.1:${listening[0]!.httpPort}/healthz`);
     expect(health.status).toBe(200);
   });
+
+  it("serves one /metrics, the primary's, with every worker's calls summed", async () => {
+    expect(supervising.metricsPort).toEqual(expect.any(Number));
+    expect(listening.map((worker) => worker.metricsPort)).toEqual([undefined, undefined]);
+    const calls = 8;
+    const before = await scrape(supervising.metricsPort);
+    // One connection a call: the primary deals connections to the workers in turn, so
+    // a count from one worker alone would be about half.
+    for (let i = 0; i < calls; i++) {
+      const token = createClient(TokenService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${listening[0]!.grpcPort}` }));
+      expect((await token.verify({ token: "not-a-token" })).valid).toBe(false);
+    }
+    const after = await scrape(supervising.metricsPort);
+    const verified = { service: "identity.v1.TokenService", method: "Verify", code: "OK" };
+    expect(after.value("identity_grpc_requests_total", verified) - before.value("identity_grpc_requests_total", verified)).toBe(calls);
+    const timed = "identity_grpc_request_duration_seconds_count";
+    expect(after.value(timed, { method: "Verify" }) - before.value(timed, { method: "Verify" })).toBe(calls);
+    // Summed, not listed per worker: one sample per label set.
+    expect(after.labelsOf("identity_grpc_requests_total").filter((labels) => labels.method === "Verify" && labels.code === "OK")).toHaveLength(1);
+  }, 30_000);
 
   it("starts another worker when one dies", async () => {
     const victim = listening[0]!.pid;

@@ -81,6 +81,10 @@ describe("loadConfig defaults", () => {
     expect(config.auditRetentionMs).toBe(180 * DAY);
   });
 
+  it("serves /metrics on 9464", () => {
+    expect(config.metricsPort).toBe(9464);
+  });
+
   it("treats an empty variable as unset", () => {
     expect(loadConfig({ ACCESS_TOKEN_LIFETIME: "", GRPC_PORT: " ", REDIS_URL: "" })).toMatchObject({ grpcPort: 50051, kv: { kind: "memory" }, tokens: { accessLifetimeMs: 60 * MINUTE } });
   });
@@ -142,6 +146,26 @@ describe("loadConfig values", () => {
     const config = loadConfig({ SERVICE_API_KEYS: "billing:0123456789abcdef0123456789abcdef, support:fedcba9876543210fedcba9876543210:admin" });
     expect([...config.serviceApiKeys]).toEqual([["billing", "0123456789abcdef0123456789abcdef"], ["support", "fedcba9876543210fedcba9876543210"]]);
     expect(config.adminServiceKeys).toEqual(new Set(["support"]));
+  });
+});
+
+describe("METRICS_PORT", () => {
+  it("is a port, 0 for a free one, or off (any case) for no metrics at all", () => {
+    expect(loadConfig({ METRICS_PORT: "9100" }).metricsPort).toBe(9100);
+    expect(loadConfig({ METRICS_PORT: "0" }).metricsPort).toBe(0);
+    expect(loadConfig({ METRICS_PORT: "0", HTTP_PORT: "0" }).metricsPort).toBe(0);
+    expect(loadConfig({ METRICS_PORT: "off" }).metricsPort).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: "OFF" }).metricsPort).toBeUndefined();
+  });
+
+  it.each([
+    ["HTTP_PORT's own port", { METRICS_PORT: "8080" }],
+    ["HTTP_PORT's own port, both set", { METRICS_PORT: "9000", HTTP_PORT: "9000" }],
+    ["not a port", { METRICS_PORT: "metrics" }],
+    ["a port above 65535", { METRICS_PORT: "70000" }],
+    ["a negative port", { METRICS_PORT: "-1" }],
+  ])("refuses %s, naming METRICS_PORT", (_what, env) => {
+    expectRefused(env, "METRICS_PORT");
   });
 });
 
@@ -239,7 +263,7 @@ describe("npm start with a bad value", () => {
     try {
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
         cwd: process.cwd(),
-        env: { ...process.env, NODE_ENV: "", DATA_DIR: dataDir, GRPC_PORT: "0", HTTP_PORT: "0", ...env },
+        env: { ...process.env, NODE_ENV: "", DATA_DIR: dataDir, GRPC_PORT: "0", HTTP_PORT: "0", METRICS_PORT: "0", ...env },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stdout = "";

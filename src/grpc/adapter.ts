@@ -6,10 +6,11 @@
  */
 import { fromBinary, toBinary, create, type DescService, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
 import type { ContextKey, ContextValues } from "@connectrpc/connect";
-import { Metadata, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Metadata, status as Status, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer, type CallClient } from "../lib/client-ip.js";
+import type { ServiceMetrics } from "../observability/metrics.js";
 import { clientIpKey, clientUserAgentKey, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
 
@@ -19,6 +20,8 @@ export interface AdapterOptions {
   client: (peer: string, header: (name: string) => string | undefined) => CallClient;
   /** Run around every method, the first outermost. */
   interceptors?: readonly Interceptor[];
+  /** identity_grpc_* series; absent (METRICS_PORT=off), calls are neither timed nor counted. */
+  metrics?: Pick<ServiceMetrics, "grpcMethod">;
 }
 
 const identity = (value: Buffer) => value;
@@ -84,6 +87,8 @@ export function addService(server: Server, service: DescService, handlers: Reado
     if (handler === undefined) throw new Error(`${service.typeName}.${method.name} has no handler`);
     const run = intercept(handler, options.interceptors ?? []);
     const output: DescMessage = method.output;
+    // Made here, once per method: a counted call only looks its status code up.
+    const record = options.metrics?.grpcMethod(service.typeName, method.name);
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: false,
@@ -96,9 +101,18 @@ export function addService(server: Server, service: DescService, handlers: Reado
       responseDeserialize: identity,
     };
     implementation[method.localName] = (call: ServerUnaryCall<Buffer, unknown>, callback: sendUnaryData<unknown>) => {
+      const started = record === undefined ? 0 : performance.now();
+      // Counted where the status is decided: answers, refusals and malformed requests alike.
+      const answer: sendUnaryData<unknown> =
+        record === undefined
+          ? callback
+          : (error, value) => {
+              record(codeNameOf(error?.code ?? Status.OK), (performance.now() - started) / 1000);
+              callback(error, value);
+            };
       const ctx = new GrpcCallContext(method, call, options);
       // The language matters only to an error's message.
-      const fail = (error: unknown) => callback(grpcStatusOf(error, localeOf(ctx.header("accept-language"), options.defaultLocale), new Metadata()));
+      const fail = (error: unknown) => answer(grpcStatusOf(error, localeOf(ctx.header("accept-language"), options.defaultLocale), new Metadata()));
       let request: unknown;
       try {
         request = fromBinary(method.input, call.request);
@@ -109,7 +123,7 @@ export function addService(server: Server, service: DescService, handlers: Reado
       run(request as never, ctx).then(
         (response) => {
           if (ctx.responseHeaders !== undefined) call.sendMetadata(ctx.responseHeaders);
-          callback(null, create(output, response as never));
+          answer(null, create(output, response as never));
         },
         (error: unknown) => {
           if (ctx.responseHeaders !== undefined) call.sendMetadata(ctx.responseHeaders);
@@ -119,4 +133,9 @@ export function addService(server: Server, service: DescService, handlers: Reado
     };
   }
   server.addService(definition, implementation);
+}
+
+/** `UNAUTHENTICATED` for 16: the label Prometheus queries and dashboards name. */
+function codeNameOf(code: Status): string {
+  return Status[code] ?? String(code);
 }

@@ -25,8 +25,8 @@ export interface ServiceMetrics {
   readonly domain: DomainMetrics;
   /** The recorder of `service/method`'s calls (identity_grpc_*), made once per method. */
   grpcMethod(service: string, method: string): CallRecorder;
-  /** The recorder of a route's requests (identity_http_*); `route` is the pattern
-   * (`/api/sessions/{id}/`), never the raw path. */
+  /** The recorder of a route's requests (identity_http_*), made on the route's first
+   * request and kept; `route` is the pattern (`/api/sessions/{id}/`), never the raw path. */
   httpRoute(route: string): RouteRecorder;
   /** identity_store_up{store}: 1 while the store answers. */
   storeUp(store: StoreName, up: boolean): void;
@@ -97,14 +97,15 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
         duration.observe(seconds);
       };
     },
-    httpRoute(route) {
+    // Per request (the route is known only then), so kept: the same route, the same recorder.
+    httpRoute: children((route): RouteRecorder => {
       const duration = httpDuration.labels(route);
       const byStatus = children((status) => httpRequests.labels(route, status));
       return (status, seconds) => {
         byStatus(String(status)).inc();
         duration.observe(seconds);
       };
-    },
+    }),
     storeUp: (store, up) => storeUp.labels(store).set(up ? 1 : 0),
     storeError: (store) => storeErrors.labels(store).inc(),
   };

@@ -39,7 +39,7 @@ export async function startServer(env: Record<string, string>, cpu: number | und
   const [file, ...args] = cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command];
   const started = performance.now();
   const child = spawn(file!, args, {
-    env: { ...process.env, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), METRICS_PORT: "0", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "ignore", "pipe"],
     // npm does not pass SIGTERM on to the script: stop() signals the whole group.
     detached: launcher === "npm",

@@ -29,12 +29,13 @@ export interface ServiceProcess {
  * esbuild bundle that scripts/start.mjs builds when stale). */
 export type Launcher = "source" | "bundle";
 
-/** The service as a child process, given only `env` and what a process needs to run. */
+/** The service as a child process, given only `env` and what a process needs to run.
+ * /metrics on a free port unless `env` says otherwise: parallel suites never meet on 9464. */
 function spawnService(env: Record<string, string>, launcher: Launcher = "source"): ChildProcess {
   const args = launcher === "source" ? ["--import", "tsx", "src/main.ts"] : ["scripts/start.mjs"];
   return spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TMPDIR: process.env.TMPDIR ?? "/tmp", LOG_LEVEL: "info", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TMPDIR: process.env.TMPDIR ?? "/tmp", LOG_LEVEL: "info", METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }

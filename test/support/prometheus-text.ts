@@ -52,3 +52,11 @@ export function parsePrometheusText(text: string): Scrape {
     labelsOf: (name) => samples.filter((s) => s.name === name).map((s) => s.labels),
   };
 }
+
+/** `GET /metrics` on 127.0.0.1:`port`, read; anything but a 200 fails the test. */
+export async function scrape(port: unknown): Promise<Scrape> {
+  const response = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}: ${text}`);
+  return parsePrometheusText(text);
+}
