@@ -38,6 +38,12 @@ export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
 
 export const ERROR_DOMAIN = "identity.v1";
 
+/** The gRPC name of a failure's status code (`INVALID_ARGUMENT`), as traces and metrics
+ * spell it (success is `OK`, which Connect's Code has no member for). */
+export function grpcCodeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
 export interface PublicError {
   reason: Reason;
   code: Code;
