@@ -1,7 +1,7 @@
 /**
  * The Redis KeyValueStore with a CLIENT span per method: each is one round trip (a
  * command or one of src/store/kv/redis.ts's scripts), named after it. Keys and
- * values are never recorded (keys hold phone digests and session ids).
+ * values are never recorded (keys name people and sessions).
  */
 import { ATTR_DB_OPERATION_NAME, ATTR_DB_STORED_PROCEDURE_NAME, ATTR_DB_SYSTEM_NAME } from "@opentelemetry/semantic-conventions";
 import type { Attributes } from "@opentelemetry/api";
