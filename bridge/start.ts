@@ -3,7 +3,7 @@
  * process, or a gRPC upstream), the `/api` routes, health, static files, the
  * Connect protocol, CORS, and one port for HTTP/1.1 and h2c.
  */
-import { createClient, type Transport } from "@connectrpc/connect";
+import { createClient, type Interceptor as ConnectInterceptor, type Transport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { Identity } from "../src/app.js";
@@ -46,7 +46,12 @@ export type Upstream =
       interceptors: readonly Interceptor[];
       readiness: Pick<Readiness, "ready" | "failing">;
     }
-  | { kind: "grpc"; baseUrl: string };
+  | {
+      kind: "grpc";
+      baseUrl: string;
+      /** Run around every call to the upstream (the trace's propagation, when tracing). */
+      interceptors?: readonly ConnectInterceptor[];
+    };
 
 /** The service implementations of an identity built in this process (`createIdentity`). */
 export function inProcess(identity: Pick<Identity, "auth" | "token" | "admin" | "interceptors" | "readiness">): Upstream {
@@ -113,7 +118,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
 
 function wireUpstream(upstream: Upstream, defaultLocale: Config["defaultLocale"]): { transport: Transport; readiness: () => Promise<ReadinessReport> } {
   if (upstream.kind === "grpc") {
-    const transport = createGrpcUpstream(upstream.baseUrl);
+    const transport = createGrpcUpstream(upstream.baseUrl, upstream.interceptors);
     return { transport, readiness: async () => ({ ready: await upstreamServing(transport) }) };
   }
   const transport = createInProcessTransport(

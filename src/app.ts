@@ -27,6 +27,7 @@ import { createMemoryStore } from "./store/kv/memory.js";
 import type { KeyValueStore } from "./core/ports/key-value.js";
 import { noMetrics } from "./core/ports/metrics.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
+import type { Tracing } from "./observability/tracing/tracing.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
 import { migrate } from "./store/postgres/migrate.js";
 import { createSessionLiveness } from "./store/liveness/cache.js";
@@ -52,12 +53,17 @@ export interface BuildOptions {
   extraClaims?: ExtraClaims;
   /** The Prometheus series to record into (main.ts makes them unless METRICS_PORT=off). */
   metrics?: ServiceMetrics;
+  /** Spans around every RPC and every PostgreSQL, Redis and SMS call (main.ts starts
+   * tracing when an OTLP endpoint is set); absent, nothing is wrapped. */
+  tracing?: Pick<Tracing, "calls" | "database" | "keyValue" | "smsSender">;
 }
 
-export function createLogger(config: Pick<Config, "logLevel">): Logger {
+/** `mixin` adds fields to every line (the trace's ids, while tracing). */
+export function createLogger(config: Pick<Config, "logLevel">, mixin?: () => object): Logger {
   return pino({
     level: config.logLevel,
     base: { service: "identity" },
+    ...(mixin && { mixin }),
     // Belt and braces: nothing should log these, and if something does, not in clear.
     redact: { paths: ["authorization", "*.authorization", "token", "*.token", "refresh", "*.refresh", "access", "*.access"], censor: "[redacted]" },
   });
@@ -132,29 +138,34 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
   const signingKey = config.tokens.signingKey ?? (await devKey(config, log));
   const keys = await createKeyRing({ algorithm: config.tokens.algorithm, signingKey, verifyKeys: config.tokens.verifyKeys });
   const stores = await openStores(config, log, clock);
+  const { tracing } = options;
+  const db = tracing ? tracing.database(stores.db) : stores.db;
+  // The in-process store is a Map: only Redis calls are round trips worth a span.
+  const kv = tracing && stores.shared ? tracing.keyValue(stores.kv) : stores.kv;
   try {
-    const applied = await migrate(stores.db);
+    const smsSender = options.sms ?? createSmsSender(config.sms, log);
+    const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
-    const sessions = createSessionRepository(stores.db);
+    const sessions = createSessionRepository(db);
     const deps: CoreDeps = {
       config,
       clock,
       random: options.random ?? cryptoRandom,
       keys,
       otpKey: new Uint8Array(hkdfSync("sha256", signingKey, "identity-service", "otp-digest", 32)),
-      users: createUserRepository(stores.db),
+      users: createUserRepository(db),
       sessions,
-      audit: createAuditLog(stores.db),
+      audit: createAuditLog(db),
       liveness: createSessionLiveness({
-        kv: stores.kv,
+        kv,
         sessions,
         tokens: config.tokens,
         clock,
         // The in-process store is already local; only a shared Redis is worth copying.
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
-      kv: stores.kv,
-      sms: codeSender(options.sms ?? createSmsSender(config.sms, log)),
+      kv,
+      sms: codeSender(tracing ? tracing.smsSender(smsSender) : smsSender),
       log,
       metrics: options.metrics?.domain ?? noMetrics,
       extraClaims: options.extraClaims,
@@ -162,21 +173,22 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       verifiedTokens: createVerifiedTokenCache(),
       // Profiles are not security state (a revoked session is refused before its
       // profile is read), so a copy may live longer; every change is announced.
-      localProfiles: createLocalCopies<User>(stores.kv, PROFILE_COPY_MS, 50_000),
+      localProfiles: createLocalCopies<User>(kv, PROFILE_COPY_MS, 50_000),
     };
     const readiness = monitorReadiness([
-      { name: "database", check: () => stores.db.ping() },
-      { name: "cache", check: () => stores.kv.ping() },
+      { name: "database", check: () => db.ping() },
+      { name: "cache", check: () => kv.ping() },
     ]);
     await readiness.check();
     return {
       deps,
-      db: stores.db,
+      db,
       readiness,
       auth: createAuthService(deps),
       token: createTokenService(deps),
       admin: createAdminService(deps),
-      interceptors: createInterceptors(deps),
+      // The trace's span outermost, so the call's log line and refusals are inside it.
+      interceptors: tracing ? [tracing.calls, ...createInterceptors(deps)] : createInterceptors(deps),
       async close() {
         readiness.stop();
         await stores.release();

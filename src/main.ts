@@ -11,12 +11,20 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger, startGrpcApp } from "./app.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import type { MetricsRole, ProcessMetrics } from "./observability/start-metrics.js";
+import type { Tracing } from "./observability/tracing/tracing.js";
 import { InstanceLockError } from "./store/instance-lock.js";
 
 interface Running {
   /** What the start-up log line says (ports as numbers, so tools can read them). */
   listening: Record<string, string | number>;
   stop(graceMs: number): Promise<void>;
+}
+
+/** What watches the service: METRICS_PORT's series (unless `off`) and traces (when
+ * an OTLP endpoint is set). Either may be absent; then nothing of it is loaded. */
+interface Observability {
+  metrics: ServiceMetrics | undefined;
+  tracing: Tracing | undefined;
 }
 
 /** METRICS_PORT's series and endpoint, or undefined when it is `off`: only then is
@@ -27,14 +35,16 @@ async function startMetrics(config: Config, log: Logger, role: MetricsRole): Pro
   return startMetrics({ host: config.host, port: config.metricsPort }, log, role);
 }
 
-const observersOf = (metrics: ServiceMetrics | undefined) => (metrics === undefined ? [] : [metricsObserver(metrics)]);
+/** Around each bridge request: the route's span outermost, so the time it records
+ * holds the metrics' too. */
+const observersOf = ({ metrics, tracing }: Observability) => [...(tracing === undefined ? [] : [tracing.requests]), ...(metrics === undefined ? [] : [metricsObserver(metrics)])];
 
-async function startGrpc(config: Config, log: Logger, withBridge: boolean, metrics: ServiceMetrics | undefined): Promise<Running> {
-  const app = await startGrpcApp(config, { logger: log, metrics });
+async function startGrpc(config: Config, log: Logger, watch: Observability, withBridge: boolean): Promise<Running> {
+  const app = await startGrpcApp(config, { logger: log, metrics: watch.metrics, tracing: watch.tracing });
   const grpc = { grpc: `${config.host}:${app.grpc.port}`, grpcPort: app.grpc.port, database: app.db.kind, cache: config.kv.kind === "redis" ? "redis" : "in-process" };
   if (!withBridge) return { listening: grpc, stop: (graceMs) => app.shutdown(graceMs) };
   try {
-    const bridge = await startBridge({ config, log, upstream: inProcess(app), observers: observersOf(metrics) });
+    const bridge = await startBridge({ config, log, upstream: inProcess(app), observers: observersOf(watch) });
     return {
       listening: { ...grpc, http: bridge.url, httpPort: bridge.port },
       async stop(graceMs) {
@@ -48,26 +58,36 @@ async function startGrpc(config: Config, log: Logger, withBridge: boolean, metri
   }
 }
 
-async function startBridgeOnly(config: Config, log: Logger, metrics: ServiceMetrics | undefined): Promise<Running> {
+async function startBridgeOnly(config: Config, log: Logger, watch: Observability): Promise<Running> {
   // loadConfig refuses SERVICE_ROLE=bridge without GRPC_UPSTREAM.
   const upstream = config.grpcUpstream!;
-  const bridge = await startBridge({ config, log, upstream: { kind: "grpc", baseUrl: upstream }, observers: observersOf(metrics) });
+  const bridge = await startBridge({
+    config,
+    log,
+    upstream: { kind: "grpc", baseUrl: upstream, interceptors: watch.tracing && [watch.tracing.upstream] },
+    observers: observersOf(watch),
+  });
   return { listening: { http: bridge.url, httpPort: bridge.port, upstream }, stop: (graceMs) => bridge.close(graceMs) };
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
   const config = loadConfig();
-  const log = createLogger(config);
   const clustered = config.workers > 1;
   if (clustered && cluster.isPrimary) {
-    // WORKERS>1: the primary serves /metrics, summing what the workers record.
+    // WORKERS>1: the primary serves /metrics, summing what the workers record; it
+    // serves no calls, so it traces nothing.
+    const log = createLogger(config);
     const served = await startMetrics(config, log, "primary");
     return superviseWorkers(config.workers, log, served?.listening);
   }
+  // Before anything is built, since the seams are wrapped as they are made; loaded
+  // only when on, so that otherwise nothing of OpenTelemetry is.
+  const tracing: Tracing | undefined = config.tracing ? (await import("./observability/tracing/start.js")).startTracing() : undefined;
+  const log = createLogger(config, tracing?.logFields);
   const observed = await startMetrics(config, log, clustered ? "worker" : "process");
-  const running =
-    config.serviceRole === "bridge" ? await startBridgeOnly(config, log, observed?.metrics) : await startGrpc(config, log, config.serviceRole === "all", observed?.metrics);
+  const watch: Observability = { metrics: observed?.metrics, tracing };
+  const running = config.serviceRole === "bridge" ? await startBridgeOnly(config, log, watch) : await startGrpc(config, log, watch, config.serviceRole === "all");
   const listening = { ...running.listening, ...observed?.listening };
   const where = [listening.grpc && `gRPC on ${listening.grpc}`, listening.http && `HTTP on ${listening.http}`, listening.metrics && `metrics on ${listening.metrics}`].filter(Boolean).join(", ");
   log.info({ role: config.serviceRole, pid: process.pid, ...listening, startupMs: Math.round(performance.now() - started) }, `identity listening: ${where}`);
@@ -77,14 +97,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "draining in-flight calls");
-    // /metrics last, so a scrape still sees the drain.
-    running
+    // /metrics last, so a scrape still sees the drain; the spans of the drained calls
+    // are exported before the process goes.
+    void running
       .stop(10_000)
-      .then(() => observed?.close(1_000))
       .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+        () => 0,
+        () => 1,
+      )
+      .then(async (code) => {
+        await observed?.close(1_000).catch(() => {});
+        await tracing?.shutdown().catch((error: unknown) => log.warn({ err: error }, "spans not exported"));
+        process.exit(code);
+      });
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

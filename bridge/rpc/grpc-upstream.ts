@@ -23,10 +23,11 @@ const forwardClient: Interceptor = (next) => (request) => {
   return next(request);
 };
 
-export function createGrpcUpstream(baseUrl: string): Transport {
+/** `interceptors` run inside the client forwarding (e.g. the trace's `traceparent`). */
+export function createGrpcUpstream(baseUrl: string, interceptors: readonly Interceptor[] = []): Transport {
   return createGrpcTransport({
     baseUrl,
-    interceptors: [forwardClient],
+    interceptors: [forwardClient, ...interceptors],
     defaultTimeoutMs: 10_000,
     // Notice a dead upstream connection between requests, not on a user's request.
     pingIntervalMs: 30_000,

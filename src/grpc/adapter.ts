@@ -11,7 +11,7 @@ import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer, type CallClient } from "../lib/client-ip.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
-import { clientIpKey, clientUserAgentKey, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
+import { clientIpKey, clientUserAgentKey, grpcCodeName, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
 
 export interface AdapterOptions {
@@ -107,7 +107,7 @@ export function addService(server: Server, service: DescService, handlers: Reado
         record === undefined
           ? callback
           : (error, value) => {
-              record(codeNameOf(error?.code ?? Status.OK), (performance.now() - started) / 1000);
+              record(grpcCodeName(error?.code ?? Status.OK), (performance.now() - started) / 1000);
               callback(error, value);
             };
       const ctx = new GrpcCallContext(method, call, options);
@@ -135,7 +135,3 @@ export function addService(server: Server, service: DescService, handlers: Reado
   server.addService(definition, implementation);
 }
 
-/** `UNAUTHENTICATED` for 16: the label Prometheus queries and dashboards name. */
-function codeNameOf(code: Status): string {
-  return Status[code] ?? String(code);
-}

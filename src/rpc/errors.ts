@@ -38,6 +38,18 @@ export const GRPC_CODE_OF_REASON: Readonly<Record<Reason, Code>> = {
 
 export const ERROR_DOMAIN = "identity.v1";
 
+/** Index = status code: `OK`, `CANCELLED`, … `UNAUTHENTICATED` (Connect's Code has no
+ * member for success, and names the rest in camel case). Made once: metrics name the
+ * code of every call. */
+const GRPC_CODE_NAMES: readonly string[] = Array.from({ length: 17 }, (_, code) =>
+  code === 0 ? "OK" : Code[code as Code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase(),
+);
+
+/** The gRPC name of a status code (`INVALID_ARGUMENT`), as traces and metrics spell it. */
+export function grpcCodeName(code: number): string {
+  return GRPC_CODE_NAMES[code] ?? String(code);
+}
+
 export interface PublicError {
   reason: Reason;
   code: Code;

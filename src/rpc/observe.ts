@@ -9,10 +9,14 @@ import type { CallContext } from "./context.js";
 import { toPublicError } from "./errors.js";
 import type { Interceptor } from "./interceptor.js";
 
-export function logCalls(log: Logger): Interceptor {
-  // `Service/Method` of each method, made once rather than on every call.
+/** `identity.v1.AuthService/Login` of each method, made once rather than on every call. */
+export function rpcNames(): (method: DescMethod) => string {
   const names = new Map<DescMethod, string>();
-  const rpcOf = (method: DescMethod) => names.get(method) ?? names.set(method, `${method.parent.typeName}/${method.name}`).get(method)!;
+  return (method) => names.get(method) ?? names.set(method, `${method.parent.typeName}/${method.name}`).get(method)!;
+}
+
+export function logCalls(log: Logger): Interceptor {
+  const rpcOf = rpcNames();
   const userOf = (ctx: CallContext) => ctx.values.get(callerKey)?.user.id;
 
   return (next) => async (request, ctx) => {

@@ -122,10 +122,10 @@ export interface SplitDeployment {
  * A `SERVICE_ROLE=grpc` process on a fresh database and key prefix, sending codes to
  * an inbox, and a `SERVICE_ROLE=bridge` process calling it at GRPC_UPSTREAM. Both
  * trust 127.0.0.1 as a proxy: the gRPC process believes the bridge's forwarded
- * client, and the bridge believes the test playing a front proxy. `grpcEnv` adds to
- * (or overrides) the gRPC process's environment.
+ * client, and the bridge believes the test playing a front proxy. `grpcEnv` and
+ * `bridgeEnv` add to (or override) each process's environment.
  */
-export async function startSplitDeployment(grpcEnv: Record<string, string> = {}): Promise<SplitDeployment> {
+export async function startSplitDeployment(grpcEnv: Record<string, string> = {}, bridgeEnv: Record<string, string> = {}): Promise<SplitDeployment> {
   const [database, inbox, dataDir] = await Promise.all([freshDatabase(), startSmsInbox(), mkdtemp(join(tmpdir(), "bridge-split-"))]);
   const started: ServiceProcess[] = [];
   const close = async () => {
@@ -153,6 +153,7 @@ export async function startSplitDeployment(grpcEnv: Record<string, string> = {})
       HTTP_PORT: "0",
       GRPC_UPSTREAM: `http://127.0.0.1:${String(grpc.listening.grpcPort)}`,
       TRUSTED_PROXIES: "127.0.0.1",
+      ...bridgeEnv,
     });
     started.push(bridge);
     return { grpc, bridge, inbox, url: String(bridge.listening.http), close };
