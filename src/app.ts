@@ -136,6 +136,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
     const applied = await migrate(stores.db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     const sessions = createSessionRepository(stores.db);
+    const metrics = options.metrics?.domain ?? noMetrics;
     const deps: CoreDeps = {
       config,
       clock,
@@ -154,9 +155,9 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv: stores.kv,
-      sms: codeSender(options.sms ?? createSmsSender(config.sms, log)),
+      sms: codeSender(options.sms ?? createSmsSender(config.sms, log), metrics),
       log,
-      metrics: options.metrics?.domain ?? noMetrics,
+      metrics,
       extraClaims: options.extraClaims,
       serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
       verifiedTokens: createVerifiedTokenCache(),
