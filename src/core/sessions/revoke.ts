@@ -33,7 +33,7 @@ export async function logout(deps: CoreDeps, refreshToken: string, client: Clien
 
 /** Ends every session of the caller; returns how many were live. */
 export function logoutAll(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
-  return endEverySession(deps, caller.user.id, "logout_all", { type: "session.logged_out_all", client });
+  return revokeAllSessionsOf(deps, caller.user.id, "logout_all", { type: "session.logged_out_all", client });
 }
 
 /**
@@ -41,7 +41,7 @@ export function logoutAll(deps: CoreDeps, caller: Caller, client: ClientInfo = U
  * counts them as `cause`; returns how many were live. The store records the same
  * revoked_reason for both; `note` says who did it.
  */
-export async function endEverySession(deps: CoreDeps, userId: string, cause: "logout_all" | "admin", note: AuditNote): Promise<number> {
+export async function revokeAllSessionsOf(deps: CoreDeps, userId: string, cause: "logout_all" | "admin", note: AuditNote): Promise<number> {
   const { revoked } = await endingEverySession(deps, userId, (now) => deps.sessions.revokeAllOfUser(userId, now, note));
   deps.metrics.sessionsRevoked(cause, revoked);
   return revoked;
