@@ -147,6 +147,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     const sessions = createSessionRepository(db);
+    const metrics = options.metrics?.domain ?? noMetrics;
     const deps: CoreDeps = {
       config,
       clock,
@@ -165,9 +166,9 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv,
-      sms: codeSender(tracing ? tracing.smsSender(smsSender) : smsSender),
+      sms: codeSender(tracing ? tracing.smsSender(smsSender) : smsSender, metrics),
       log,
-      metrics: options.metrics?.domain ?? noMetrics,
+      metrics,
       extraClaims: options.extraClaims,
       serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
       verifiedTokens: createVerifiedTokenCache(),

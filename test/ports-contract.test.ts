@@ -1201,7 +1201,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect(ids(await ports.users.search({ namePart: name, limit: 10, now }))).toEqual([slash.id, plain.id, percent.id]);
       });
 
-      it("updateFlags deactivating ends every session with the user's row and records the event, once", async () => {
+      it("updateFlags deactivating ends every session with the user's row, says how many, and records the event, once", async () => {
         const t = era();
         const { user, session: first } = await registered(t);
         // Started by a clock ahead of the deactivation's.
@@ -1209,7 +1209,7 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const now = new Date(t + 2 * MINUTE);
         const note: AuditNote = { ...STAFF_NOTE, details: { is_active: false } };
         const result = await ports.users.updateFlags(user.id, { isActive: false }, now, note);
-        expect(result).toEqual({ view: { user: { ...user, isActive: false }, liveSessions: 0 }, at: new Date(t + 5 * MINUTE) });
+        expect(result).toEqual({ view: { user: { ...user, isActive: false }, liveSessions: 0 }, at: new Date(t + 5 * MINUTE), revoked: 2 });
         for (const session of [first, ahead]) {
           expect(await ports.sessions.snapshot(session.id)).toMatchObject({ revoked: true, userActive: false, sessionsRevokedBefore: new Date(t + 5 * MINUTE) });
           expect(await ports.sessions.rotate({ sessionId: session.id, oldJti: session.refreshJti, newJti: token(), now, refreshExpiresAt: new Date(t + HOUR), client: CLIENT })).toBeUndefined();
@@ -1218,6 +1218,8 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect((await eventsOf(user.id)).filter((e) => e.type === "admin.user_updated")).toEqual([
           expect.objectContaining({ at: now, userId: user.id, sessionId: null, actor: "staff:00000000-0000-4000-8000-000000000001", ip: CLIENT.ip, userAgent: CLIENT.userAgent, details: { is_active: false } }),
         ]);
+        // Deactivating again ends nothing more.
+        expect((await ports.users.updateFlags(user.id, { isActive: false }, new Date(t + 7 * MINUTE), note))?.revoked).toBe(0);
       });
 
       it("updateFlags reactivating keeps old sessions dead and lets a new one start; staff alone touches no session", async () => {
@@ -1225,11 +1227,11 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         const { user, session: old } = await registered(t);
         await ports.users.updateFlags(user.id, { isActive: false }, new Date(t + MINUTE), { ...STAFF_NOTE, details: { is_active: false } });
         const back = await ports.users.updateFlags(user.id, { isActive: true }, new Date(t + 2 * MINUTE), { ...STAFF_NOTE, details: { is_active: true } });
-        expect(back).toEqual({ view: { user, liveSessions: 0 }, at: new Date(t + MINUTE) });
+        expect(back).toEqual({ view: { user, liveSessions: 0 }, at: new Date(t + MINUTE), revoked: 0 });
         expect((await ports.sessions.snapshot(old.id))?.revoked).toBe(true);
         const fresh = await loggedIn(user.phone, t + 3 * MINUTE);
         const staff = await ports.users.updateFlags(user.id, { isStaff: true }, new Date(t + 4 * MINUTE), { ...STAFF_NOTE, details: { is_staff: true } });
-        expect(staff).toEqual({ view: { user: { ...user, isStaff: true }, liveSessions: 1 }, at: new Date(t + MINUTE) });
+        expect(staff).toEqual({ view: { user: { ...user, isStaff: true }, liveSessions: 1 }, at: new Date(t + MINUTE), revoked: 0 });
         expect((await ports.sessions.snapshot(fresh.id))?.revoked).toBe(false);
         expect(await ports.users.findById(user.id)).toEqual({ ...user, isStaff: true });
         expect((await eventsOf(user.id)).map((e) => [e.type, e.details])).toEqual([

@@ -6,6 +6,7 @@ import { createWebhookSender } from "./webhook.js";
 export type { CodeSender, CodeSms } from "../core/ports/code-sender.js";
 export type { SmsMessage, SmsSender } from "./sender.js";
 export { codeSender, codeText } from "./code-text.js";
+export { observedSender } from "./observed.js";
 export type { SmsLogger } from "./console.js";
 export { createConsoleSender } from "./console.js";
 export { createWebhookSender, type WebhookSenderOptions } from "./webhook.js";

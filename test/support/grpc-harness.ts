@@ -52,7 +52,7 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits"> {
+export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits" | "metrics"> {
   env?: Record<string, string>;
   clock?: Clock;
   sms?: SmsInbox;
@@ -79,6 +79,7 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
     random: options.random,
     extraClaims: options.extraClaims,
     limits: options.limits,
+    metrics: options.metrics,
   });
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.grpc.port}` });
   return {

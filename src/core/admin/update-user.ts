@@ -33,6 +33,7 @@ export async function updateUser(deps: CoreDeps, actor: Actor, userId: string, c
   const result = changes.isActive === false ? await endingEverySession(deps, id, change) : await change(new Date(deps.clock.now()));
   // Users are never deleted, so only a store that lost the row answers nothing here.
   if (result === undefined) throw new AppError("not_found", "no user has that id");
+  deps.metrics.sessionsRevoked("deactivated", result.revoked);
   // The cache may hold them as inactive (read while they were): that gives way now.
   if (changes.isActive === true) await deps.liveness.markUserActive(id, result.at?.getTime() ?? 0);
   // Copies of the profile elsewhere hold the old flags. Best effort: the change is

@@ -32,12 +32,23 @@ export function addressBudget(config: Config): number {
   return config.otp.maxPerIpPerHour * config.otp.maxAttempts;
 }
 
-/** Refuses with the longest lock that applies to this phone and address. */
-export async function assertNotLockedOut(deps: Pick<CoreDeps, "kv">, phone: string, clientIp: string): Promise<void> {
+/** How long the longest lock that applies to this phone and address still holds (0: none). */
+export async function lockedOutMs(deps: Pick<CoreDeps, "kv">, phone: string, clientIp: string): Promise<number> {
   const locks = [otpKeys.phoneLock(phone), otpKeys.pairLock(phone, clientIp), otpKeys.ipLock(clientIp)];
   const left = await Promise.all(locks.map(async (key) => (await deps.kv.peek(key)).resetMs));
-  const ms = Math.max(...left);
-  if (ms > 0) throw new AppError("rate_limited", "too many wrong codes", { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) });
+  return Math.max(...left);
+}
+
+/** Refuses (and counts the refusal) while a lock found by lockedOutMs holds. */
+export function refuseIfLockedOut(deps: Pick<CoreDeps, "metrics">, ms: number): void {
+  if (ms <= 0) return;
+  deps.metrics.rateLimited("otp_lockout");
+  throw new AppError("rate_limited", "too many wrong codes", { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) });
+}
+
+/** Refuses with the longest lock that applies to this phone and address. */
+export async function assertNotLockedOut(deps: Pick<CoreDeps, "kv" | "metrics">, phone: string, clientIp: string): Promise<void> {
+  refuseIfLockedOut(deps, await lockedOutMs(deps, phone, clientIp));
 }
 
 /** What one wrong code did: `phoneLockedMs` > 0 when it engaged the per-phone lock

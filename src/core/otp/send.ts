@@ -14,6 +14,7 @@ import { otpKeys } from "./keys.js";
 import { requestedPurpose } from "./purpose.js";
 import type { RequestClient } from "../sessions/client.js";
 import type { User } from "../ports/users.js";
+import type { RateLimit } from "../ports/metrics.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -56,21 +57,22 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
     owner = { user };
   }
   const [ipSent, phoneSent] = await Promise.all([deps.kv.peek(otpKeys.ipSends(clientIp)), deps.kv.peek(otpKeys.phoneSends(phone))]);
-  if (ipSent.count >= otp.maxPerIpPerHour) throw rateLimited(ipSent.resetMs);
-  if (phoneSent.count >= otp.maxPerPhonePerHour) throw rateLimited(phoneSent.resetMs);
+  if (ipSent.count >= otp.maxPerIpPerHour) throw rateLimited(deps, "otp_per_ip", ipSent.resetMs);
+  if (phoneSent.count >= otp.maxPerPhonePerHour) throw rateLimited(deps, "otp_per_phone", phoneSent.resetMs);
 
   const resendKey = otpKeys.resend(phone, purpose);
   if (otp.resendIntervalMs > 0) {
     const resend = await deps.kv.setIfAbsent(resendKey, "1", otp.resendIntervalMs);
-    if (!resend.set) throw rateLimited(resend.ttlMs);
+    if (!resend.set) throw rateLimited(deps, "otp_resend", resend.ttlMs);
   }
   // Counting is what holds the caps under parallel sends (the reads above only
   // spare sequential refusals): past a cap here, the send is refused after all.
   const [ipSends, phoneSends] = await Promise.all([deps.kv.hit(otpKeys.ipSends(clientIp), HOUR_MS), deps.kv.hit(otpKeys.phoneSends(phone), HOUR_MS)]);
-  const over = ipSends.count > otp.maxPerIpPerHour ? ipSends : phoneSends.count > otp.maxPerPhonePerHour ? phoneSends : undefined;
+  const over: [RateLimit, number] | undefined =
+    ipSends.count > otp.maxPerIpPerHour ? ["otp_per_ip", ipSends.resetMs] : phoneSends.count > otp.maxPerPhonePerHour ? ["otp_per_phone", phoneSends.resetMs] : undefined;
   if (over !== undefined) {
     await deps.kv.del(resendKey).catch(() => {});
-    throw rateLimited(over.resetMs);
+    throw rateLimited(deps, ...over);
   }
 
   const code = deps.random.code(otp.length);
@@ -90,6 +92,8 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
   return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000), codeLength: otp.length };
 }
 
-function rateLimited(retryAfterMs: number): AppError {
+/** The refusal of `limit`, counted as it is made. */
+function rateLimited(deps: Pick<CoreDeps, "metrics">, limit: RateLimit, retryAfterMs: number): AppError {
+  deps.metrics.rateLimited(limit);
   return new AppError("rate_limited", undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 }

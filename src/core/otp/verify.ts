@@ -10,7 +10,7 @@ import type { CoreDeps } from "../deps.js";
 import type { CodeCheck } from "../ports/key-value.js";
 import type { RequestClient } from "../sessions/client.js";
 import { codeDigest } from "./digest.js";
-import { assertNotLockedOut, recordFailure } from "./failures.js";
+import { lockedOutMs, recordFailure, refuseIfLockedOut } from "./failures.js";
 import { otpKeys, type OtpPurpose } from "./keys.js";
 
 /**
@@ -24,11 +24,25 @@ export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpo
   if (!new RegExp(`^\\d{${otp.length}}$`).test(code)) {
     throw new AppError("validation_error", `code must be ${otp.length} digits`, { field: "code" });
   }
-  const [gate, lock] = await Promise.allSettled([precondition?.(), assertNotLockedOut(deps, phone, client.ip)]);
+  const [gate, lock] = await Promise.allSettled([precondition?.(), lockedOutMs(deps, phone, client.ip)]);
   if (gate.status === "rejected") throw gate.reason;
   if (lock.status === "rejected") throw lock.reason;
-  const key = otpKeys.code(phone, purpose);
-  const check = await deps.kv.checkCode(key, codeDigest(deps.otpKey, phone, purpose, code), otp.maxAttempts);
+  // Counted from here on: what came before refused the request or the account, not
+  // the code, and a store that fails has checked nothing.
+  try {
+    refuseIfLockedOut(deps, lock.value);
+    await checkCode(deps, phone, purpose, code, client);
+  } catch (error) {
+    if (error instanceof AppError) deps.metrics.otpChecked(purpose, error.reason);
+    throw error;
+  }
+  deps.metrics.otpChecked(purpose, "ok");
+}
+
+/** The one atomic check-and-consume; a wrong code is counted toward the locks and audited. */
+async function checkCode(deps: CoreDeps, phone: string, purpose: OtpPurpose, code: string, client: RequestClient): Promise<void> {
+  const { otp } = deps.config;
+  const check = await deps.kv.checkCode(otpKeys.code(phone, purpose), codeDigest(deps.otpKey, phone, purpose, code), otp.maxAttempts);
   // A right code resets no count: the owner's login must not wipe the slate of
   // whoever is guessing at the same number.
   if (check.state === "match") return;

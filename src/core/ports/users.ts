@@ -79,9 +79,10 @@ export interface UserRepository {
    * statement. Deactivating (`isActive: false`) also ends every
    * session of the user as revokeAllOfUser does (revoked_reason `deactivated`), the
    * logout-all instant moved to `now` or past the newest live session. Returns the
-   * user after the change, their live sessions counted at `now`, and their logout-all
-   * instant `at` (null: never); undefined when no user has that id (nothing changed,
+   * user after the change, their live sessions counted at `now`, their logout-all
+   * instant `at` (null: never), and how many sessions the change ended (`revoked`,
+   * 0 unless deactivating); undefined when no user has that id (nothing changed,
    * nothing recorded).
    */
-  updateFlags(id: string, changes: UserFlagChanges, now: Date, note: AuditNote): Promise<{ view: AdminUserView; at: Date | null } | undefined>;
+  updateFlags(id: string, changes: UserFlagChanges, now: Date, note: AuditNote): Promise<{ view: AdminUserView; at: Date | null; revoked: number } | undefined>;
 }

@@ -9,12 +9,29 @@ import type { CoreDeps } from "../deps.js";
 import { readToken } from "../tokens/authenticate.js";
 import type { ClientInfo } from "../ports/sessions.js";
 import type { User } from "../ports/users.js";
-import { issueTokenPair, type RefreshTokenSpec, type TokenPair } from "../tokens/issue.js";
+import { issueAccessToken, issueTokenPair, type RefreshTokenSpec, type TokenPair } from "../tokens/issue.js";
 import { UNKNOWN_CLIENT } from "./client.js";
 import { refreshExpiry } from "./start.js";
 import { assertSessionLive, liveRefreshToken } from "./liveness.js";
 
+/** How a refresh ended, short of a refusal. */
+type Refreshed = { outcome: "rotated" | "grace_replay"; pair: TokenPair } | { outcome: "reuse_detected" };
+
 export async function refreshSession(deps: CoreDeps, refreshToken: string, client: ClientInfo = UNKNOWN_CLIENT): Promise<TokenPair> {
+  let refreshed: Refreshed;
+  try {
+    refreshed = await rotateOrReplay(deps, refreshToken, client);
+  } catch (error) {
+    // A store that fails refused nothing: the caller hears 503 and may retry.
+    if (error instanceof AppError) deps.metrics.refreshed("refused");
+    throw error;
+  }
+  deps.metrics.refreshed(refreshed.outcome);
+  if (refreshed.outcome === "reuse_detected") throw new AppError("token_blacklisted");
+  return refreshed.pair;
+}
+
+async function rotateOrReplay(deps: CoreDeps, refreshToken: string, client: ClientInfo): Promise<Refreshed> {
   const nowMs = deps.clock.now();
   const { tokens } = deps.config;
   const claims = await readToken(deps, refreshToken, "refresh");
@@ -25,10 +42,11 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string, clien
   if (!tokens.rotateRefreshTokens) {
     const state = await liveRefreshToken(deps, claims.jti);
     if (state === undefined) throw new AppError("token_blacklisted");
-    const pair = sessionPair(deps, claims.sid, state, { jti: claims.jti, issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 }, nowMs);
-    // The very token presented: re-signing it would change its bytes (ES256/EdDSA
-    // signatures are randomized), and clients compare refresh tokens as strings.
-    return { ...pair, refresh: refreshToken };
+    // The very token presented, not signed again: that would change its bytes
+    // (ES256/EdDSA signatures are randomized), and clients compare refresh tokens as strings.
+    const access = issueAccessToken(deps, state.user, { id: claims.sid, expiresAtMs: state.sessionExpiresAt.getTime() }, nowMs);
+    // Not rotated, but answered as a rotation is (DESIGN's outcomes name no other success).
+    return { outcome: "rotated", pair: { ...access, refresh: refreshToken, refreshExpiresAt: new Date(claims.exp * 1000) } };
   }
 
   const newJti = deps.random.id();
@@ -42,13 +60,13 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string, clien
     client,
   });
   if (rotated !== undefined) {
-    return sessionPair(deps, claims.sid, rotated, { jti: newJti, issuedAtMs: nowMs, expiresAtMs: refreshExpiresAtMs }, nowMs);
+    return { outcome: "rotated", pair: sessionPair(deps, claims.sid, rotated, { jti: newJti, issuedAtMs: nowMs, expiresAtMs: refreshExpiresAtMs }, nowMs) };
   }
   return replayOrRefuse(deps, claims.jti, claims.sid, nowMs, client);
 }
 
 /** The token was not the session's live one: a retry within the grace interval, or theft. */
-async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, nowMs: number, client: ClientInfo): Promise<TokenPair> {
+async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, nowMs: number, client: ClientInfo): Promise<Refreshed> {
   const state = await deps.sessions.rotationState(jti);
   if (state === undefined || state.sessionId !== sessionId) throw new AppError("token_not_valid", "unknown refresh token");
   if (state.sessionRevoked) throw new AppError("session_revoked");
@@ -59,7 +77,8 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   // `graceMs > 0`: with 0s even a reuse in the very instant of the rotation is theft.
   const withinGrace = graceMs > 0 && rotatedAt !== null && nowMs - rotatedAt.getTime() <= graceMs;
   if (successor !== null && successor.isCurrent && withinGrace) {
-    return sessionPair(deps, sessionId, state, { jti: successor.jti, issuedAtMs: successor.createdAt.getTime(), expiresAtMs: successor.expiresAt.getTime() }, nowMs);
+    const pair = sessionPair(deps, sessionId, state, { jti: successor.jti, issuedAtMs: successor.createdAt.getTime(), expiresAtMs: successor.expiresAt.getTime() }, nowMs);
+    return { outcome: "grace_replay", pair };
   }
   if (state.replacedBy === null) {
     // Not rotated and yet the swap failed: the session changed under us (revoked or
@@ -69,8 +88,10 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   // A rotated-out token presented after the grace interval: someone holds a copy.
   deps.log.warn({ sessionId, userId: state.userId }, "refresh token reuse detected; session revoked");
   await deps.liveness.markRevoked(state.userId, sessionId);
-  await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs), { type: "session.reuse_detected", actor: { kind: "system" }, client });
-  throw new AppError("token_blacklisted");
+  const ended = await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs), { type: "session.reuse_detected", actor: { kind: "system" }, client });
+  // A parallel reuse, or a logout, may have ended it first: that one counts it.
+  deps.metrics.sessionsRevoked("reuse_detected", ended ? 1 : 0);
+  return { outcome: "reuse_detected" };
 }
 
 /** What a refresh answers: a fresh access token beside `refresh`, a refresh token of

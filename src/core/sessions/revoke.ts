@@ -1,5 +1,6 @@
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
+import type { AuditNote } from "../ports/audit.js";
 import type { ClientInfo, LiveSession } from "../ports/sessions.js";
 import { required } from "../required.js";
 import { readToken, type Caller } from "../tokens/authenticate.js";
@@ -27,12 +28,22 @@ export async function logout(deps: CoreDeps, refreshToken: string, client: Clien
     throw error;
   }
   if (!wasLive) throw new AppError("token_blacklisted");
+  deps.metrics.sessionsRevoked("logout", 1);
 }
 
 /** Ends every session of the caller; returns how many were live. */
-export async function logoutAll(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
-  const userId = caller.user.id;
-  const { revoked } = await endingEverySession(deps, userId, (now) => deps.sessions.revokeAllOfUser(userId, now, { type: "session.logged_out_all", client }));
+export function logoutAll(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
+  return revokeAllSessionsOf(deps, caller.user.id, "logout_all", { type: "session.logged_out_all", client });
+}
+
+/**
+ * Ends every session of a user as logout-all does (the user's own, or staff's), and
+ * counts them as `cause`; returns how many were live. The store records the same
+ * revoked_reason for both; `note` says who did it.
+ */
+export async function revokeAllSessionsOf(deps: CoreDeps, userId: string, cause: "logout_all" | "admin", note: AuditNote): Promise<number> {
+  const { revoked } = await endingEverySession(deps, userId, (now) => deps.sessions.revokeAllOfUser(userId, now, note));
+  deps.metrics.sessionsRevoked(cause, revoked);
   return revoked;
 }
 
@@ -77,6 +88,7 @@ export async function revokeSession(deps: CoreDeps, caller: Caller, sessionId: s
   );
   // It ended between the read and the change (a logout, logout-all): as if it had been gone.
   if (!ended) throw new AppError("not_found", "no live session of the caller has that id");
+  deps.metrics.sessionsRevoked("user", 1);
 }
 
 /**
@@ -87,9 +99,11 @@ export async function revokeSession(deps: CoreDeps, caller: Caller, sessionId: s
 export async function logoutOthers(deps: CoreDeps, caller: Caller, client: ClientInfo = UNKNOWN_CLIENT): Promise<number> {
   const now = new Date(deps.clock.now());
   const others = (await deps.sessions.listLive(caller.user.id, now)).filter((s) => s.id !== caller.sessionId);
-  return revokeCacheFirst(deps, caller.user.id, others, () =>
+  const revoked = await revokeCacheFirst(deps, caller.user.id, others, () =>
     deps.sessions.revokeOthers(caller.user.id, caller.sessionId, others.map((s) => s.id), now, { type: "session.logged_out_others", client }),
   );
+  deps.metrics.sessionsRevoked("logout_others", revoked);
+  return revoked;
 }
 
 /**

@@ -55,15 +55,18 @@ export type AccessVerdict = { valid: true; user: TokenUser; claims: TokenClaims;
 /**
  * Verify's rule, for every surface that asks "is this access token good?": a bad
  * token is an answer (`valid: false` and why), not an error. A store that cannot
- * say throws, so nothing reads "valid" while revocation cannot be checked.
+ * say throws, so nothing reads "valid" while revocation cannot be checked (and
+ * nothing is counted: no answer was given).
  */
-export async function verifyAccess(deps: CheckDeps, token: string): Promise<AccessVerdict> {
+export async function verifyAccess(deps: CheckDeps & Pick<CoreDeps, "metrics">, token: string): Promise<AccessVerdict> {
   let claims: TokenClaims;
   try {
     claims = await checkToken(deps, token, "access");
   } catch (error) {
-    if (error instanceof AppError) return { valid: false, reason: error.reason };
-    throw error;
+    if (!(error instanceof AppError)) throw error;
+    deps.metrics.verified(error.reason);
+    return { valid: false, reason: error.reason };
   }
+  deps.metrics.verified("valid");
   return { valid: true, user: userOfClaims(claims), claims, expiresAt: new Date(claims.exp * 1000) };
 }

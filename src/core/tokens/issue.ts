@@ -16,29 +16,33 @@ export interface RefreshTokenSpec {
   expiresAtMs: number;
 }
 
-/**
- * Signs a fresh access token and the given refresh token of a session of `user`.
- * The access token never outlives the session (SESSION_MAX_LIFETIME).
- */
-export function issueTokenPair(
-  deps: Pick<CoreDeps, "keys" | "config" | "random" | "extraClaims">,
-  user: User,
-  session: { id: string; expiresAtMs: number },
-  refresh: RefreshTokenSpec,
-  nowMs: number,
-): TokenPair {
+type IssueDeps = Pick<CoreDeps, "keys" | "config" | "random" | "extraClaims" | "metrics">;
+
+/** A fresh access token of a session of `user`, which never outlives the session
+ * (SESSION_MAX_LIFETIME). */
+export function issueAccessToken(deps: IssueDeps, user: User, session: { id: string; expiresAtMs: number }, nowMs: number): { access: string; accessExpiresAt: Date } {
   const { tokens } = deps.config;
-  const claimsUser = tokenUser(user);
-  const options = { issuer: tokens.issuer, audience: tokens.audience, extraClaims: deps.extraClaims };
   const accessExpiresAtMs = Math.min(nowMs + tokens.accessLifetimeMs, session.expiresAtMs);
-  const access = signToken(deps.keys, { type: "access", jti: deps.random.id(), sid: session.id, user: claimsUser, issuedAtMs: nowMs, expiresAtMs: accessExpiresAtMs }, options);
-  const refreshToken = signToken(deps.keys, { type: "refresh", jti: refresh.jti, sid: session.id, user: claimsUser, issuedAtMs: refresh.issuedAtMs, expiresAtMs: refresh.expiresAtMs }, options);
-  return {
-    access,
-    refresh: refreshToken,
-    accessExpiresAt: secondsPrecision(accessExpiresAtMs),
-    refreshExpiresAt: secondsPrecision(refresh.expiresAtMs),
-  };
+  const access = signToken(deps.keys, { type: "access", jti: deps.random.id(), sid: session.id, user: tokenUser(user), issuedAtMs: nowMs, expiresAtMs: accessExpiresAtMs }, signOptions(deps));
+  deps.metrics.tokensIssued("access");
+  return { access, accessExpiresAt: secondsPrecision(accessExpiresAtMs) };
+}
+
+/** Signs a fresh access token and the given refresh token of a session of `user`. */
+export function issueTokenPair(deps: IssueDeps, user: User, session: { id: string; expiresAtMs: number }, refresh: RefreshTokenSpec, nowMs: number): TokenPair {
+  const access = issueAccessToken(deps, user, session, nowMs);
+  const refreshToken = signToken(
+    deps.keys,
+    { type: "refresh", jti: refresh.jti, sid: session.id, user: tokenUser(user), issuedAtMs: refresh.issuedAtMs, expiresAtMs: refresh.expiresAtMs },
+    signOptions(deps),
+  );
+  deps.metrics.tokensIssued("refresh");
+  return { ...access, refresh: refreshToken, refreshExpiresAt: secondsPrecision(refresh.expiresAtMs) };
+}
+
+function signOptions(deps: Pick<CoreDeps, "config" | "extraClaims">) {
+  const { tokens } = deps.config;
+  return { issuer: tokens.issuer, audience: tokens.audience, extraClaims: deps.extraClaims };
 }
 
 /** `exp` has whole seconds; report the same instant the token carries. */

@@ -155,17 +155,17 @@ export function createUserRepository(db: Queryable): UserRepository {
       // Deactivation is logout-all's statement (sessions.ts revokeAllOfUser) with the
       // flags set in the same UPDATE of the user row, so the row lock orders it with
       // every login (which starts a session only for an active user, after the instant).
-      const rows = await db.query<ViewRow & { at: Date | null }>(
+      const rows = await db.query<ViewRow & { at: Date | null; revoked: string }>(
         `WITH ${END_EVERY_SESSION.latest("$1", DEACTIVATING)}, u AS (
            UPDATE users SET is_active = COALESCE($2, is_active), is_staff = COALESCE($3, is_staff),
              sessions_revoked_before = CASE WHEN ${DEACTIVATING} THEN ${END_EVERY_SESSION.revokedBefore("$4")} ELSE sessions_revoked_before END
            WHERE id = $1 RETURNING ${USER_COLUMNS}, sessions_revoked_before
          ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$4", reason: "'deactivated'", until: "u.sessions_revoked_before", when: DEACTIVATING })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 5)}
-         SELECT ${U_COLUMNS}, ${liveSessionsSql("$4")} AS live_sessions, u.sessions_revoked_before AS at FROM u`,
+         SELECT ${U_COLUMNS}, ${liveSessionsSql("$4")} AS live_sessions, u.sessions_revoked_before AS at, (SELECT count(*) FROM s) AS revoked FROM u`,
         [id, changes.isActive ?? null, changes.isStaff ?? null, now, ...auditParams(note, now)],
       );
       const row = rows[0];
-      return row === undefined ? undefined : { view: viewOfRow(row), at: row.at };
+      return row === undefined ? undefined : { view: viewOfRow(row), at: row.at, revoked: Number(row.revoked) };
     },
   };
 }

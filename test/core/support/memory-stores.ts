@@ -235,11 +235,11 @@ export function createMemoryStores(): MemoryStores {
     async updateFlags(id, changes, now, note) {
       const row = users.get(id.toLowerCase());
       if (row === undefined) return undefined;
-      if (changes.isActive === false) endSessionsOf(row, now, "deactivated");
+      const revoked = changes.isActive === false ? endSessionsOf(row, now, "deactivated") : 0;
       if (changes.isActive !== undefined) row.isActive = changes.isActive;
       if (changes.isStaff !== undefined) row.isStaff = changes.isStaff;
       record(note, now, row.id, null);
-      return { view: viewOf(row, now), at: row.sessionsRevokedBefore };
+      return { view: viewOf(row, now), at: row.sessionsRevokedBefore, revoked };
     },
   };
 
