@@ -52,7 +52,7 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits"> {
+export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits" | "metrics" | "logger"> {
   env?: Record<string, string>;
   clock?: Clock;
   sms?: SmsInbox;
@@ -74,11 +74,12 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
     ...options.env,
   });
   const app = await startGrpcApp(config, {
-    logger: pino({ level: config.logLevel }),
+    logger: options.logger ?? pino({ level: config.logLevel }),
     clock: options.clock,
     random: options.random,
     extraClaims: options.extraClaims,
     limits: options.limits,
+    metrics: options.metrics,
   });
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.grpc.port}` });
   return {
