@@ -73,7 +73,7 @@ describe.runIf(realStoresAvailable())("store health through the real service", (
 
   it("when Redis hangs: up goes 0 then 1, each failed call counts, and one 'down' line (timeout) and one 'back' line are logged for the outage", async () => {
     const errorsBefore = await errors("redis");
-    const pauseMs = 4_000;
+    const pauseMs = 5_000;
     const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     try {
       await admin.call("CLIENT", "PAUSE", String(pauseMs), "ALL");
@@ -96,7 +96,8 @@ describe.runIf(realStoresAvailable())("store health through the real service", (
       { msg: "store back", store: "redis" },
     ]);
     const [down, back] = log.filter((line) => line.store === "redis");
-    expect(down).toMatchObject({ level: 40, detail: expect.stringMatching(/timed out/i) });
+    // Redis's command time-out (500 ms) or the probe's own (800 ms), whichever a busy machine lets fire first.
+    expect(down).toMatchObject({ level: 40, detail: expect.stringMatching(/timed out|no answer within/i) });
     expect(back).toMatchObject({ level: 30, downMs: expect.any(Number) });
     expect(back!.downMs).toBeGreaterThan(0);
     // Each refused call has its own line, quiet and without the cause repeated.
