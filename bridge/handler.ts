@@ -59,7 +59,9 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Node
     // A failure inside an RPC was logged where it happened (src/rpc/observe.ts's interceptor, or
     // the upstream's log); one in the bridge itself is logged here, with its stack.
     if (fromRpc === undefined && refusal.reason === "internal_error") log.error({ err: error, method: ex.method, path: ex.path }, "request failed");
-    else if (fromRpc?.reason === "service_unavailable") log.warn({ err: errorText(error), path: ex.path }, "service unavailable");
+    // Per request at info: a store outage is explained once, by the line its watcher
+    // writes when the store goes down (src/store/watch.ts), not once per refused call.
+    else if (fromRpc?.reason === "service_unavailable") log.info({ err: errorText(error), path: ex.path }, "service unavailable");
     if (ex.res.headersSent) {
       ex.req.socket.destroy();
       return;

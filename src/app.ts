@@ -26,9 +26,10 @@ import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
 import { createMemoryStore } from "./store/kv/memory.js";
 import type { KeyValueStore } from "./core/ports/key-value.js";
 import { noMetrics } from "./core/ports/metrics.js";
-import type { ServiceMetrics } from "./observability/metrics.js";
+import type { ServiceMetrics, StoreName } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing/tracing.js";
-import { createPgliteDatabase, createPostgresDatabase, type Database } from "./store/postgres/db.js";
+import { createPgliteDatabase, createPostgresDatabase, type Database, type OnUnavailable } from "./store/postgres/db.js";
+import { watchStore } from "./store/watch.js";
 import { migrate } from "./store/postgres/migrate.js";
 import { createSessionLiveness } from "./store/liveness/cache.js";
 import { createAuditLog } from "./store/postgres/audit.js";
@@ -69,21 +70,28 @@ export function createLogger(config: Pick<Config, "logLevel">, mixin?: () => obj
   });
 }
 
-/** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). */
-export async function openStores(config: Config, log: Logger, clock: Clock): Promise<{ db: Database; kv: KeyValueStore; shared: boolean; release: () => Promise<void> }> {
+/** Opens the stores: PostgreSQL (or embedded PGlite) and Redis (or in-process). Each
+ * call a store fails to answer counts in identity_store_errors_total when `metrics` is
+ * given; the outage itself is logged once by its health watch (createIdentity). */
+export async function openStores(config: Config, clock: Clock, metrics?: ServiceMetrics): Promise<{ db: Database; kv: KeyValueStore; shared: boolean; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
   const { kv: kvConfig } = config;
   try {
     // A shared database may serve Redis-backed instances or one in-process instance,
     // never both (the embedded one is locked to this process by openDatabase).
     if (config.databaseUrl !== undefined) releases.push(await lockSharedDatabase(config.databaseUrl, kvConfig.kind === "memory" ? "in-process store" : "redis"));
-    const { db, release } = await openDatabase(config);
+    const { db, release } = await openDatabase(config, metrics && (() => metrics.storeError("postgres")));
     releases.push(release);
     // ioredis is loaded only when used: the embedded default starts faster without it.
     const kv =
       kvConfig.kind === "memory"
         ? createMemoryStore({ now: () => clock.now() })
-        : await (await import("./store/kv/redis.js")).createRedisStore({ url: kvConfig.url, clusterNodes: kvConfig.clusterNodes, keyPrefix: kvConfig.keyPrefix, logger: log });
+        : await (await import("./store/kv/redis.js")).createRedisStore({
+            url: kvConfig.url,
+            clusterNodes: kvConfig.clusterNodes,
+            keyPrefix: kvConfig.keyPrefix,
+            onUnavailable: metrics && (() => metrics.storeError("redis")),
+          });
     releases.push(() => kv.close());
     return {
       db,
@@ -104,14 +112,14 @@ export async function openStores(config: Config, log: Logger, clock: Clock): Pro
  * shared database is opened without Redis or the instance lock, so they run beside
  * instances of either mode; the embedded one still needs its data-directory lock.
  */
-export async function openDatabase(config: Config): Promise<{ db: Database; release: () => Promise<void> }> {
+export async function openDatabase(config: Config, onUnavailable?: OnUnavailable): Promise<{ db: Database; release: () => Promise<void> }> {
   if (config.databaseUrl !== undefined) {
-    const db = await createPostgresDatabase({ url: config.databaseUrl });
+    const db = await createPostgresDatabase({ url: config.databaseUrl, onUnavailable });
     return { db, release: () => db.close() };
   }
   const unlock = await lockDataDir(config.dataDir);
   try {
-    const db = await createPgliteDatabase(join(config.dataDir, "pgdata"));
+    const db = await createPgliteDatabase(join(config.dataDir, "pgdata"), { onUnavailable });
     return { db, release: async () => (await db.close(), await unlock()) };
   } catch (error) {
     await unlock();
@@ -137,7 +145,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
   const clock = options.clock ?? systemClock;
   const signingKey = config.tokens.signingKey ?? (await devKey(config, log));
   const keys = await createKeyRing({ algorithm: config.tokens.algorithm, signingKey, verifyKeys: config.tokens.verifyKeys });
-  const stores = await openStores(config, log, clock);
+  const stores = await openStores(config, clock, options.metrics);
   const { tracing } = options;
   const db = tracing ? tracing.database(stores.db) : stores.db;
   // The in-process store is a Map: only Redis calls are round trips worth a span.
@@ -147,7 +155,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     const sessions = createSessionRepository(db);
-    const metrics = options.metrics?.domain ?? noMetrics;
+    const domainMetrics = options.metrics?.domain ?? noMetrics;
     const deps: CoreDeps = {
       config,
       clock,
@@ -166,9 +174,9 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv,
-      sms: codeSender(tracing ? tracing.smsSender(smsSender) : smsSender, metrics),
+      sms: codeSender(tracing ? tracing.smsSender(smsSender) : smsSender, domainMetrics),
       log,
-      metrics,
+      metrics: domainMetrics,
       extraClaims: options.extraClaims,
       serviceKeys: createServiceKeyCheck(config.serviceApiKeys, log),
       verifiedTokens: createVerifiedTokenCache(),
@@ -176,9 +184,14 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       // profile is read), so a copy may live longer; every change is announced.
       localProfiles: createLocalCopies<User>(kv, PROFILE_COPY_MS, 50_000),
     };
+    // Embedded PGlite is reported as postgres; the in-process store is not Redis, so no redis series then.
+    const { metrics } = options;
+    const watch = { log, up: metrics && ((store: StoreName, up: boolean) => metrics.storeUp(store, up)) };
+    const database = watchStore("postgres", watch);
+    const cache = stores.shared ? watchStore("redis", watch) : undefined;
     const readiness = monitorReadiness([
-      { name: "database", check: () => db.ping() },
-      { name: "cache", check: () => kv.ping() },
+      { name: "database", check: () => db.ping(), observe: database.probed },
+      { name: "cache", check: () => kv.ping(), observe: cache?.probed },
     ]);
     await readiness.check();
     return {

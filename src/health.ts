@@ -5,6 +5,16 @@
 export interface Probe {
   name: string;
   check(): Promise<void>;
+  /** Told each check's outcome: `undefined` when the probe passed, else its error. */
+  observe?(failure: unknown): void;
+}
+
+/** A probe with no answer within the time allowed (a hung store). */
+export class ProbeTimeoutError extends Error {
+  override name = "ProbeTimeoutError";
+  constructor(probe: string, ms: number) {
+    super(`${probe} probe: no answer within ${ms} ms`);
+  }
 }
 
 export interface Readiness {
@@ -22,15 +32,24 @@ export function monitorReadiness(probes: readonly Probe[], intervalMs = 1000, ti
   let failing: string[] = probes.map((p) => p.name);
   const listeners: ((ready: boolean) => void)[] = [];
 
-  const runProbe = (probe: Probe) =>
-    Promise.race([
-      probe.check().then(() => true, () => false),
-      new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref()),
+  /** Resolves to undefined when the probe passed, else to why it did not. */
+  const runProbe = async (probe: Probe): Promise<unknown> => {
+    let timer: NodeJS.Timeout | undefined;
+    const failure = await Promise.race([
+      probe.check().then(
+        () => undefined,
+        (error: unknown) => error ?? new Error(`${probe.name} probe failed`),
+      ),
+      new Promise<Error>((resolve) => (timer = setTimeout(() => resolve(new ProbeTimeoutError(probe.name, timeoutMs)), timeoutMs).unref())),
     ]);
+    clearTimeout(timer);
+    probe.observe?.(failure);
+    return failure;
+  };
 
   const check = async () => {
-    const results = await Promise.all(probes.map(runProbe));
-    failing = probes.filter((_, i) => !results[i]).map((p) => p.name);
+    const failures = await Promise.all(probes.map(runProbe));
+    failing = probes.filter((_, i) => failures[i] !== undefined).map((p) => p.name);
     const now = failing.length === 0;
     if (now !== ready) {
       ready = now;

@@ -4,6 +4,7 @@
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import { UnavailableError } from "../core/errors.js";
 import { callerKey } from "./authenticate.js";
 import type { CallContext } from "./context.js";
 import { toPublicError } from "./errors.js";
@@ -31,8 +32,9 @@ export function logCalls(log: Logger): Interceptor {
       const e = toPublicError(error);
       const line = { rpc: rpcOf(ctx.method), outcome: e.reason, ms: round(performance.now() - started), user: userOf(ctx) };
       if (e.unexpected) log.error({ ...line, err: error }, "rpc failed");
-      else if (e.reason === "service_unavailable") log.warn({ ...line, cause: error instanceof Error ? error.message : undefined }, "rpc");
-      else log.info(line, "rpc");
+      // A store outage is explained once, when it begins and when it ends (src/store/watch.ts);
+      // each call refused meanwhile is routine, and says only which store it needed.
+      else log.info(error instanceof UnavailableError ? { ...line, dependency: error.dependency } : line, "rpc");
       throw error;
     }
   };

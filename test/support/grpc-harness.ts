@@ -52,7 +52,7 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits" | "metrics"> {
+export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits" | "metrics" | "logger"> {
   env?: Record<string, string>;
   clock?: Clock;
   sms?: SmsInbox;
@@ -74,7 +74,7 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
     ...options.env,
   });
   const app = await startGrpcApp(config, {
-    logger: pino({ level: config.logLevel }),
+    logger: options.logger ?? pino({ level: config.logLevel }),
     clock: options.clock,
     random: options.random,
     extraClaims: options.extraClaims,

@@ -12,6 +12,8 @@ export interface RedisStoreOptions {
   /** How long one command may wait for its answer. Default 500. */
   commandTimeoutMs?: number;
   logger?: { warn(obj: object, msg: string): void };
+  /** Told of each call (health probes aside) that failed because Redis did not answer. */
+  onUnavailable?: (error: UnavailableError) => void;
 }
 
 /** How long the factory keeps trying to reach Redis before giving up. */
@@ -107,7 +109,7 @@ interface Scripts {
  * later), and the client reconnects in the background by itself.
  */
 export async function createRedisStore(options: RedisStoreOptions): Promise<KeyValueStore> {
-  const { keyPrefix, commandTimeoutMs = 500, logger } = options;
+  const { keyPrefix, commandTimeoutMs = 500, logger, onUnavailable } = options;
   // commandTimeout bounds a standalone command; Cluster retries (failover, MOVED)
   // can add to it, so every call also gets an overall deadline.
   const deadlineMs = 2 * commandTimeoutMs;
@@ -117,8 +119,11 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
   // again only every half minute (a Cluster may never report "ready" in between).
   let down = false;
   let warnedAt = 0;
+  /** Why the client is not connected (refused, DNS, ...); cleared once it is. */
+  let connectionError: unknown;
   const onError = (error: unknown): void => {
     down = true;
+    connectionError = error;
     if (Date.now() - warnedAt < WARN_EVERY_MS) return;
     warnedAt = Date.now();
     logger?.warn({ err: error }, "Redis unreachable; failing calls fast and reconnecting in the background");
@@ -126,6 +131,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
   client.on("error", onError);
   client.on("node error", onError);
   client.on("ready", () => {
+    connectionError = undefined;
     if (!down) return;
     down = false;
     warnedAt = 0;
@@ -148,11 +154,18 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
   // A standalone client's commandTimeout already bounds every call; only a Cluster
   // (whose redirects and retries add up) needs the extra per-call timer.
   const bounded = client instanceof Cluster ? <T>(p: Promise<T>) => withDeadline(p, deadlineMs) : <T>(p: Promise<T>) => p;
-  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+  async function call<T>(what: string, run: () => Promise<T>, counted = true): Promise<T> {
     try {
       return await bounded(run());
     } catch (error) {
-      throw new UnavailableError("cache", `Redis ${what} failed: ${messageOf(error)}`, { cause: error });
+      // Disconnected, a call fails with "Stream isn't writeable": why the client is
+      // not connected is what explains it.
+      const notConnected = client.status !== "ready" && connectionError !== undefined;
+      const unavailable = notConnected
+        ? new UnavailableError("cache", `Redis ${what} failed: ${messageOf(error)} (not connected: ${messageOf(connectionError)})`, { cause: connectionError })
+        : new UnavailableError("cache", `Redis ${what} failed: ${messageOf(error)}`, { cause: error });
+      if (counted) onUnavailable?.(unavailable);
+      throw unavailable;
     }
   }
 
@@ -269,7 +282,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<KeyV
     },
 
     async ping() {
-      await call("ping", () => client.ping());
+      // The health probe's failures are the probe's to report (identity_store_up), not errors of calls.
+      await call("ping", () => client.ping(), false);
     },
 
     async close() {

@@ -33,11 +33,17 @@ function isUnavailable(error: unknown): boolean {
   return /timeout|terminat|Connection|not queryable|closed/i.test(error.message);
 }
 
+/** Told of each call that failed because the database did not answer (for
+ * identity_store_errors_total; the store knows nothing of metrics). */
+export type OnUnavailable = (error: UnavailableError) => void;
+
 /** Driver errors become UnavailableError when the database is unreachable; other
  * errors (constraint violations, bugs) pass through unchanged. */
-function translate(error: unknown): never {
+function translate(error: unknown, onUnavailable?: OnUnavailable): never {
   if (isUnavailable(error)) {
-    throw new UnavailableError("database", error instanceof Error ? error.message : String(error), { cause: error });
+    const unavailable = new UnavailableError("database", error instanceof Error ? error.message : String(error), { cause: error });
+    onUnavailable?.(unavailable);
+    throw unavailable;
   }
   throw error;
 }
@@ -48,20 +54,20 @@ interface Driver {
 }
 
 /** A Queryable over a driver, with its errors translated; scripts go to `runScript`. */
-function queryable(driver: Driver, runScript: (sql: string) => Promise<unknown>): Queryable {
+function queryable(driver: Driver, runScript: (sql: string) => Promise<unknown>, onUnavailable?: OnUnavailable): Queryable {
   return {
     async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<R[]> {
       try {
         return (await driver.query<R>(sql, params as unknown[] | undefined)).rows;
       } catch (error) {
-        return translate(error);
+        return translate(error, onUnavailable);
       }
     },
     async exec(sql: string): Promise<void> {
       try {
         await runScript(sql);
       } catch (error) {
-        translate(error);
+        translate(error, onUnavailable);
       }
     },
   };
@@ -73,6 +79,8 @@ export interface PostgresOptions {
   /** Per statement, enforced by the server. */
   statementTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Told of each call (health probes aside) the database failed to answer. */
+  onUnavailable?: OnUnavailable;
 }
 
 export async function createPostgresDatabase(options: PostgresOptions): Promise<Database> {
@@ -92,7 +100,9 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
   pool.on("error", () => {});
 
   // A query without parameters uses the simple protocol, which runs whole scripts.
-  const { query, exec } = queryable(pool, (sql) => pool.query(sql));
+  const { query, exec } = queryable(pool, (sql) => pool.query(sql), options.onUnavailable);
+  // The health probe's failures are the probe's to report (identity_store_up), not errors of calls.
+  const probe = queryable(pool, (sql) => pool.query(sql));
 
   return {
     kind: "postgres",
@@ -103,16 +113,16 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
       try {
         client = await pool.connect();
       } catch (error) {
-        return translate(error);
+        return translate(error, options.onUnavailable);
       }
       try {
-        return await fn(queryable(client, (sql) => client.query(sql)));
+        return await fn(queryable(client, (sql) => client.query(sql), options.onUnavailable));
       } finally {
         client.release();
       }
     },
     async ping() {
-      await query("SELECT 1");
+      await probe.query("SELECT 1");
     },
     async close() {
       await pool.end();
@@ -121,19 +131,20 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
 }
 
 /** The embedded database: PostgreSQL compiled to WASM, one connection, in-process. */
-export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
+export async function createPgliteDatabase(dataDir: string | undefined, options: { onUnavailable?: OnUnavailable } = {}): Promise<Database> {
   const [{ PGlite }, { pg_trgm }] = await Promise.all([import("@electric-sql/pglite"), import("@electric-sql/pglite/contrib/pg_trgm")]);
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   // pg_trgm: the user search's name indexes (migration 003); built in, loaded on demand.
   const db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), extensions: { pg_trgm } });
-  const { query, exec } = queryable(db, (sql) => db.exec(sql));
+  const { query, exec } = queryable(db, (sql) => db.exec(sql), options.onUnavailable);
+  const probe = queryable(db, (sql) => db.exec(sql));
   return {
     kind: "pglite",
     query,
     exec,
     exclusive: (fn) => fn({ query, exec }),
     async ping() {
-      await query("SELECT 1");
+      await probe.query("SELECT 1");
     },
     async close() {
       await db.close();
