@@ -131,7 +131,15 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
   const clock = options.clock ?? systemClock;
   const signingKey = config.tokens.signingKey ?? (await devKey(config, log));
   const keys = await createKeyRing({ algorithm: config.tokens.algorithm, signingKey, verifyKeys: config.tokens.verifyKeys });
-  const stores = await openStores(config, log, clock);
+  // Built here, closed here (its connection pools); a sender passed in is the caller's.
+  const sms = options.sms ?? createSmsSender(config.sms, log, { now: () => clock.now() });
+  const closeSms = async () => {
+    if (options.sms === undefined) await sms.close?.();
+  };
+  const stores = await openStores(config, log, clock).catch(async (error: unknown) => {
+    await closeSms();
+    throw error;
+  });
   try {
     const applied = await migrate(stores.db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
@@ -154,7 +162,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv: stores.kv,
-      sms: codeSender(options.sms ?? createSmsSender(config.sms, log)),
+      sms: codeSender(sms),
       log,
       metrics: options.metrics?.domain ?? noMetrics,
       extraClaims: options.extraClaims,
@@ -179,10 +187,12 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       interceptors: createInterceptors(deps),
       async close() {
         readiness.stop();
+        await closeSms();
         await stores.release();
       },
     };
   } catch (error) {
+    await closeSms();
     await stores.release();
     throw error;
   }

@@ -11,5 +11,7 @@ export interface CodeSms {
 /** What the domain sends codes through: the words around the code are written on the SMS side. */
 export interface CodeSender {
   readonly name: string;
-  sendCode(sms: CodeSms): Promise<void>;
+  /** Resolves once the code is on its way; the domain reads nothing from the result
+   * (the SMS side resolves with the provider that took it, for its own hooks). */
+  sendCode(sms: CodeSms): Promise<unknown>;
 }
