@@ -17,6 +17,8 @@ export interface StandinRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The client's port: requests on one kept-alive connection share it. */
+  clientPort: number | undefined;
 }
 
 /** How the stand-in answers: an HTTP status with a JSON body, or not at all. */
@@ -141,7 +143,7 @@ async function startStandin(name: GatewayName, api: Api, env: (baseUrl: string) 
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      const request: StandinRequest = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const request: StandinRequest = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), clientPort: req.socket.remotePort };
       requests.push(request);
       const answer = override ?? api.check(request);
       if (answer === "hang") return;
