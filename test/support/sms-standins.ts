@@ -36,6 +36,8 @@ export interface Standin {
   answer(next: StandinAnswer | "ok"): void;
   /** The last code delivered (answered with success) to `e164`. */
   codeFor(e164: string): string;
+  /** The code of the last request for `e164`, delivered or not. */
+  codeAskedFor(e164: string): string;
   close(): Promise<void>;
 }
 
@@ -165,6 +167,11 @@ async function startStandin(name: GatewayName, api: Api, env: (baseUrl: string) 
     codeFor(e164) {
       const found = delivered.findLast((d) => d.to === e164);
       if (found === undefined) throw new Error(`${name} delivered nothing to ${e164}`);
+      return found.code;
+    },
+    codeAskedFor(e164) {
+      const found = requests.map((request) => api.delivery(request)).findLast((d) => d.to === e164);
+      if (found === undefined) throw new Error(`${name} was asked nothing for ${e164}`);
       return found.code;
     },
     async close() {
