@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { AppError, UnavailableError } from "../src/core/errors.js";
 import { createKavenegarSender, createSmsirSender, createSmsSender, createTwilioSender, type SmsAttempt, type SmsMessage, type SmsSender } from "../src/sms/index.js";
-import { ANSWERS, providersEnv, startKavenegar, startSmsir, startTwilio, type Standin } from "./support/sms-standins.js";
+import { ANSWERS, providersEnv, startKavenegar, startSmsir, startTwilio, type Standin, type StandinAnswer } from "./support/sms-standins.js";
 
 const CODE = "493817";
 const TIMEOUT = "300ms";
@@ -60,6 +60,21 @@ async function unavailable(promise: Promise<unknown>, of: Standin): Promise<stri
 
 async function invalidPhone(promise: Promise<unknown>): Promise<void> {
   await expect(promise).rejects.toSatisfy((e) => e instanceof AppError && e.reason === "invalid_phone");
+}
+
+/** The log-safe failure the provider reports when the gateway answers `answer`. */
+async function failureOn(of: Standin, answer: StandinAnswer | "ok", env: Record<string, string> = {}): Promise<string> {
+  of.answer(answer);
+  return unavailable(provider(of, env).send(message()), of);
+}
+
+/** The provider reads each of the gateway's `answers` as an invalid number. */
+async function expectInvalidPhoneOn(of: Standin, answers: StandinAnswer[]): Promise<void> {
+  const sender = provider(of);
+  for (const answer of answers) {
+    of.answer(answer);
+    await invalidPhone(sender.send(message()));
+  }
 }
 
 /** A base URL where nothing listens (bound, then released). */
@@ -111,29 +126,19 @@ describe("kavenegar", () => {
   });
 
   it("reads status 411 as an invalid number (invalid_phone), as an HTTP status or inside a 200", async () => {
-    const kavenegar = await standin(startKavenegar());
-    const sender = provider(kavenegar);
-    kavenegar.answer(ANSWERS.kavenegar.invalidReceptor);
-    await invalidPhone(sender.send(message()));
-    kavenegar.answer(ANSWERS.kavenegar.invalidReceptorIn200);
-    await invalidPhone(sender.send(message()));
+    await expectInvalidPhoneOn(await standin(startKavenegar()), [ANSWERS.kavenegar.invalidReceptor, ANSWERS.kavenegar.invalidReceptorIn200]);
   });
 
   it("fails (UnavailableError) on its own error status, a 5xx and a wrong key, naming the status but never the key", async () => {
     const kavenegar = await standin(startKavenegar());
-    kavenegar.answer(ANSWERS.kavenegar.noCredit);
-    expect(await unavailable(provider(kavenegar).send(message()), kavenegar)).toMatch(/kavenegar answered HTTP 418 with status 418/);
-    kavenegar.answer(ANSWERS.kavenegar.serverError);
-    expect(await unavailable(provider(kavenegar).send(message()), kavenegar)).toMatch(/HTTP 502/);
-    kavenegar.answer("ok");
-    expect(await unavailable(provider(kavenegar, { KAVENEGAR_API_KEY: "not-the-key" }).send(message()), kavenegar)).toMatch(/HTTP 403/);
+    expect(await failureOn(kavenegar, ANSWERS.kavenegar.noCredit)).toMatch(/kavenegar answered HTTP 418 with status 418/);
+    expect(await failureOn(kavenegar, ANSWERS.kavenegar.serverError)).toMatch(/HTTP 502/);
+    expect(await failureOn(kavenegar, "ok", { KAVENEGAR_API_KEY: "not-the-key" })).toMatch(/HTTP 403/);
   });
 
   it("gives up after SMS_TIMEOUT, describing the URL with [key] in place of the key", async () => {
     const kavenegar = await standin(startKavenegar());
-    kavenegar.answer("hang");
-    const text = await unavailable(provider(kavenegar).send(message()), kavenegar);
-    expect(text).toBe(`kavenegar ${kavenegar.baseUrl}/v1/[key]/verify/lookup.json did not answer within 300 ms`);
+    expect(await failureOn(kavenegar, "hang")).toBe(`kavenegar ${kavenegar.baseUrl}/v1/[key]/verify/lookup.json did not answer within 300 ms`);
   });
 
   it("fails on a refused connection, the key still redacted", async () => {
@@ -164,16 +169,11 @@ describe("smsir", () => {
 
   it("fails on any status but 1 (in an error answer or a 200), a 5xx, a wrong key and a hang", async () => {
     const smsir = await standin(startSmsir());
-    smsir.answer(ANSWERS.smsir.errorStatus);
-    expect(await unavailable(provider(smsir).send(message()), smsir)).toBe("smsir answered HTTP 400 with status 10");
-    smsir.answer(ANSWERS.smsir.errorStatusIn200);
-    expect(await unavailable(provider(smsir).send(message()), smsir)).toBe("smsir answered HTTP 200 with status 0");
-    smsir.answer(ANSWERS.smsir.serverError);
-    expect(await unavailable(provider(smsir).send(message()), smsir)).toBe("smsir answered HTTP 503");
-    smsir.answer("ok");
-    expect(await unavailable(provider(smsir, { SMSIR_API_KEY: "not-the-key" }).send(message()), smsir)).toMatch(/HTTP 401/);
-    smsir.answer("hang");
-    expect(await unavailable(provider(smsir).send(message()), smsir)).toBe(`smsir ${smsir.baseUrl}/v1/send/verify did not answer within 300 ms`);
+    expect(await failureOn(smsir, ANSWERS.smsir.errorStatus)).toBe("smsir answered HTTP 400 with status 10");
+    expect(await failureOn(smsir, ANSWERS.smsir.errorStatusIn200)).toBe("smsir answered HTTP 200 with status 0");
+    expect(await failureOn(smsir, ANSWERS.smsir.serverError)).toBe("smsir answered HTTP 503");
+    expect(await failureOn(smsir, "ok", { SMSIR_API_KEY: "not-the-key" })).toMatch(/HTTP 401/);
+    expect(await failureOn(smsir, "hang")).toBe(`smsir ${smsir.baseUrl}/v1/send/verify did not answer within 300 ms`);
   });
 
   it("cannot reach a number outside Iran, and sends nothing there", async () => {
@@ -207,24 +207,15 @@ describe("twilio", () => {
   });
 
   it("reads a 400 with code 21211 or 21614 as an invalid number (invalid_phone)", async () => {
-    const twilio = await standin(startTwilio());
-    const sender = provider(twilio);
-    twilio.answer(ANSWERS.twilio.invalidTo);
-    await invalidPhone(sender.send(message()));
-    twilio.answer(ANSWERS.twilio.notMobile);
-    await invalidPhone(sender.send(message()));
+    await expectInvalidPhoneOn(await standin(startTwilio()), [ANSWERS.twilio.invalidTo, ANSWERS.twilio.notMobile]);
   });
 
   it("fails on another 400, a 5xx, a wrong token and a hang, never showing the token", async () => {
     const twilio = await standin(startTwilio());
-    twilio.answer(ANSWERS.twilio.otherBadRequest);
-    expect(await unavailable(provider(twilio).send(message()), twilio)).toBe("twilio answered HTTP 400 with code 21606");
-    twilio.answer(ANSWERS.twilio.serverError);
-    expect(await unavailable(provider(twilio).send(message()), twilio)).toBe("twilio answered HTTP 500 with code 20500");
-    twilio.answer("ok");
-    expect(await unavailable(provider(twilio, { TWILIO_AUTH_TOKEN: "not-the-token" }).send(message()), twilio)).toBe("twilio answered HTTP 401 with code 20003");
-    twilio.answer("hang");
-    expect(await unavailable(provider(twilio).send(message()), twilio)).toMatch(/^twilio http:\/\/127\.0\.0\.1:\d+\/2010-04-01\/Accounts\/AC[0-9a-f]+\/Messages\.json did not answer within 300 ms$/);
+    expect(await failureOn(twilio, ANSWERS.twilio.otherBadRequest)).toBe("twilio answered HTTP 400 with code 21606");
+    expect(await failureOn(twilio, ANSWERS.twilio.serverError)).toBe("twilio answered HTTP 500 with code 20500");
+    expect(await failureOn(twilio, "ok", { TWILIO_AUTH_TOKEN: "not-the-token" })).toBe("twilio answered HTTP 401 with code 20003");
+    expect(await failureOn(twilio, "hang")).toMatch(/^twilio http:\/\/127\.0\.0\.1:\d+\/2010-04-01\/Accounts\/AC[0-9a-f]+\/Messages\.json did not answer within 300 ms$/);
   });
 });
 

@@ -46,9 +46,10 @@ export function createFailoverSender(providers: readonly SmsSender[], options: F
 
   function report(attempt: SmsAttempt, error?: string): void {
     const line = { provider: attempt.provider, outcome: attempt.outcome, seconds: attempt.seconds };
-    if (attempt.outcome === "failed") logger.warn({ ...line, err: error }, "SMS provider failed");
+    if (attempt.outcome === "failed") logger.warn({ ...line, err: error }, "SMS provider call failed");
     else if (attempt.outcome === "skipped") logger.debug(line, "SMS provider skipped");
-    else logger.info(line, "SMS provider answered");
+    else if (attempt.outcome === "invalid") logger.info(line, "SMS provider says the number is invalid");
+    else logger.info(line, "SMS provider accepted the message");
     onAttempt?.(attempt);
   }
 
@@ -80,7 +81,6 @@ export function createFailoverSender(providers: readonly SmsSender[], options: F
 
   return {
     name: providers.map((provider) => provider.name).join(","),
-    reaches: (to) => providers.some((provider) => provider.reaches?.(to) ?? true),
     async send(sms) {
       const failures: string[] = [];
       const open: SmsSender[] = [];
