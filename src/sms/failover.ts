@@ -17,6 +17,11 @@ export interface SmsCallLogger {
   warn(obj: object, msg: string): void;
 }
 
+interface Entry {
+  provider: SmsSender;
+  breaker: CircuitBreaker;
+}
+
 export interface FailoverOptions {
   logger: SmsCallLogger;
   onAttempt?(attempt: SmsAttempt): void;
@@ -42,7 +47,7 @@ export interface FailoverOptions {
 export function createFailoverSender(providers: readonly SmsSender[], options: FailoverOptions): SmsSender {
   const { logger, onAttempt, now = Date.now } = options;
   const settings = { ...DEFAULT_BREAKER, ...options.breaker };
-  const breakers = new Map<SmsSender, CircuitBreaker>(providers.map((provider) => [provider, createCircuitBreaker(settings, now)]));
+  const entries: Entry[] = providers.map((provider) => ({ provider, breaker: createCircuitBreaker(settings, now) }));
 
   function report(attempt: SmsAttempt, error?: string): void {
     const line = { provider: attempt.provider, outcome: attempt.outcome, seconds: attempt.seconds };
@@ -54,8 +59,7 @@ export function createFailoverSender(providers: readonly SmsSender[], options: F
   }
 
   /** Calls one provider; resolves undefined when it failed (the reason added to `failures`). */
-  async function attempt(provider: SmsSender, sms: SmsMessage, failures: string[]): Promise<SmsDelivery | undefined> {
-    const breaker = breakers.get(provider)!;
+  async function attempt({ provider, breaker }: Entry, sms: SmsMessage, failures: string[]): Promise<SmsDelivery | undefined> {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
@@ -83,23 +87,25 @@ export function createFailoverSender(providers: readonly SmsSender[], options: F
     name: providers.map((provider) => provider.name).join(","),
     async send(sms) {
       const failures: string[] = [];
-      const open: SmsSender[] = [];
+      const open: Entry[] = [];
       let called = false;
-      for (const provider of providers) {
+      for (const entry of entries) {
+        const { provider, breaker } = entry;
         if (!(provider.reaches?.(sms.to) ?? true)) {
           failures.push(`${provider.name} cannot reach this number`);
           report({ provider: provider.name, outcome: "skipped", seconds: 0 });
-        } else if (breakers.get(provider)!.admit() === "skip") {
-          open.push(provider);
+        } else if (breaker.admit() === "skip") {
+          open.push(entry);
+          failures.push(`${provider.name} skipped (circuit open)`);
           report({ provider: provider.name, outcome: "skipped", seconds: 0 });
         } else {
           called = true;
-          const delivery = await attempt(provider, sms, failures);
+          const delivery = await attempt(entry, sms, failures);
           if (delivery !== undefined) return delivery;
         }
       }
       if (!called && open.length > 0) {
-        const longestQuiet = open.reduce((a, b) => (breakers.get(b)!.lastFailureAt < breakers.get(a)!.lastFailureAt ? b : a));
+        const longestQuiet = open.reduce((a, b) => (b.breaker.lastFailureAt < a.breaker.lastFailureAt ? b : a));
         const delivery = await attempt(longestQuiet, sms, failures);
         if (delivery !== undefined) return delivery;
       }
