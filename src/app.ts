@@ -19,7 +19,7 @@ import { monitorReadiness, type Readiness } from "./health.js";
 import { createCallClientResolver } from "./lib/client-ip.js";
 import type { HttpLimits } from "./lib/http-limits.js";
 import { createAdminService, createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
-import { codeSender, createSmsSender } from "./sms/index.js";
+import { codeSender, countSmsAttempts, createSmsSender, observedSender } from "./sms/index.js";
 import type { SmsSender } from "./sms/sender.js";
 import { loadOrCreateDevKey } from "./store/dev-keys.js";
 import { lockDataDir, lockSharedDatabase } from "./store/instance-lock.js";
@@ -145,17 +145,27 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
   const clock = options.clock ?? systemClock;
   const signingKey = config.tokens.signingKey ?? (await devKey(config, log));
   const keys = await createKeyRing({ algorithm: config.tokens.algorithm, signingKey, verifyKeys: config.tokens.verifyKeys });
-  const stores = await openStores(config, clock, options.metrics);
   const { tracing } = options;
+  const domainMetrics = options.metrics?.domain ?? noMetrics;
+  // Each provider call is counted by the provider called, one of a failover list or
+  // a sender passed in. Built here, closed here (its connection pools); a sender
+  // passed in is the caller's to close.
+  const onAttempt = countSmsAttempts(domainMetrics);
+  const sms = options.sms === undefined ? createSmsSender(config.sms, log, { now: () => clock.now(), onAttempt }) : observedSender(options.sms, onAttempt);
+  const closeSms = async () => {
+    if (options.sms === undefined) await sms.close?.();
+  };
+  const stores = await openStores(config, clock, options.metrics).catch(async (error: unknown) => {
+    await closeSms();
+    throw error;
+  });
   const db = tracing ? tracing.database(stores.db) : stores.db;
   // The in-process store is a Map: only Redis calls are round trips worth a span.
   const kv = tracing && stores.shared ? tracing.keyValue(stores.kv) : stores.kv;
   try {
-    const smsSender = options.sms ?? createSmsSender(config.sms, log);
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     const sessions = createSessionRepository(db);
-    const domainMetrics = options.metrics?.domain ?? noMetrics;
     const deps: CoreDeps = {
       config,
       clock,
@@ -174,7 +184,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv,
-      sms: codeSender(tracing ? tracing.smsSender(smsSender) : smsSender, domainMetrics),
+      sms: codeSender(tracing ? tracing.smsSender(sms) : sms),
       log,
       metrics: domainMetrics,
       extraClaims: options.extraClaims,
@@ -205,10 +215,12 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       interceptors: tracing ? [tracing.calls, ...createInterceptors(deps)] : createInterceptors(deps),
       async close() {
         readiness.stop();
+        await closeSms();
         await stores.release();
       },
     };
   } catch (error) {
+    await closeSms();
     await stores.release();
     throw error;
   }

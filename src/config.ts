@@ -63,11 +63,7 @@ export interface Config {
   phoneDefaultRegion: string;
   /** Regions whose numbers may receive codes; undefined → every region. */
   phoneAllowedRegions: ReadonlySet<string> | undefined;
-  sms: {
-    provider: "console" | "webhook";
-    webhookUrl: string | undefined;
-    webhookSecret: string | undefined;
-  };
+  sms: SmsConfig;
   trustedProxies: string[];
   corsOrigins: string[];
   defaultLocale: Locale;
@@ -79,6 +75,21 @@ export interface Config {
   /** OpenTelemetry traces: on only when an OTLP endpoint is set. The SDK reads the other
    * standard OTEL_* variables itself (protocol, headers, sampler, service name). */
   tracing: boolean;
+}
+
+export const SMS_PROVIDERS = ["console", "webhook", "kavenegar", "smsir", "twilio"] as const;
+export type SmsProviderName = (typeof SMS_PROVIDERS)[number];
+
+/** SMS_PROVIDER's list, in failover order, with the settings of each provider named
+ * there (and only those: a provider not named needs none of its variables). */
+export interface SmsConfig {
+  providers: readonly SmsProviderName[];
+  /** SMS_TIMEOUT: how long one provider may take to answer, per attempt. */
+  timeoutMs: number;
+  webhook?: { url: string; secret: string | undefined };
+  kavenegar?: { apiKey: string; template: string | undefined; sender: string | undefined; baseUrl: string };
+  smsir?: { apiKey: string; templateId: number; codeParam: string; baseUrl: string };
+  twilio?: { accountSid: string; authToken: string; from: string | undefined; messagingServiceSid: string | undefined; baseUrl: string };
 }
 
 export class ConfigError extends Error {
@@ -227,12 +238,71 @@ export function hs256SecretProblem(secret: string | Uint8Array): string | undefi
  * webhook sender itself; the value is never echoed (it may hold the gateway's credentials).
  */
 export function parseWebhookUrl(text: string | undefined): URL {
-  if (text === undefined) throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER=webhook");
+  if (text === undefined) throw new ConfigError("SMS_WEBHOOK_URL", "is required when SMS_PROVIDER names webhook");
   const parsed = URL.canParse(text) ? new URL(text) : undefined;
   if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
     throw new ConfigError("SMS_WEBHOOK_URL", "must be an absolute http(s) URL");
   }
   return parsed;
+}
+
+/** A provider named in SMS_PROVIDER needs this variable; the value is never echoed. */
+function required(env: Env, name: string, provider: SmsProviderName): string {
+  const value = read(env, name);
+  if (value === undefined) throw new ConfigError(name, `is required when SMS_PROVIDER names ${provider}`);
+  return value;
+}
+
+/** SMS_PROVIDER: one provider or a failover list, each named once. */
+function smsProviders(env: Env): SmsProviderName[] {
+  const names = read(env, "SMS_PROVIDER") === undefined ? ["console"] : list(env, "SMS_PROVIDER");
+  const providers: SmsProviderName[] = [];
+  for (const name of names) {
+    const provider = SMS_PROVIDERS.find((p) => p === name);
+    if (provider === undefined) throw new ConfigError("SMS_PROVIDER", `"${name}" is not a provider: use ${SMS_PROVIDERS.join(", ")}, or several of them comma-separated`);
+    if (providers.includes(provider)) throw new ConfigError("SMS_PROVIDER", `names ${provider} twice`);
+    providers.push(provider);
+  }
+  if (providers.length === 0) throw new ConfigError("SMS_PROVIDER", `names no provider: use ${SMS_PROVIDERS.join(", ")}`);
+  return providers;
+}
+
+function smsConfig(env: Env): SmsConfig {
+  const providers = smsProviders(env);
+  const named = (provider: SmsProviderName) => providers.includes(provider);
+  const base = (name: string, fallback: string) => url(env, name, ["http:", "https:"]) ?? fallback;
+  const config: SmsConfig = { providers, timeoutMs: duration(env, "SMS_TIMEOUT", "5s") };
+  if (config.timeoutMs < 1) throw new ConfigError("SMS_TIMEOUT", "must be more than 0");
+  if (named("webhook")) {
+    config.webhook = { url: parseWebhookUrl(read(env, "SMS_WEBHOOK_URL")).href, secret: read(env, "SMS_WEBHOOK_SECRET") };
+  }
+  if (named("kavenegar")) {
+    const apiKey = required(env, "KAVENEGAR_API_KEY", "kavenegar");
+    const template = read(env, "KAVENEGAR_TEMPLATE");
+    const sender = read(env, "KAVENEGAR_SENDER");
+    if (template === undefined && sender === undefined) {
+      throw new ConfigError("KAVENEGAR_TEMPLATE", "or KAVENEGAR_SENDER is required when SMS_PROVIDER names kavenegar (a verify/lookup template, or the sender line for sms/send)");
+    }
+    config.kavenegar = { apiKey, template, sender, baseUrl: base("KAVENEGAR_BASE_URL", "https://api.kavenegar.com") };
+  }
+  if (named("smsir")) {
+    const apiKey = required(env, "SMSIR_API_KEY", "smsir");
+    const templateId = required(env, "SMSIR_TEMPLATE_ID", "smsir");
+    // SMS.ir takes the id as a JSON number.
+    if (!/^[1-9]\d{0,14}$/.test(templateId)) throw new ConfigError("SMSIR_TEMPLATE_ID", "must be the template's numeric id");
+    config.smsir = { apiKey, templateId: Number(templateId), codeParam: read(env, "SMSIR_CODE_PARAM") ?? "CODE", baseUrl: base("SMSIR_BASE_URL", "https://api.sms.ir") };
+  }
+  if (named("twilio")) {
+    const accountSid = required(env, "TWILIO_ACCOUNT_SID", "twilio");
+    const authToken = required(env, "TWILIO_AUTH_TOKEN", "twilio");
+    const from = read(env, "TWILIO_FROM");
+    const messagingServiceSid = read(env, "TWILIO_MESSAGING_SERVICE_SID");
+    if (from === undefined && messagingServiceSid === undefined) {
+      throw new ConfigError("TWILIO_FROM", "or TWILIO_MESSAGING_SERVICE_SID is required when SMS_PROVIDER names twilio");
+    }
+    config.twilio = { accountSid, authToken, from, messagingServiceSid, baseUrl: base("TWILIO_BASE_URL", "https://api.twilio.com") };
+  }
+  return config;
 }
 
 /** SERVICE_API_KEYS: `name:key` (Introspect) or `name:key:admin` (AdminService too), each name once. */
@@ -286,9 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
   const production = read(env, "NODE_ENV") === "production";
   const algorithm = oneOf(env, "JWT_ALGORITHM", ["HS256", "ES256", "EdDSA", "RS256"] as const, "ES256");
   const signingKey = read(env, "JWT_SIGNING_KEY");
-  const smsProvider = oneOf(env, "SMS_PROVIDER", ["console", "webhook"] as const, "console");
-  const webhookUrl = read(env, "SMS_WEBHOOK_URL");
-  if (webhookUrl !== undefined || smsProvider === "webhook") parseWebhookUrl(webhookUrl);
+  const sms = smsConfig(env);
   const serviceRole = oneOf(env, "SERVICE_ROLE", ["all", "grpc", "bridge"] as const, "all");
   const grpcUpstream = url(env, "GRPC_UPSTREAM", ["http:", "https:"]);
   const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
@@ -336,7 +404,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     phoneDefaultRegion: region(env, "PHONE_DEFAULT_REGION", read(env, "PHONE_DEFAULT_REGION") ?? "IR"),
     phoneAllowedRegions: allowedRegions(env),
-    sms: { provider: smsProvider, webhookUrl, webhookSecret: read(env, "SMS_WEBHOOK_SECRET") },
+    sms,
     trustedProxies: addresses(env, "TRUSTED_PROXIES"),
     corsOrigins: origins(env, "CORS_ORIGINS"),
     defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),
@@ -384,11 +452,11 @@ function checkProduction(config: Config): void {
   if (config.tokens.signingKey === undefined) {
     throw new ConfigError("JWT_SIGNING_KEY", "is required with NODE_ENV=production (generated keys are for development)");
   }
-  if (config.sms.provider === "console") {
+  if (config.sms.providers.includes("console")) {
     throw new ConfigError("SMS_PROVIDER", "console writes codes to the log; not allowed with NODE_ENV=production");
   }
-  if (config.sms.webhookSecret === undefined) {
-    throw new ConfigError("SMS_WEBHOOK_SECRET", "is required with NODE_ENV=production");
+  if (config.sms.webhook !== undefined && config.sms.webhook.secret === undefined) {
+    throw new ConfigError("SMS_WEBHOOK_SECRET", "is required with NODE_ENV=production when SMS_PROVIDER names webhook");
   }
   if (config.serviceApiKeys.size === 0) {
     throw new ConfigError("SERVICE_API_KEYS", "is required with NODE_ENV=production (Introspect would be open)");

@@ -170,20 +170,22 @@ describe("console SMS sender", () => {
 });
 
 describe("createSmsSender", () => {
-  const logger = { info: () => undefined };
+  const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
-  it("chooses the provider the config names", async () => {
-    expect(createSmsSender({ provider: "console" }, logger).name).toBe("console");
+  it("chooses the provider the config names, and says it delivered", async () => {
+    const console = createSmsSender({ providers: ["console"], timeoutMs: 5000 }, logger);
+    expect(console.name).toBe("console");
+    expect(await console.send(sms)).toEqual({ provider: "console" });
 
     const { url, received } = await recordingTarget(200);
-    const sender = createSmsSender({ provider: "webhook", webhookUrl: url, webhookSecret: SECRET }, logger);
+    const sender = createSmsSender({ providers: ["webhook"], timeoutMs: 5000, webhook: { url, secret: SECRET } }, logger);
     expect(sender.name).toBe("webhook");
-    await sender.send(sms);
+    expect(await sender.send(sms)).toEqual({ provider: "webhook" });
     expect(received[0]?.headers["x-signature"]).toMatch(/^sha256=/);
   });
 
   it("refuses the webhook provider without a URL", () => {
-    expect(() => createSmsSender({ provider: "webhook" }, logger)).toThrow(/SMS_WEBHOOK_URL/);
+    expect(() => createSmsSender({ providers: ["webhook"], timeoutMs: 5000 }, logger)).toThrow(/SMS_WEBHOOK_URL/);
   });
 });
 

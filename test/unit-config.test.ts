@@ -73,7 +73,7 @@ describe("loadConfig defaults", () => {
   });
 
   it("logs SMS codes (console), trusts no proxy, allows no other origin, speaks Persian, logs at info", () => {
-    expect(config.sms).toEqual({ provider: "console", webhookUrl: undefined, webhookSecret: undefined });
+    expect(config.sms).toEqual({ providers: ["console"], timeoutMs: 5 * SECOND });
     expect(config).toMatchObject({ trustedProxies: [], corsOrigins: [], defaultLocale: "fa", logLevel: "info" });
   });
 
@@ -243,9 +243,16 @@ describe("loadConfig with NODE_ENV=production", () => {
     expect(loadConfig(production).production).toBe(true);
   });
 
+  it("asks for SMS_WEBHOOK_SECRET only when SMS_PROVIDER names webhook", () => {
+    const smsir = { SMS_PROVIDER: "smsir", SMSIR_API_KEY: "smsir-key", SMSIR_TEMPLATE_ID: "100000", SMS_WEBHOOK_SECRET: "" };
+    expect(loadConfig({ ...production, ...smsir }).sms.providers).toEqual(["smsir"]);
+  });
+
   it.each([
     ["a generated key (no JWT_SIGNING_KEY)", { JWT_SIGNING_KEY: "" }, "JWT_SIGNING_KEY"],
     ["console SMS", { SMS_PROVIDER: "console" }, "SMS_PROVIDER"],
+    ["console SMS anywhere in a failover list", { SMS_PROVIDER: "webhook,console" }, "SMS_PROVIDER"],
+    ["a webhook without its secret behind another provider", { SMS_PROVIDER: "twilio,webhook", TWILIO_ACCOUNT_SID: "AC1", TWILIO_AUTH_TOKEN: "t", TWILIO_FROM: "+15005550006", SMS_WEBHOOK_SECRET: "" }, "SMS_WEBHOOK_SECRET"],
     ["a webhook without its secret", { SMS_WEBHOOK_SECRET: "" }, "SMS_WEBHOOK_SECRET"],
     ["an open Introspect (no SERVICE_API_KEYS)", { SERVICE_API_KEYS: "" }, "SERVICE_API_KEYS"],
     ["the embedded database", { DATABASE_URL: "" }, "DATABASE_URL"],
@@ -253,6 +260,70 @@ describe("loadConfig with NODE_ENV=production", () => {
     ["a weak HS256 secret", { JWT_ALGORITHM: "HS256", JWT_SIGNING_KEY: "short-secret" }, "JWT_SIGNING_KEY"],
   ])("refuses %s", (_what, change, variable) => {
     expectRefused({ ...production, ...change }, variable);
+  });
+});
+
+describe("SMS providers in the configuration", () => {
+  const KAVENEGAR = { KAVENEGAR_API_KEY: "kav-key-31f0a9", KAVENEGAR_TEMPLATE: "identity-otp" };
+  const SMSIR = { SMSIR_API_KEY: "smsir-key-7d2e1c", SMSIR_TEMPLATE_ID: "100000" };
+  const TWILIO = { TWILIO_ACCOUNT_SID: "AC0123456789abcdef0123456789abcdef", TWILIO_AUTH_TOKEN: "twilio-token-c0ffee", TWILIO_FROM: "+15005550006" };
+  const ALL = { SMS_PROVIDER: "kavenegar,smsir,twilio", ...KAVENEGAR, ...SMSIR, ...TWILIO };
+
+  it("reads a failover list in order, each provider with its settings and the public API addresses", () => {
+    expect(loadConfig({ ...ALL, SMS_TIMEOUT: "2500ms" }).sms).toEqual({
+      providers: ["kavenegar", "smsir", "twilio"],
+      timeoutMs: 2500,
+      kavenegar: { apiKey: "kav-key-31f0a9", template: "identity-otp", sender: undefined, baseUrl: "https://api.kavenegar.com" },
+      smsir: { apiKey: "smsir-key-7d2e1c", templateId: 100000, codeParam: "CODE", baseUrl: "https://api.sms.ir" },
+      twilio: { accountSid: TWILIO.TWILIO_ACCOUNT_SID, authToken: "twilio-token-c0ffee", from: "+15005550006", messagingServiceSid: undefined, baseUrl: "https://api.twilio.com" },
+    });
+  });
+
+  it("takes a Kavenegar sender instead of a template, a Twilio messaging service instead of a From, other base URLs and code parameter", () => {
+    const sms = loadConfig({
+      SMS_PROVIDER: " twilio , kavenegar,smsir ",
+      KAVENEGAR_API_KEY: "k",
+      KAVENEGAR_SENDER: "10004346",
+      KAVENEGAR_BASE_URL: "http://127.0.0.1:9001",
+      ...SMSIR,
+      SMSIR_CODE_PARAM: "OTP",
+      SMSIR_BASE_URL: "http://127.0.0.1:9002",
+      TWILIO_ACCOUNT_SID: "AC1",
+      TWILIO_AUTH_TOKEN: "t",
+      TWILIO_MESSAGING_SERVICE_SID: "MG1",
+      TWILIO_BASE_URL: "http://127.0.0.1:9003",
+    }).sms;
+    expect(sms.providers).toEqual(["twilio", "kavenegar", "smsir"]);
+    expect(sms.kavenegar).toEqual({ apiKey: "k", template: undefined, sender: "10004346", baseUrl: "http://127.0.0.1:9001" });
+    expect(sms.smsir).toMatchObject({ codeParam: "OTP", baseUrl: "http://127.0.0.1:9002" });
+    expect(sms.twilio).toMatchObject({ from: undefined, messagingServiceSid: "MG1", baseUrl: "http://127.0.0.1:9003" });
+  });
+
+  it("needs no variable of a provider it does not name", () => {
+    expect(loadConfig({ SMS_PROVIDER: "console", KAVENEGAR_API_KEY: "unused" }).sms).toEqual({ providers: ["console"], timeoutMs: 5 * SECOND });
+  });
+
+  it.each([
+    ["an unknown provider in a list", { ...ALL, SMS_PROVIDER: "kavenegar,carrier-pigeon" }, "SMS_PROVIDER"],
+    ["a provider named twice", { ...ALL, SMS_PROVIDER: "smsir,kavenegar,smsir" }, "SMS_PROVIDER"],
+    ["a list of nothing", { SMS_PROVIDER: " , " }, "SMS_PROVIDER"],
+    ["a bad SMS_TIMEOUT", { SMS_TIMEOUT: "soon" }, "SMS_TIMEOUT"],
+    ["SMS_TIMEOUT=0", { SMS_TIMEOUT: "0s" }, "SMS_TIMEOUT"],
+    ["kavenegar without its key", { ...ALL, KAVENEGAR_API_KEY: "" }, "KAVENEGAR_API_KEY"],
+    ["kavenegar with neither template nor sender", { ...ALL, KAVENEGAR_TEMPLATE: "" }, "KAVENEGAR_TEMPLATE"],
+    ["a Kavenegar base URL that is not http(s)", { ...ALL, KAVENEGAR_BASE_URL: "ftp://api.kavenegar.com" }, "KAVENEGAR_BASE_URL"],
+    ["smsir without its key", { ...ALL, SMSIR_API_KEY: "" }, "SMSIR_API_KEY"],
+    ["smsir without a template id", { ...ALL, SMSIR_TEMPLATE_ID: "" }, "SMSIR_TEMPLATE_ID"],
+    ["an SMS.ir template id that is not a number", { ...ALL, SMSIR_TEMPLATE_ID: "otp-template" }, "SMSIR_TEMPLATE_ID"],
+    ["an SMS.ir base URL that is not a URL", { ...ALL, SMSIR_BASE_URL: "api.sms.ir" }, "SMSIR_BASE_URL"],
+    ["twilio without its account SID", { ...ALL, TWILIO_ACCOUNT_SID: "" }, "TWILIO_ACCOUNT_SID"],
+    ["twilio without its auth token", { ...ALL, TWILIO_AUTH_TOKEN: "" }, "TWILIO_AUTH_TOKEN"],
+    ["twilio with neither From nor messaging service", { ...ALL, TWILIO_FROM: "" }, "TWILIO_FROM"],
+    ["webhook in a list without its URL", { ...ALL, SMS_PROVIDER: "twilio,webhook" }, "SMS_WEBHOOK_URL"],
+  ])("refuses %s, naming the variable and echoing no credential", (_what, env, variable) => {
+    expectRefused(env, variable);
+    const message = refusal(env).message;
+    for (const value of [KAVENEGAR.KAVENEGAR_API_KEY, SMSIR.SMSIR_API_KEY, TWILIO.TWILIO_AUTH_TOKEN]) expect(message).not.toContain(value);
   });
 });
 

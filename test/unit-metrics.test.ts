@@ -4,9 +4,9 @@
  * process_ and nodejs_ series; and what the SMS layer counts around a provider.
  */
 import { describe, expect, it } from "vitest";
-import { UnavailableError } from "../src/core/errors.js";
+import { AppError, UnavailableError } from "../src/core/errors.js";
 import { createServiceMetrics } from "../src/observability/metrics.js";
-import { codeSender, type SmsSender } from "../src/sms/index.js";
+import { countSmsAttempts, createFailoverSender, observedSender, type SmsSender } from "../src/sms/index.js";
 import { recordedMetrics } from "./core/support/recorded-metrics.js";
 import { parsePrometheusText, type Scrape } from "./support/prometheus-text.js";
 
@@ -114,19 +114,17 @@ describe("createServiceMetrics", () => {
   });
 });
 
-describe("codeSender counts around the provider", () => {
-  const CODE_SMS = { to: "+989123456789", code: "493817", purpose: "login", locale: "en" } as const;
+describe("SMS attempts counted by the provider called", () => {
+  const SMS = { to: "+989123456789", message: "Your verification code: 493817", code: "493817", purpose: "login" } as const;
+  const silent = { debug() {}, info() {}, warn() {} };
 
-  function provider(fails?: Error): SmsSender {
-    return {
-      name: "webhook",
-      send: () => (fails === undefined ? Promise.resolve() : Promise.reject(fails)),
-    };
+  function provider(name: string, fails?: Error): SmsSender {
+    return { name, send: () => (fails === undefined ? Promise.resolve({ provider: name }) : Promise.reject(fails)) };
   }
 
-  it("a code the provider took: ok, by purpose and provider, and the call timed", async () => {
+  it("a sender handed in whole: ok, by purpose and provider, and the call timed", async () => {
     const metrics = recordedMetrics();
-    await codeSender(provider(), metrics).sendCode(CODE_SMS);
+    await observedSender(provider("webhook"), countSmsAttempts(metrics)).send(SMS);
     expect(metrics.take()).toEqual([
       ["smsCall", "webhook", expect.any(Number)],
       ["otpSent", "login", "webhook", "ok"],
@@ -136,12 +134,31 @@ describe("codeSender counts around the provider", () => {
   it("a provider that failed: error, and the call timed all the same", async () => {
     const metrics = recordedMetrics();
     const down = new UnavailableError("sms", "connection refused");
-    await expect(codeSender(provider(down), metrics).sendCode(CODE_SMS)).rejects.toBe(down);
+    await expect(observedSender(provider("webhook", down), countSmsAttempts(metrics)).send(SMS)).rejects.toBe(down);
     const events = metrics.events;
     expect(metrics.take()).toEqual([
       ["smsCall", "webhook", expect.any(Number)],
       ["otpSent", "login", "webhook", "error"],
     ]);
     expect(events[0]?.[2]).toBeGreaterThanOrEqual(0);
+  });
+
+  it("a failover list: each provider called is counted under its own name, the delivering one ok", async () => {
+    const metrics = recordedMetrics();
+    const list = createFailoverSender([provider("kavenegar", new UnavailableError("sms", "HTTP 502")), provider("twilio")], { logger: silent, onAttempt: countSmsAttempts(metrics) });
+    await expect(list.send(SMS)).resolves.toEqual({ provider: "twilio" });
+    expect(metrics.take()).toEqual([
+      ["smsCall", "kavenegar", expect.any(Number)],
+      ["otpSent", "login", "kavenegar", "error"],
+      ["smsCall", "twilio", expect.any(Number)],
+      ["otpSent", "login", "twilio", "ok"],
+    ]);
+  });
+
+  it("an invalid number is timed but is neither a send nor a provider's failure", async () => {
+    const metrics = recordedMetrics();
+    const list = createFailoverSender([provider("twilio", new AppError("invalid_phone"))], { logger: silent, onAttempt: countSmsAttempts(metrics) });
+    await expect(list.send(SMS)).rejects.toMatchObject({ reason: "invalid_phone" });
+    expect(metrics.take()).toEqual([["smsCall", "twilio", expect.any(Number)]]);
   });
 });

@@ -9,12 +9,23 @@ export interface SmsMessage {
   purpose: "register" | "login";
 }
 
+/** Who took the message: a failover list answers with the provider that accepted it. */
+export interface SmsDelivery {
+  provider: string;
+}
+
 /**
  * Delivers a message or rejects. A rejection means the message may not have been
  * sent, so the caller must not leave the code usable. Providers reject with
- * `UnavailableError("sms", ...)`, whose message never holds the code or a secret.
+ * `UnavailableError("sms", ...)`, whose message never holds the code or a secret,
+ * or with `AppError("invalid_phone")` when the provider says the number itself is wrong.
  */
 export interface SmsSender {
   readonly name: string;
-  send(sms: SmsMessage): Promise<void>;
+  send(sms: SmsMessage): Promise<SmsDelivery>;
+  /** Whether it can deliver to this E.164 number at all (unset: any number). A
+   * failover list passes over a provider that cannot, without counting it a failure. */
+  reaches?(to: string): boolean;
+  /** Lets go of pooled connections (providers that keep some). */
+  close?(): Promise<void>;
 }

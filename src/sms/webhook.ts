@@ -1,7 +1,8 @@
 import { createHmac } from "node:crypto";
 import { parseWebhookUrl } from "../config.js";
 import { UnavailableError } from "../core/errors.js";
-import type { SmsMessage, SmsSender } from "./sender.js";
+import { describeFailure } from "./http.js";
+import type { SmsDelivery, SmsMessage, SmsSender } from "./sender.js";
 
 export interface WebhookSenderOptions {
   /** The http(s) endpoint that receives each message as a JSON POST. */
@@ -40,7 +41,7 @@ export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
 
   return {
     name: "webhook",
-    async send(sms: SmsMessage): Promise<void> {
+    async send(sms: SmsMessage): Promise<SmsDelivery> {
       const body = JSON.stringify({ to: sms.to, message: sms.message, code: sms.code, purpose: sms.purpose });
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (secret) {
@@ -60,7 +61,7 @@ export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
-        throw new UnavailableError("sms", describeFailure(error, target, timeoutMs), { cause: error });
+        throw new UnavailableError("sms", `SMS webhook ${describeFailure(error, target, timeoutMs)}`, { cause: error });
       }
 
       // Nothing in the answer is used; cancelling the body releases the socket
@@ -69,6 +70,7 @@ export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
       if (!response.ok) {
         throw new UnavailableError("sms", `SMS webhook ${target} answered HTTP ${response.status}`);
       }
+      return { provider: "webhook" };
     },
   };
 }
@@ -76,15 +78,4 @@ export function createWebhookSender(options: WebhookSenderOptions): SmsSender {
 /** The signature of one request: HMAC-SHA256 over `${timestamp}.${body}`, in hex. */
 function sign(secret: string, timestamp: string, body: string): string {
   return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
-}
-
-/** A log-safe description of a failed request: never the body, headers or full URL. */
-function describeFailure(error: unknown, target: string, timeoutMs: number): string {
-  if (error instanceof Error && error.name === "TimeoutError") {
-    return `SMS webhook ${target} did not answer within ${timeoutMs} ms`;
-  }
-  // undici reports "fetch failed" with the system error (ECONNREFUSED, ...) as the cause.
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined;
-  return `SMS webhook ${target} unreachable${code ? ` (${code})` : ""}`;
 }

@@ -18,12 +18,13 @@ import type { OtpPurpose } from "../otp/keys.js";
 
 type Deps = Pick<CoreDeps, "audit" | "users" | "clock" | "log">;
 
-/** A code reached the SMS provider: `details.purpose` and `details.provider`.
+/** A code reached the SMS provider: `details.purpose` and `details.provider` (the one
+ * that took it, of a failover list).
  * `owner` is the number's user when send-otp has read it already (undefined: none),
  * so the trail does not read it again. */
 export async function auditCodeSent(
-  deps: Deps & Pick<CoreDeps, "sms">,
-  sent: { phone: string; purpose: OtpPurpose; client: ClientInfo; owner?: { user: User | undefined } | undefined },
+  deps: Deps,
+  sent: { phone: string; purpose: OtpPurpose; provider: string; client: ClientInfo; owner?: { user: User | undefined } | undefined },
 ): Promise<void> {
   await appendAbout(deps, sent.phone, ["otp.sent"], sent.owner, (user, at) => [
     {
@@ -33,7 +34,7 @@ export async function auditCodeSent(
       // Asked in the name of the number's owner, if it has one; no one's otherwise.
       actor: user === undefined ? { kind: "system" } : undefined,
       client: sent.client,
-      details: { purpose: sent.purpose, provider: deps.sms.name },
+      details: { purpose: sent.purpose, provider: sent.provider },
     },
   ]);
 }

@@ -78,8 +78,9 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
   const code = deps.random.code(otp.length);
   const codeKey = otpKeys.code(phone, purpose);
   await deps.kv.putCode(codeKey, codeDigest(deps.otpKey, phone, purpose, code), otp.ttlMs);
+  let delivered: { provider: string };
   try {
-    await deps.sms.sendCode({ to: phone, code, purpose, locale: request.locale });
+    delivered = await deps.sms.sendCode({ to: phone, code, purpose, locale: request.locale });
   } catch (error) {
     await deps.kv.del(codeKey).catch(() => {});
     if (error instanceof UnavailableError) {
@@ -88,7 +89,7 @@ export async function sendOtp(deps: CoreDeps, request: SendOtpRequest): Promise<
     }
     throw error;
   }
-  await auditCodeSent(deps, { phone, purpose, client: request.client, owner });
+  await auditCodeSent(deps, { phone, purpose, provider: delivered.provider, client: request.client, owner });
   return { expiresInSeconds: Math.ceil(otp.ttlMs / 1000), resendAfterSeconds: Math.ceil(otp.resendIntervalMs / 1000), codeLength: otp.length };
 }
 

@@ -11,5 +11,7 @@ export interface CodeSms {
 /** What the domain sends codes through: the words around the code are written on the SMS side. */
 export interface CodeSender {
   readonly name: string;
-  sendCode(sms: CodeSms): Promise<void>;
+  /** Resolves once the code is on its way, naming the provider that took it (one of a
+   * failover list): the trail records who delivered. */
+  sendCode(sms: CodeSms): Promise<{ provider: string }>;
 }

@@ -62,6 +62,7 @@ export function outbox(): Outbox {
     async sendCode(sms) {
       if (failure !== undefined) throw failure;
       sent.push(sms);
+      return { provider: "test-outbox" };
     },
     codeFor(phone, purpose) {
       const last = sent.findLast((sms) => sms.to === phone && sms.purpose === purpose);
