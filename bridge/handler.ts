@@ -10,21 +10,13 @@ import { sendRefusal, type Refusal } from "./http/envelope.js";
 import type { Cors } from "./http/cors.js";
 import { headerOf, normalizePath, type Exchange, type HttpResponse, type NodeRequest, type NodeResponse } from "./http/exchange.js";
 import type { Match, Router } from "./http/router.js";
+import { UNMATCHED_ROUTE, type RequestObserver } from "../src/lib/request-observer.js";
 import { HttpRefusal } from "./http/reasons.js";
 import { refusalOf } from "./rpc/errors.js";
 
 export const CONNECT_PATH_PREFIX = "/identity.v1.";
 
-/** The route of a request no route serves (an unknown path, or a Connect path with no
- * such method): one bounded label instead of whatever path was asked for. */
-export const UNMATCHED_ROUTE = "unmatched";
-
-/**
- * Runs around the answering of one request, knowing its route (`/api/sessions/{id}/`,
- * a Connect method's path, or UNMATCHED_ROUTE): metrics and traces hook in here.
- * `answer` must be called exactly once; the answer may finish later (see `res`).
- */
-export type RequestObserver = (route: string, req: NodeRequest, res: NodeResponse, answer: () => void) => void;
+export { UNMATCHED_ROUTE, type RequestObserver } from "../src/lib/request-observer.js";
 
 export interface RequestHandlerOptions {
   router: Router;

@@ -6,7 +6,7 @@
  */
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from "@opentelemetry/semantic-conventions";
-import { UNMATCHED_ROUTE, type RequestObserver } from "../../../bridge/handler.js";
+import { UNMATCHED_ROUTE, type RequestObserver } from "../../lib/request-observer.js";
 
 /** Methods named as they are; any other becomes `_OTHER`, so names stay a bounded set. */
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

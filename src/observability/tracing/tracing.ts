@@ -4,7 +4,7 @@
  * only, so that main.ts and app.ts can name them without loading OpenTelemetry.
  */
 import type { Interceptor as ConnectInterceptor } from "@connectrpc/connect";
-import type { RequestObserver } from "../../../bridge/handler.js";
+import type { RequestObserver } from "../../lib/request-observer.js";
 import type { KeyValueStore } from "../../core/ports/key-value.js";
 import type { Interceptor } from "../../rpc/interceptor.js";
 import type { SmsSender } from "../../sms/sender.js";
