@@ -184,7 +184,7 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
       }),
       kv,
-      sms: codeSender(tracing ? tracing.smsSender(sms) : sms),
+      sms: codeSender(tracing ? tracing.smsSender(sms) : sms, { ...config.smsText, ttlMs: config.otp.ttlMs }),
       log,
       metrics: domainMetrics,
       extraClaims: options.extraClaims,

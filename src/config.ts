@@ -64,6 +64,8 @@ export interface Config {
   /** Regions whose numbers may receive codes; undefined → every region. */
   phoneAllowedRegions: ReadonlySet<string> | undefined;
   sms: SmsConfig;
+  /** The words around a code, for the providers that send our text. */
+  smsText: SmsTextConfig;
   trustedProxies: string[];
   corsOrigins: string[];
   defaultLocale: Locale;
@@ -91,6 +93,24 @@ export interface SmsConfig {
   smsir?: { apiKey: string; templateId: number; codeParam: string; baseUrl: string };
   twilio?: { accountSid: string; authToken: string; from: string | undefined; messagingServiceSid: string | undefined; baseUrl: string };
 }
+
+/**
+ * SMS_TEMPLATE_FA / SMS_TEMPLATE_EN (the text of a code SMS in each language, with
+ * `{code}` and `{minutes}`) and SMS_WEBOTP_DOMAIN (the host of the WebOTP line).
+ * Template providers (Kavenegar lookup, SMS.ir verify) word their own texts.
+ */
+export interface SmsTextConfig {
+  templates: Readonly<Record<Locale, string>>;
+  webOtpDomain: string | undefined;
+}
+
+/** What a template may say in braces: anything else is a typo that would reach phones. */
+export const SMS_TEMPLATE_PLACEHOLDERS = ["code", "minutes"] as const;
+
+const DEFAULT_SMS_TEMPLATES: Readonly<Record<Locale, string>> = {
+  fa: "کد تأیید شما: {code}\nاین کد تا {minutes} دقیقه معتبر است.",
+  en: "Your verification code: {code}\nIt expires in {minutes} minutes.",
+};
 
 export class ConfigError extends Error {
   constructor(
@@ -305,6 +325,40 @@ function smsConfig(env: Env): SmsConfig {
   return config;
 }
 
+/**
+ * One language's template. A literal `\n` is a line break (most env files cannot hold
+ * one); `{code}` must be there, and no brace pair but the placeholders.
+ */
+function smsTemplate(env: Env, name: string, fallback: string): string {
+  const template = (read(env, name) ?? fallback).replaceAll("\\n", "\n");
+  for (const [placeholder, inside = ""] of template.matchAll(/\{([^{}]*)\}/g)) {
+    if (!SMS_TEMPLATE_PLACEHOLDERS.some((known) => known === inside)) {
+      throw new ConfigError(name, `${placeholder} is not a placeholder: use ${SMS_TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" and ")}`);
+    }
+  }
+  if (!template.includes("{code}")) throw new ConfigError(name, "must contain {code}, or the SMS would not carry the code");
+  return template;
+}
+
+/** SMS_WEBOTP_DOMAIN: the bare host name browsers match against the page's origin. */
+function webOtpDomain(env: Env): string | undefined {
+  const text = read(env, "SMS_WEBOTP_DOMAIN");
+  if (text === undefined) return undefined;
+  const host = text.toLowerCase();
+  const label = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+  if (host.length > 253 || !new RegExp(`^${label}(?:\\.${label})*$`).test(host) || isIP(host) !== 0) {
+    throw new ConfigError("SMS_WEBOTP_DOMAIN", `"${text}" is not a bare host name such as login.example.com (no scheme, port or path; xn-- form for a non-ASCII name)`);
+  }
+  return host;
+}
+
+function smsTextConfig(env: Env): SmsTextConfig {
+  return {
+    templates: { fa: smsTemplate(env, "SMS_TEMPLATE_FA", DEFAULT_SMS_TEMPLATES.fa), en: smsTemplate(env, "SMS_TEMPLATE_EN", DEFAULT_SMS_TEMPLATES.en) },
+    webOtpDomain: webOtpDomain(env),
+  };
+}
+
 /** SERVICE_API_KEYS: `name:key` (Introspect) or `name:key:admin` (AdminService too), each name once. */
 function serviceApiKeys(env: Env): { keys: Map<string, string>; admin: Set<string> } {
   const keys = new Map<string, string>();
@@ -405,6 +459,7 @@ export function loadConfig(env: Env = process.env): Config {
     phoneDefaultRegion: region(env, "PHONE_DEFAULT_REGION", read(env, "PHONE_DEFAULT_REGION") ?? "IR"),
     phoneAllowedRegions: allowedRegions(env),
     sms,
+    smsText: smsTextConfig(env),
     trustedProxies: addresses(env, "TRUSTED_PROXIES"),
     corsOrigins: origins(env, "CORS_ORIGINS"),
     defaultLocale: oneOf(env, "DEFAULT_LOCALE", ["fa", "en"] as const, "fa"),

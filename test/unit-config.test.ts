@@ -327,6 +327,38 @@ describe("SMS providers in the configuration", () => {
   });
 });
 
+describe("SMS texts in the configuration", () => {
+  it("has a Persian and an English default that give the code and how long it lives, and no WebOTP line", () => {
+    expect(loadConfig({}).smsText).toEqual({
+      templates: { fa: "کد تأیید شما: {code}\nاین کد تا {minutes} دقیقه معتبر است.", en: "Your verification code: {code}\nIt expires in {minutes} minutes." },
+      webOtpDomain: undefined,
+    });
+  });
+
+  it("takes both templates, a written \\n as a line break, and the WebOTP host in lower case", () => {
+    const { smsText } = loadConfig({ SMS_TEMPLATE_FA: "کد {code}\\n{minutes} دقیقه", SMS_TEMPLATE_EN: "{code} is your Acme code", SMS_WEBOTP_DOMAIN: "Login.Example.com" });
+    expect(smsText).toEqual({ templates: { fa: "کد {code}\n{minutes} دقیقه", en: "{code} is your Acme code" }, webOtpDomain: "login.example.com" });
+  });
+
+  it.each([
+    ["a Persian template without {code}", { SMS_TEMPLATE_FA: "کد شما آماده است" }, "SMS_TEMPLATE_FA"],
+    ["an English template without {code}", { SMS_TEMPLATE_EN: "Your code expires in {minutes} minutes" }, "SMS_TEMPLATE_EN"],
+    ["an unknown placeholder", { SMS_TEMPLATE_EN: "Hi {name}, your code: {code}" }, "SMS_TEMPLATE_EN"],
+    ["a placeholder misspelt with spaces", { SMS_TEMPLATE_FA: "کد: { code }" }, "SMS_TEMPLATE_FA"],
+    ["a WebOTP domain with a scheme", { SMS_WEBOTP_DOMAIN: "https://login.example.com" }, "SMS_WEBOTP_DOMAIN"],
+    ["a WebOTP domain with a path", { SMS_WEBOTP_DOMAIN: "login.example.com/verify" }, "SMS_WEBOTP_DOMAIN"],
+    ["a WebOTP domain with a port", { SMS_WEBOTP_DOMAIN: "login.example.com:8443" }, "SMS_WEBOTP_DOMAIN"],
+    ["a WebOTP domain that is an IP address", { SMS_WEBOTP_DOMAIN: "192.0.2.10" }, "SMS_WEBOTP_DOMAIN"],
+    ["a WebOTP domain with an empty label", { SMS_WEBOTP_DOMAIN: "login..example.com" }, "SMS_WEBOTP_DOMAIN"],
+  ])("refuses %s, naming the variable", (_what, env, variable) => {
+    expectRefused(env, variable);
+  });
+
+  it("says which placeholders there are when it refuses one", () => {
+    expect(refusal({ SMS_TEMPLATE_EN: "Hi {name}, your code: {code}" }).message).toBe("SMS_TEMPLATE_EN: {name} is not a placeholder: use {code} and {minutes}");
+  });
+});
+
 describe("npm start with a bad value", () => {
   /** Runs src/main.ts as `npm start` does, with `env` added; resolves when it exits. */
   async function start(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -355,6 +387,8 @@ describe("npm start with a bad value", () => {
     ["TRUSTED_PROXIES", "proxy.internal"],
     ["JWT_SIGNING_KEY", "s3cr3t-k3y-m4t3r14l"],
     ["CORS_ORIGINS", "app.example.com"],
+    ["SMS_TEMPLATE_EN", "Your code is on its way"],
+    ["SMS_WEBOTP_DOMAIN", "https://login.example.com/"],
   ])("exits non-zero with one line naming %s", async (variable, value) => {
     const { code, stdout, stderr } = await start({ [variable]: value });
     expect(code).not.toBe(0);

@@ -13,9 +13,11 @@
  *   or a 403 `token_blacklisted` / `session_revoked`, ends the local session and
  *   tells the `onAuthChange` listeners. A network failure never does.
  * - Ending this client's own session from the session list is a logout.
+ * - Where the browser has WebOTP, `readOtpFromSms` reads the code from the SMS.
  */
 
 import { NETWORK_MESSAGES } from "./network-message.js";
+import { readSmsCode, webOtpSupported } from "./web-otp.js";
 
 export interface User {
   id: string;
@@ -129,6 +131,11 @@ export interface JwtClientOptions {
   fetch?: typeof fetch;
 }
 
+export interface ReadOtpOptions {
+  /** Stops waiting (the person typed the code, or left): the promise rejects with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
 export interface JwtClient {
   sendOTP(phone: string, purpose: OtpPurpose): Promise<Envelope<{ expires_in: number; resend_after: number; code_length: number }>>;
   register(phone: string, code: string, firstName?: string, lastName?: string): Promise<Envelope<{ user: User; tokens: Tokens }>>;
@@ -154,6 +161,16 @@ export interface JwtClient {
   setLanguage(language: string | null): void;
   /** When the current access token expires (by this browser's clock), or `null`. */
   accessExpiresAt(): Date | null;
+  /** Whether this browser can read codes from SMS (the WebOTP API), for `readOtpFromSms`. */
+  readonly supportsWebOtp: boolean;
+  /**
+   * Waits for the SMS the last `sendOTP` sent and resolves its code, once the person
+   * agrees (WebOTP: the SMS must end with `@<this page's host> #<code>`, which the
+   * service adds with SMS_WEBOTP_DOMAIN). Rejects with a `NotSupportedError`
+   * DOMException where the browser has no WebOTP (`supportsWebOtp` is false), an
+   * `AbortError` when `signal` aborts. Abort it when the person types the code.
+   */
+  readOtpFromSms(options?: ReadOtpOptions): Promise<string>;
 }
 
 declare global {
@@ -531,6 +548,12 @@ export function createJwtClient(options: JwtClientOptions = {}): JwtClient {
     },
 
     accessExpiresAt: () => (session === null ? null : new Date(session.localExpiresAt)),
+
+    get supportsWebOtp() {
+      return webOtpSupported();
+    },
+
+    readOtpFromSms: (options = {}) => readSmsCode(options.signal),
   };
 }
 

@@ -101,6 +101,8 @@ const client: JwtClient = window.jwtClient!;
 let lang: Lang = localStorage.getItem("demo.lang") === "en" ? "en" : "fa";
 /** Digits in a code, as the last send-otp answer said (null before any). */
 let codeLength: number | null = null;
+/** The wait for the SMS to fill the code in (WebOTP), until the person types it, leaves or starts over. */
+let smsWait: AbortController | null = null;
 /** The sessions and the activity as last loaded (null while signed out, or before the first load). */
 let lists: { sessions: Session[]; events: AuditEvent[] } | null = null;
 
@@ -279,8 +281,32 @@ function purpose(): "login" | "register" {
   return $<HTMLInputElement>("purpose-register").checked ? "register" : "login";
 }
 
+/** Stops waiting for the SMS: the code is typed, or no longer wanted. */
+function stopReadingSms(): void {
+  smsWait?.abort();
+  smsWait = null;
+}
+
+/** Where the browser can read the code from the SMS (WebOTP), fills the code field with it. */
+function fillCodeFromSms(): void {
+  stopReadingSms();
+  if (!client.supportsWebOtp) return;
+  const wait = new AbortController();
+  smsWait = wait;
+  client.readOtpFromSms({ signal: wait.signal }).then(
+    (code) => {
+      if (wait.signal.aborted) return;
+      smsWait = null;
+      $<HTMLInputElement>("code").value = code;
+    },
+    // Stopped, declined by the person, or no SMS came: typing the code works as ever.
+    () => undefined,
+  );
+}
+
 /** The sign-in forms as a new visitor finds them: login chosen, nothing typed. */
 function resetAuthForms(): void {
+  stopReadingSms();
   $<HTMLFormElement>("otp-form").reset();
   $<HTMLFormElement>("verify-form").reset();
   $("names").hidden = true;
@@ -327,11 +353,15 @@ function wire(): void {
       codeLength = typeof envelope.data.code_length === "number" ? envelope.data.code_length : null;
       $("verify-form").hidden = false;
       $("code").focus();
+      fillCodeFromSms();
     });
   });
+  $("code").addEventListener("input", stopReadingSms);
+  window.addEventListener("pagehide", stopReadingSms);
 
   $("verify-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    stopReadingSms();
     const code = typedCode();
     // The server would refuse it as a bare validation_error: say what is wrong, without asking.
     if (codeLength !== null && !new RegExp(`^\\d{${codeLength}}$`).test(code)) {

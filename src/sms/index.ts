@@ -10,7 +10,7 @@ import { createWebhookSender } from "./webhook.js";
 
 export type { CodeSender, CodeSms } from "../core/ports/code-sender.js";
 export type { SmsDelivery, SmsMessage, SmsSender } from "./sender.js";
-export { codeSender, codeText } from "./code-text.js";
+export { codeSender, codeText, type CodeTextSettings } from "./code-text.js";
 export { countSmsAttempts, observedSender } from "./observed.js";
 export type { SmsLogger } from "./console.js";
 export { createConsoleSender } from "./console.js";

@@ -78,9 +78,10 @@ function form(body: string): URLSearchParams {
   return new URLSearchParams(body);
 }
 
-/** The code inside a free text: its last run of digits. */
+/** The code inside a free text: its first run of 4 to 10 ASCII digits (the minutes
+ * it lives are fewer digits, or Persian ones; a WebOTP line repeats the code). */
 function codeIn(text: string): string {
-  return /(\d{4,10})(?!.*\d)/su.exec(text)?.[1] ?? "";
+  return /(?<!\d)(\d{4,10})(?!\d)/u.exec(text)?.[1] ?? "";
 }
 
 function fromIranianNational(national: string): string {
