@@ -95,12 +95,14 @@ function credentialsOf(tls: ReloadableTls | undefined): ServerCredentials {
   return experimental.createCertificateProviderServerCredentials(certificateProvider(tls), mutual ? certificateProvider(tls) : null, mutual);
 }
 
-/** A provider over the reloadable files: each listener gets the material in use at
- * once (grpc-js serves nothing until it has), then every reload's. */
+/** A provider over the reloadable files: each listener gets the material in use
+ * (grpc-js serves nothing until it has), then every reload's. */
 function certificateProvider(tls: ReloadableTls): experimental.CertificateProvider {
   const stops = new Map<object, () => void>();
   const add = <U>(listener: (update: U) => void, updateOf: (material: TlsMaterial) => U) => {
-    listener(updateOf(tls.material));
+    // Not at once: grpc-js registers the listeners before the server's own watcher,
+    // which would miss an update given during registration.
+    process.nextTick(() => stops.has(listener) && listener(updateOf(tls.material)));
     stops.set(listener, tls.subscribe((material) => listener(updateOf(material))));
   };
   const remove = (listener: object) => {
