@@ -59,6 +59,11 @@ export async function openHttp2(url: string, client: ClientTls): Promise<ClientH
   return session;
 }
 
+/** The fingerprint of the certificate an open session was served. */
+export function sessionFingerprint(session: ClientHttp2Session): string {
+  return (session.socket as TLSSocket).getPeerX509Certificate()!.fingerprint256;
+}
+
 export interface Http2Answer {
   status: number;
   headers: IncomingHttpHeaders;
