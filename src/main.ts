@@ -59,8 +59,9 @@ function reloadCertificates(certificates: Certificates, log: Logger): void {
   if (sets.length === 0) log.info("SIGHUP: no TLS certificates to reload");
   for (const [name, tls] of sets) {
     const outcome = tls.reload();
-    if (outcome.ok) log.info({ certificates: name, fingerprint: outcome.fingerprint, changed: outcome.changed }, `TLS ${name} certificates reloaded`);
-    else log.error({ certificates: name, fingerprint: outcome.kept }, `TLS ${name} certificates not reloaded, the ones in use stay: ${outcome.problem}`);
+    // The pid tells the workers' lines apart (WORKERS>1: each reloads).
+    if (outcome.ok) log.info({ certificates: name, fingerprint: outcome.fingerprint, changed: outcome.changed, pid: process.pid }, `TLS ${name} certificates reloaded`);
+    else log.error({ certificates: name, fingerprint: outcome.kept, pid: process.pid }, `TLS ${name} certificates not reloaded, the ones in use stay: ${outcome.problem}`);
   }
 }
 
