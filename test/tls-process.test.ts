@@ -114,6 +114,19 @@ describe.runIf(realStoresAvailable())("both servers over TLS, in one process", (
     expect(JSON.parse(checked.stdout)).toEqual({ status: "SERVING" });
   });
 
+  it("keeps the HTTP/2 header budget over TLS on both ports (431 on the bridge, RESOURCE_EXHAUSTED on gRPC)", async () => {
+    const filler = { "x-filler": "a".repeat(17 * 1024) };
+    const [grpc, bridge] = await Promise.all([openHttp2(`https://127.0.0.1:${grpcPort}`, trusting()), openHttp2(bridgeUrl, trusting())]);
+    try {
+      expect((await http2Call(bridge, { ":path": "/healthz", ...filler })).status).toBe(431);
+      const refused = await http2Call(grpc, { ":method": "POST", ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", ...filler }, new Uint8Array(5));
+      expect(refused.headers["grpc-status"] ?? refused.trailers["grpc-status"]).toBe("8");
+    } finally {
+      grpc.close();
+      bridge.close();
+    }
+  });
+
   const reloads = () => service.log.filter((line) => typeof line.msg === "string" && line.msg.startsWith("TLS server certificates"));
 
   it("on SIGHUP serves the new certificate to new connections on both ports, while HTTP/2 connections opened before keep serving", async () => {
