@@ -1,14 +1,16 @@
 /**
  * TLS as deployments use it, in real processes: the split deployment over mutual
  * TLS (a bridge verifying its https:// upstream with GRPC_UPSTREAM_CA_FILE and
- * presenting GRPC_CLIENT_CERT_FILE), WORKERS=2 where every worker takes a SIGHUP
+ * presenting GRPC_CLIENT_CERT_FILE, read again on SIGHUP), WORKERS=2 where every worker takes a SIGHUP
  * reload, start-up refusals of bad files in one line, and the production warning
  * about plaintext on a reachable address.
  */
+import { copyFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requester } from "./support/bridge-server.js";
 import { runServiceProcessToExit, startServiceProcess, startSplitDeployment, type ServiceProcess, type SplitDeployment } from "./support/bridge-processes.js";
-import { makeCertificates, type TestCertificates } from "./support/certs.js";
+import { makeCertificates, type Issued, type TestCertificates } from "./support/certs.js";
 import { eventually } from "./support/eventually.js";
 import { freshPhone } from "./support/phones.js";
 import { REDIS_URL, freshDatabase, freshKeyPrefix, realStoresAvailable } from "./support/services.js";
@@ -27,11 +29,18 @@ const mutualTls = () => ({ TLS_CERT_FILE: certs.server.certFile, TLS_KEY_FILE: c
 
 describe.runIf(realStoresAvailable())("the split deployment over mutual TLS", () => {
   let split: SplitDeployment;
+  /** Where the bridge reads its client certificate (a test swaps what is there). */
+  let presented: { certFile: string; keyFile: string };
+  const present = async (issued: Issued) => {
+    await Promise.all([copyFile(issued.certFile, presented.certFile), copyFile(issued.keyFile, presented.keyFile)]);
+  };
   beforeAll(async () => {
+    presented = { certFile: join(certs.dir, "presented.pem"), keyFile: join(certs.dir, "presented.key") };
+    await present(certs.client);
     split = await startSplitDeployment(mutualTls(), {
       GRPC_UPSTREAM_CA_FILE: certs.ca.file,
-      GRPC_CLIENT_CERT_FILE: certs.client.certFile,
-      GRPC_CLIENT_KEY_FILE: certs.client.keyFile,
+      GRPC_CLIENT_CERT_FILE: presented.certFile,
+      GRPC_CLIENT_KEY_FILE: presented.keyFile,
     });
   });
   afterAll(async () => {
@@ -47,6 +56,27 @@ describe.runIf(realStoresAvailable())("the split deployment over mutual TLS", ()
     const code = split.inbox.codeFor(phone.e164, "register");
     const registered = await request("POST", "/api/register/", { json: { phone: phone.local, code, first_name: "Sara", last_name: "Ahmadi" } });
     expect(registered.status).toBe(201);
+  });
+
+  it("on SIGHUP the bridge presents the client certificate now in its files to the upstream", async () => {
+    const request = requester(split.url);
+    const reloads = () => split.bridge.log.filter((line) => line.msg === "TLS upstream certificates reloaded");
+    const reloadBridge = async () => {
+      const seen = reloads().length;
+      process.kill(split.bridge.pid, "SIGHUP");
+      await eventually(async () => reloads().length, (n) => n > seen);
+    };
+    try {
+      await present(certs.foreignClient);
+      await reloadBridge();
+      expect(reloads().at(-1)).toMatchObject({ fingerprint: certs.foreignClient.fingerprint });
+      // The upstream refuses the stranger's certificate on the bridge's next connection.
+      await eventually(async () => (await request("GET", "/readyz")).status, (status) => status === 503);
+    } finally {
+      await present(certs.client);
+      await reloadBridge();
+    }
+    await eventually(async () => (await request("GET", "/readyz")).status, (status) => status === 200);
   });
 
   it("is refused by the upstream when the bridge presents no client certificate", async () => {
