@@ -10,6 +10,7 @@ import type { Identity } from "../src/app.js";
 import type { Config } from "../src/config.js";
 import type { Readiness } from "../src/health.js";
 import type { HttpLimits } from "../src/lib/http-limits.js";
+import { ReloadableTls } from "../src/lib/tls.js";
 import type { Interceptor, ServiceHandlers } from "../src/rpc/index.js";
 import { AdminService } from "../gen/identity/v1/admin_pb.js";
 import { AuthService } from "../gen/identity/v1/auth_pb.js";
@@ -51,6 +52,8 @@ export type Upstream =
       baseUrl: string;
       /** Run around every call to the upstream (the trace's propagation, when tracing). */
       interceptors?: readonly ConnectInterceptor[];
+      /** For an https:// baseUrl: the CA to verify it with, the certificate to present. */
+      tls?: ReloadableTls;
     };
 
 /** The service implementations of an identity built in this process (`createIdentity`). */
@@ -59,7 +62,7 @@ export function inProcess(identity: Pick<Identity, "auth" | "token" | "admin" | 
 }
 
 export interface BridgeOptions {
-  config: Pick<Config, "host" | "httpPort" | "corsOrigins" | "trustedProxies" | "defaultLocale">;
+  config: Pick<Config, "host" | "httpPort" | "corsOrigins" | "trustedProxies" | "defaultLocale" | "tls">;
   log: Logger;
   upstream: Upstream;
   /** Largest request body accepted (413 past it). Default 64 KiB. */
@@ -68,11 +71,14 @@ export interface BridgeOptions {
   limits?: Partial<HttpLimits>;
   /** Around every request (metrics, traces), the first outermost. */
   observers?: readonly RequestObserver[];
+  /** The certificate served (shared with the gRPC server in one process, so one
+   * reload serves both); by default read from config.tls, if set. */
+  tls?: ReloadableTls;
 }
 
 export interface RunningBridge {
   port: number;
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://` over TLS */
   url: string;
   /** Stops taking requests, lets in-flight ones finish for up to `graceMs`. */
   close(graceMs?: number): Promise<void>;
@@ -81,6 +87,8 @@ export interface RunningBridge {
 export async function startBridge(options: BridgeOptions): Promise<RunningBridge> {
   const { config, log, upstream } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // The bridge serves browsers: it never asks them for a certificate (config.tls.ca is gRPC's).
+  const tls = options.tls ?? (config.tls && new ReloadableTls({ cert: config.tls.cert, key: config.tls.key }));
   const { transport, readiness } = wireUpstream(upstream, config.defaultLocale);
   const clientIp = createRequestIp(config.trustedProxies);
 
@@ -111,14 +119,15 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       observers: options.observers,
     }),
     limits: options.limits,
+    tls,
   });
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  return { port: listening.port, url: `http://${host}:${listening.port}`, close: (graceMs) => listening.close(graceMs) };
+  return { port: listening.port, url: `${tls ? "https" : "http"}://${host}:${listening.port}`, close: (graceMs) => listening.close(graceMs) };
 }
 
 function wireUpstream(upstream: Upstream, defaultLocale: Config["defaultLocale"]): { transport: Transport; readiness: () => Promise<ReadinessReport> } {
   if (upstream.kind === "grpc") {
-    const transport = createGrpcUpstream(upstream.baseUrl, upstream.interceptors);
+    const transport = createGrpcUpstream(upstream.baseUrl, upstream.interceptors, upstream.tls);
     return { transport, readiness: async () => ({ ready: await upstreamServing(transport) }) };
   }
   const transport = createInProcessTransport(

@@ -18,6 +18,7 @@ import { startGrpcServer, type RunningGrpcServer } from "./grpc/server.js";
 import { monitorReadiness, type Readiness } from "./health.js";
 import { createCallClientResolver } from "./lib/client-ip.js";
 import type { HttpLimits } from "./lib/http-limits.js";
+import { ReloadableTls } from "./lib/tls.js";
 import { createAdminService, createAuthService, createInterceptors, createTokenService, type Interceptor } from "./rpc/index.js";
 import { codeSender, countSmsAttempts, createSmsSender, observedSender } from "./sms/index.js";
 import type { SmsSender } from "./sms/sender.js";
@@ -241,6 +242,9 @@ export interface GrpcApp extends Identity {
 export interface GrpcAppOptions extends BuildOptions {
   /** The gRPC port's header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */
   limits?: Partial<HttpLimits>;
+  /** The certificate served (shared with a bridge in the same process, so one reload
+   * serves both); by default read from config.tls, if set. */
+  tls?: ReloadableTls;
 }
 
 /** The identity service behind its gRPC server. */
@@ -255,6 +259,7 @@ export async function startGrpcApp(config: Config, options: GrpcAppOptions = {})
       readiness: identity.readiness,
       maxMessageBytes: 64 * 1024,
       limits: options.limits,
+      tls: options.tls ?? (config.tls && new ReloadableTls(config.tls)),
       interceptors: identity.interceptors,
       metrics: options.metrics,
       services: [

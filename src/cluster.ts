@@ -2,7 +2,8 @@
  * WORKERS=N: N processes share the ports through node:cluster, each a full
  * instance on the same PostgreSQL and Redis (the service keeps no state of its own,
  * so they behave as one). The primary only supervises: it restarts a worker that
- * dies, and on SIGTERM/SIGINT lets every worker drain before it exits.
+ * dies, on SIGTERM/SIGINT lets every worker drain before it exits, and passes
+ * SIGHUP on (each worker reads its certificates again).
  */
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
@@ -47,4 +48,8 @@ export function superviseWorkers(count: number, log: Logger, listening: Record<s
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => {
+    log.info({ workers: startedAt.size }, "SIGHUP: passing it to every worker");
+    for (const worker of startedAt.keys()) worker.process.kill("SIGHUP");
+  });
 }

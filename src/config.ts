@@ -77,6 +77,30 @@ export interface Config {
   /** OpenTelemetry traces: on only when an OTLP endpoint is set. The SDK reads the other
    * standard OTEL_* variables itself (protocol, headers, sampler, service name). */
   tracing: boolean;
+  /** TLS_CERT_FILE + TLS_KEY_FILE (+ TLS_CLIENT_CA_FILE: mTLS on gRPC); undefined → plaintext. */
+  tls: ServerTlsFiles | undefined;
+  /** SERVICE_ROLE=bridge's client to an https:// GRPC_UPSTREAM: the CA to verify it with
+   * (GRPC_UPSTREAM_CA_FILE; none → the system's), the certificate to present. */
+  upstreamTls: TlsFiles | undefined;
+}
+
+/** A file and the variable that named it (every refusal names the variable). */
+export interface TlsFile {
+  variable: string;
+  path: string;
+}
+
+/** A certificate chain with its key (both or neither), and CA certificates to trust. */
+export interface TlsFiles {
+  cert?: TlsFile;
+  key?: TlsFile;
+  ca?: TlsFile;
+}
+
+/** The servers' certificate and key, and the CA gRPC callers' certificates must chain to. */
+export interface ServerTlsFiles extends TlsFiles {
+  cert: TlsFile;
+  key: TlsFile;
 }
 
 export const SMS_PROVIDERS = ["console", "webhook", "kavenegar", "smsir", "twilio"] as const;
@@ -406,6 +430,43 @@ function clusterNodes(env: Env): string[] | undefined {
   return nodes;
 }
 
+function file(env: Env, variable: string): TlsFile | undefined {
+  const path = read(env, variable);
+  return path === undefined ? undefined : { variable, path };
+}
+
+/** A certificate and its key come together: one without the other is refused. */
+function pair(env: Env, certVariable: string, keyVariable: string): { cert: TlsFile; key: TlsFile } | undefined {
+  const cert = file(env, certVariable);
+  const key = file(env, keyVariable);
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined) throw new ConfigError(certVariable, `is required with ${keyVariable} (a certificate and its private key)`);
+  if (key === undefined) throw new ConfigError(keyVariable, `is required with ${certVariable} (a certificate and its private key)`);
+  return { cert, key };
+}
+
+function serverTls(env: Env): ServerTlsFiles | undefined {
+  const served = pair(env, "TLS_CERT_FILE", "TLS_KEY_FILE");
+  const ca = file(env, "TLS_CLIENT_CA_FILE");
+  if (served === undefined) {
+    if (ca !== undefined) throw new ConfigError("TLS_CLIENT_CA_FILE", "needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for only over TLS)");
+    return undefined;
+  }
+  return ca === undefined ? served : { ...served, ca };
+}
+
+function upstreamTls(env: Env, grpcUpstream: string | undefined): TlsFiles | undefined {
+  const client = pair(env, "GRPC_CLIENT_CERT_FILE", "GRPC_CLIENT_KEY_FILE");
+  const ca = file(env, "GRPC_UPSTREAM_CA_FILE");
+  const secure = grpcUpstream !== undefined && new URL(grpcUpstream).protocol === "https:";
+  if (!secure) {
+    const named = ca?.variable ?? client?.cert.variable;
+    if (named !== undefined) throw new ConfigError(named, "is used only with an https:// GRPC_UPSTREAM");
+    return undefined;
+  }
+  return { ...client, ...(ca && { ca }) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = read(env, "NODE_ENV") === "production";
   const algorithm = oneOf(env, "JWT_ALGORITHM", ["HS256", "ES256", "EdDSA", "RS256"] as const, "ES256");
@@ -467,6 +528,8 @@ export function loadConfig(env: Env = process.env): Config {
     auditRetentionMs: duration(env, "AUDIT_RETENTION", "180d"),
     metricsPort: metricsPort(env, httpPort),
     tracing: tracing(env),
+    tls: serverTls(env),
+    upstreamTls: upstreamTls(env, grpcUpstream),
   };
   checkCoherence(config);
   if (production) checkProduction(config);
@@ -497,9 +560,25 @@ function checkCoherence(config: Config): void {
   }
   const weakSecret = t.algorithm === "HS256" && t.signingKey !== undefined ? hs256SecretProblem(t.signingKey) : undefined;
   if (weakSecret !== undefined) throw new ConfigError("JWT_SIGNING_KEY", weakSecret);
+  if (config.serviceRole === "bridge" && config.tls?.ca !== undefined) {
+    throw new ConfigError("TLS_CLIENT_CA_FILE", "is for the gRPC server's callers; SERVICE_ROLE=bridge serves browsers, and never asks them for a certificate");
+  }
   if (config.phoneAllowedRegions !== undefined && !config.phoneAllowedRegions.has(config.phoneDefaultRegion)) {
     throw new ConfigError("PHONE_ALLOWED_REGIONS", `must include PHONE_DEFAULT_REGION (${config.phoneDefaultRegion}), or numbers written without + could never be used`);
   }
+}
+
+/**
+ * NODE_ENV=production serving plaintext where others can reach it: a warning, not a
+ * refusal (a TLS-terminating proxy or a mesh in front is a fine deployment).
+ */
+export function plaintextWarning(config: Pick<Config, "production" | "tls" | "host">): string | undefined {
+  if (!config.production || config.tls !== undefined || isLoopback(config.host)) return undefined;
+  return `serving plaintext on ${config.host} with NODE_ENV=production: set TLS_CERT_FILE and TLS_KEY_FILE, unless a proxy or mesh in front terminates TLS`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
 }
 
 /** What production must never run with: keys anyone could have, codes in logs. */

@@ -6,11 +6,17 @@
  * only from addresses in its TRUSTED_PROXIES: list the bridge there, or every
  * sign-up counts against the bridge's own address and every session records the
  * bridge as its client.
+ *
+ * An https:// upstream is verified with GRPC_UPSTREAM_CA_FILE (the system's CAs
+ * without it) and sees GRPC_CLIENT_CERT_FILE's certificate; on a reload, calls go
+ * through a transport made with the new files, while the old one's connection
+ * finishes what it carries and closes idle.
  */
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { FORWARDED_USER_AGENT } from "../../src/lib/client-ip.js";
 import { CLIENT_IDLE_TIMEOUT_MS } from "../../src/lib/http-limits.js";
+import { contextOptions, type ReloadableTls, type TlsMaterial } from "../../src/lib/tls.js";
 import { clientIpKey, clientUserAgentKey } from "../../src/rpc/index.js";
 
 const forwardClient: Interceptor = (next) => (request) => {
@@ -24,9 +30,20 @@ const forwardClient: Interceptor = (next) => (request) => {
 };
 
 /** `interceptors` run inside the client forwarding (e.g. the trace's `traceparent`). */
-export function createGrpcUpstream(baseUrl: string, interceptors: readonly Interceptor[] = []): Transport {
+export function createGrpcUpstream(baseUrl: string, interceptors: readonly Interceptor[] = [], tls?: ReloadableTls): Transport {
+  if (tls === undefined) return upstreamTransport(baseUrl, interceptors, undefined);
+  let current = upstreamTransport(baseUrl, interceptors, tls.material);
+  tls.subscribe((material) => (current = upstreamTransport(baseUrl, interceptors, material)));
+  return {
+    unary: (...args) => current.unary(...args),
+    stream: (...args) => current.stream(...args),
+  };
+}
+
+function upstreamTransport(baseUrl: string, interceptors: readonly Interceptor[], tls: TlsMaterial | undefined): Transport {
   return createGrpcTransport({
     baseUrl,
+    ...(tls && { nodeOptions: contextOptions(tls) }),
     interceptors: [forwardClient, ...interceptors],
     defaultTimeoutMs: 10_000,
     // Notice a dead upstream connection between requests, not on a user's request.

@@ -4,6 +4,7 @@
  * descriptor, so no method is wired by hand. Each method runs inside the
  * interceptors, composed once here.
  */
+import type { PeerCertificate } from "node:tls";
 import { fromBinary, toBinary, create, type DescService, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
 import type { ContextKey, ContextValues } from "@connectrpc/connect";
 import { Metadata, status as Status, type sendUnaryData, type Server, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
@@ -11,7 +12,7 @@ import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer, type CallClient } from "../lib/client-ip.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
-import { clientIpKey, clientUserAgentKey, grpcCodeName, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
+import { clientCertificateKey, clientIpKey, clientUserAgentKey, grpcCodeName, intercept, localeOf, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
 
 export interface AdapterOptions {
@@ -63,6 +64,7 @@ class GrpcCallContext implements CallContext, ContextValues {
       this.set(clientIpKey, client.ip).set(clientUserAgentKey, client.userAgent);
       return (key === clientIpKey ? client.ip : client.userAgent) as T;
     }
+    if (key === clientCertificateKey) return subjectOf(this.call.getAuthContext().sslPeerCertificate) as T;
     return key.defaultValue;
   }
 
@@ -75,6 +77,15 @@ class GrpcCallContext implements CallContext, ContextValues {
     if (this.own !== undefined) delete this.own[key.id];
     return this;
   }
+}
+
+/** `CN=…, O=…` of a peer certificate; undefined when the caller presented none. */
+function subjectOf(certificate: PeerCertificate | undefined): string | undefined {
+  // Node gives an empty object, not undefined, when there is no certificate.
+  if (certificate?.subject === undefined) return undefined;
+  return Object.entries(certificate.subject)
+    .map(([name, value]) => `${name}=${Array.isArray(value) ? value.join("+") : String(value)}`)
+    .join(", ");
 }
 
 export function addService(server: Server, service: DescService, handlers: Readonly<Record<string, Handler>>, options: AdapterOptions): void {

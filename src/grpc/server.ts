@@ -1,9 +1,10 @@
 /** The grpc-js server: identity services, reflection and health, bound to HOST:GRPC_PORT. */
 import type { Http2Server, OutgoingHttpHeaders } from "node:http2";
-import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
+import { Server, ServerCredentials, experimental, status as Status } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Readiness } from "../health.js";
 import { HTTP_LIMITS, limitHttp2Streams, type HttpLimits } from "../lib/http-limits.js";
+import type { ReloadableTls, TlsMaterial } from "../lib/tls.js";
 import type { ServiceImplementation } from "../rpc/index.js";
 import { addService, type AdapterOptions } from "./adapter.js";
 import { addReflection } from "./reflection.js";
@@ -16,6 +17,9 @@ export interface GrpcServerOptions extends AdapterOptions {
   maxMessageBytes: number;
   /** Header budget, HTTP/2 streams and time-outs (HTTP_LIMITS by default). */
   limits?: Partial<HttpLimits>;
+  /** TLS only, with this certificate (and its CA: callers must present a certificate
+   * from it), taking each reload for new connections; absent, plaintext. */
+  tls?: ReloadableTls;
 }
 
 export interface RunningGrpcServer {
@@ -50,7 +54,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
 
   const port = await new Promise<number>((resolve, reject) => {
     const address = options.host.includes(":") ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
+    server.bindAsync(address, credentialsOf(options.tls), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
   });
   // Attached before the port is handed out; after grpc-js's own listener, which
   // must see every stream first (it answers some itself).
@@ -75,6 +79,41 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           resolve();
         });
       }),
+  };
+}
+
+/**
+ * grpc-js's certificate-provider credentials: it calls the HTTP/2 server's
+ * setSecureContext on each update, so new connections get the new certificate while
+ * open ones keep theirs. The material was checked before it got here, which matters:
+ * a context grpc-js fails to set makes it drop every new connection.
+ */
+function credentialsOf(tls: ReloadableTls | undefined): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  const mutual = tls.material.ca !== undefined;
+  // Despite its parameter names, grpc-js takes the identity provider first, then the CA's.
+  return experimental.createCertificateProviderServerCredentials(certificateProvider(tls), mutual ? certificateProvider(tls) : null, mutual);
+}
+
+/** A provider over the reloadable files: each listener gets the material in use
+ * (grpc-js serves nothing until it has), then every reload's. */
+function certificateProvider(tls: ReloadableTls): experimental.CertificateProvider {
+  const stops = new Map<object, () => void>();
+  const add = <U>(listener: (update: U) => void, updateOf: (material: TlsMaterial) => U) => {
+    // Not at once: grpc-js registers the listeners before the server's own watcher,
+    // which would miss an update given during registration.
+    process.nextTick(() => stops.has(listener) && listener(updateOf(tls.material)));
+    stops.set(listener, tls.subscribe((material) => listener(updateOf(material))));
+  };
+  const remove = (listener: object) => {
+    stops.get(listener)?.();
+    stops.delete(listener);
+  };
+  return {
+    addCaCertificateListener: (listener) => add(listener, (material) => ({ caCertificate: material.ca! })),
+    removeCaCertificateListener: remove,
+    addIdentityCertificateListener: (listener) => add(listener, (material) => ({ certificate: material.cert!, privateKey: material.key! })),
+    removeIdentityCertificateListener: remove,
   };
 }
 

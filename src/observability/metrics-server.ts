@@ -1,6 +1,8 @@
 /**
  * `GET /metrics` (and HEAD) on HOST:METRICS_PORT for Prometheus, a listener of its own:
  * never on HTTP_PORT, whose callers are the public. Nothing else is served there.
+ * Plaintext even with TLS_CERT_FILE set: the scraper is on the operators' private
+ * network, where Prometheus usually scrapes plain HTTP (bind HOST accordingly).
  */
 import type { Logger } from "pino";
 import { listenHttp, type Listening } from "../../bridge/http/listen.js";

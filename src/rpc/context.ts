@@ -29,6 +29,10 @@ export const clientIpKey = createContextKey<string>("", { description: "client I
  * proxy (a bridge) forwarded. Each transport provides it, as the IP. */
 export const clientUserAgentKey = createContextKey<string | undefined>(undefined, { description: "client User-Agent" });
 
+/** The subject of the certificate the caller presented (mTLS on the gRPC port), as
+ * `CN=…, O=…`; undefined without one. Read only for debug-level log lines. */
+export const clientCertificateKey = createContextKey<string | undefined>(undefined, { description: "client certificate subject" });
+
 /** The client of the call, as sessions and the audit trail record it. */
 export function clientOf(ctx: CallContext): RequestClient {
   return requestClient(ctx.values.get(clientIpKey), ctx.values.get(clientUserAgentKey));

@@ -13,7 +13,7 @@ import { logCalls } from "./observe.js";
 export { createAdminService } from "./admin-service.js";
 export { createAuthService } from "./auth-service.js";
 export { createTokenService } from "./token-service.js";
-export { clientIpKey, clientUserAgentKey, localeOf, type CallContext, type Handler, type ServiceHandlers, type ServiceImplementation } from "./context.js";
+export { clientCertificateKey, clientIpKey, clientUserAgentKey, localeOf, type CallContext, type Handler, type ServiceHandlers, type ServiceImplementation } from "./context.js";
 export { intercept, type Interceptor } from "./interceptor.js";
 export { rpcNames } from "./observe.js";
 export { callerKey, callerOf } from "./authenticate.js";

@@ -18,6 +18,7 @@ import pg from "pg";
 import { HealthCheckRequestSchema } from "../../gen/grpc/health/v1/health_pb.js";
 import { AuthService, OtpPurpose } from "../../gen/identity/v1/auth_pb.js";
 import { IntrospectRequestSchema, TokenService, VerifyRequestSchema } from "../../gen/identity/v1/token_pb.js";
+import { makeCertificates, type TestCertificates } from "../support/certs.js";
 import { freshPhone } from "../support/phones.js";
 import { freshDatabase, POSTGRES_ADMIN_URL, REDIS_URL } from "../support/services.js";
 import { startSmsInbox, type SmsInbox } from "../support/sms-inbox.js";
@@ -54,7 +55,8 @@ interface Running {
   httpUrl: string;
 }
 
-async function start(storeEnv: Record<string, string>, sms: SmsInbox, cpu: number | undefined = SERVER_CPU): Promise<Running> {
+/** With `tls`, both ports serve that certificate and our clients trust its CA. */
+async function start(storeEnv: Record<string, string>, sms: SmsInbox, cpu: number | undefined = SERVER_CPU, tls?: TestCertificates): Promise<Running> {
   const server = await startServer(
     {
       ...storeEnv,
@@ -64,12 +66,17 @@ async function start(storeEnv: Record<string, string>, sms: SmsInbox, cpu: numbe
       OTP_MAX_PER_IP_PER_HOUR: "1000000",
       OTP_MAX_PER_PHONE_PER_HOUR: "1000000",
       SERVICE_API_KEYS: `bench:${API_KEY}`,
+      ...(tls && { TLS_CERT_FILE: tls.server.certFile, TLS_KEY_FILE: tls.server.keyFile }),
     },
     cpu,
+    [],
+    "node",
+    tls?.ca.pem,
   );
-  const grpcUrl = `http://127.0.0.1:${server.grpcPort}`;
-  const transport = createGrpcTransport({ baseUrl: grpcUrl });
-  return { server, auth: createClient(AuthService, transport), token: createClient(TokenService, transport), sms, grpcUrl, httpUrl: `http://127.0.0.1:${server.httpPort}` };
+  const scheme = tls === undefined ? "http" : "https";
+  const grpcUrl = `${scheme}://127.0.0.1:${server.grpcPort}`;
+  const transport = createGrpcTransport({ baseUrl: grpcUrl, ...(tls && { nodeOptions: { ca: tls.ca.pem } }) });
+  return { server, auth: createClient(AuthService, transport), token: createClient(TokenService, transport), sms, grpcUrl, httpUrl: `${scheme}://127.0.0.1:${server.httpPort}` };
 }
 
 async function signUp(app: Running) {
@@ -313,6 +320,51 @@ async function observabilityCost(): Promise<void> {
   }
 }
 
+/**
+ * What TLS costs the hot path (issue 14): gRPC Verify (h2load, h2 by ALPN) and
+ * /api/token/verify/ (wrk, HTTP/1.1) in plaintext and over TLS 1.3 with an EC P-256
+ * certificate, on connections kept open (the handshake is paid once per connection,
+ * so this is the per-request cost of encryption). Each setting runs twice, interleaved.
+ */
+async function tlsCost(): Promise<void> {
+  const store = "postgres";
+  const database = await freshDatabase();
+  const keyPrefix = `bench:${randomBytes(4).toString("hex")}:`;
+  const [sms, certs] = await Promise.all([startSmsInbox(), makeCertificates()]);
+  const settings = [
+    { name: "plaintext", tls: undefined },
+    { name: "TLS", tls: certs },
+    { name: "plaintext (again)", tls: undefined },
+    { name: "TLS (again)", tls: certs },
+  ];
+  const results = new Map<string, { grpc: number; http: number }>();
+  try {
+    for (const setting of settings) {
+      const app = await start({ DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: keyPrefix }, sms, SERVER_CPU, setting.tls);
+      try {
+        const { tokens } = await signUp(app);
+        const grpc = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), durationS: DURATION_S, cpu: LOAD_CPU });
+        const api = await wrk({ url: `${app.httpUrl}/api/token/verify/`, method: "POST", body: JSON.stringify({ token: tokens.access }), headers: { "content-type": "application/json" }, durationS: DURATION_S, cpu: LOAD_CPU });
+        results.set(setting.name, { grpc: grpc.perSecond, http: api.perSecond });
+        record({ store, what: `gRPC Verify, h2load -c1 -m100, ${setting.name}`, value: rate(grpc) });
+        record({ store, what: `POST /api/token/verify/ (wrk, HTTP/1.1), ${setting.name}`, value: rate(api) });
+      } finally {
+        await app.server.stop();
+      }
+    }
+    const mean = (a: string, b: string, key: "grpc" | "http") => (results.get(a)![key] + results.get(b)![key]) / 2;
+    for (const key of ["grpc", "http"] as const) {
+      const surface = key === "grpc" ? "gRPC Verify" : "POST /api/token/verify/";
+      record({ store, what: `${surface}: TLS vs plaintext (means of two runs each)`, value: ratio(mean("TLS", "TLS (again)", key), mean("plaintext", "plaintext (again)", key)) });
+    }
+  } finally {
+    await sms.close();
+    await certs.remove();
+    await database.drop();
+    await dropKeys(keyPrefix);
+  }
+}
+
 async function embedded(): Promise<void> {
   const store = "embedded";
   const dataDir = await mkdtemp(join(os.tmpdir(), "bench-embedded-"));
@@ -378,10 +430,11 @@ async function main(): Promise<void> {
   requireTools();
   const started = performance.now();
   console.log(`server pinned to CPU ${SERVER_CPU}, load generators to CPU ${LOAD_CPU}; ${DURATION_S} s per measurement\n`);
-  // BENCH_ONLY=observability runs that part alone (the rest takes minutes).
+  // BENCH_ONLY=observability (or tls, stores, embedded) runs that part alone (the rest takes minutes).
   const only = process.env.BENCH_ONLY;
   if (only === undefined || only === "stores") await realStores();
   if (only === undefined || only === "observability") await observabilityCost();
+  if (only === undefined || only === "tls") await tlsCost();
   if (only === undefined || only === "embedded") await embedded();
   if (only !== undefined) {
     console.log(`\nBENCH_ONLY=${only}: BENCHMARKS.md is left as it is (it holds whole runs only)`);

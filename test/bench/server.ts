@@ -32,8 +32,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `npm` spawns `npm start` (its own start-up included; the pid is npm's, so no RSS). */
-export async function startServer(env: Record<string, string>, cpu: number | undefined, nodeArgs: readonly string[] = [], launcher: "node" | "npm" = "node"): Promise<ServerProcess> {
+/** `npm` spawns `npm start` (its own start-up included; the pid is npm's, so no RSS).
+ * With TLS_CERT_FILE in `env`, `trustedCa` is what the readiness check trusts. */
+export async function startServer(env: Record<string, string>, cpu: number | undefined, nodeArgs: readonly string[] = [], launcher: "node" | "npm" = "node", trustedCa?: Buffer): Promise<ServerProcess> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const command = launcher === "npm" ? ["npm", "start", "--silent"] : [process.execPath, ...nodeArgs, "scripts/start.mjs"];
   const [file, ...args] = cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command];
@@ -46,7 +47,7 @@ export async function startServer(env: Record<string, string>, cpu: number | und
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
+  const health = createClient(Health, createGrpcTransport(trustedCa === undefined ? { baseUrl: `http://127.0.0.1:${grpcPort}` } : { baseUrl: `https://127.0.0.1:${grpcPort}`, nodeOptions: { ca: trustedCa } }));
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
     if (performance.now() - started > 60_000) throw new Error(`server not ready in 60 s: ${stderr}`);

@@ -113,7 +113,7 @@ export interface SplitDeployment {
   bridge: ServiceProcess;
   /** Where the gRPC process sends its codes. */
   inbox: SmsInbox;
-  /** The bridge, `http://127.0.0.1:port`. */
+  /** The bridge, `http://127.0.0.1:port` (https:// when `bridgeEnv` sets TLS_CERT_FILE). */
   url: string;
   close(): Promise<void>;
 }
@@ -122,7 +122,8 @@ export interface SplitDeployment {
  * A `SERVICE_ROLE=grpc` process on a fresh database and key prefix, sending codes to
  * an inbox, and a `SERVICE_ROLE=bridge` process calling it at GRPC_UPSTREAM. Both
  * trust 127.0.0.1 as a proxy: the gRPC process believes the bridge's forwarded
- * client, and the bridge believes the test playing a front proxy. `grpcEnv` and
+ * client, and the bridge believes the test playing a front proxy. The bridge calls
+ * https:// when `grpcEnv` sets TLS_CERT_FILE. `grpcEnv` and
  * `bridgeEnv` add to (or override) each process's environment.
  */
 export async function startSplitDeployment(grpcEnv: Record<string, string> = {}, bridgeEnv: Record<string, string> = {}): Promise<SplitDeployment> {
@@ -151,7 +152,7 @@ export async function startSplitDeployment(grpcEnv: Record<string, string> = {},
       SERVICE_ROLE: "bridge",
       HOST: "127.0.0.1",
       HTTP_PORT: "0",
-      GRPC_UPSTREAM: `http://127.0.0.1:${String(grpc.listening.grpcPort)}`,
+      GRPC_UPSTREAM: `${grpcEnv.TLS_CERT_FILE === undefined ? "http" : "https"}://127.0.0.1:${String(grpc.listening.grpcPort)}`,
       TRUSTED_PROXIES: "127.0.0.1",
       ...bridgeEnv,
     });

@@ -54,6 +54,8 @@ export interface Service {
 
 export interface StartOptions extends Pick<GrpcAppOptions, "extraClaims" | "random" | "limits" | "metrics" | "logger"> {
   env?: Record<string, string>;
+  /** When `env` sets TLS_CERT_FILE: what the harness's clients trust and present. */
+  clientTls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
   clock?: Clock;
   sms?: SmsInbox;
 }
@@ -81,7 +83,9 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
     limits: options.limits,
     metrics: options.metrics,
   });
-  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.grpc.port}` });
+  const transport = createGrpcTransport(
+    config.tls === undefined ? { baseUrl: `http://127.0.0.1:${app.grpc.port}` } : { baseUrl: `https://127.0.0.1:${app.grpc.port}`, nodeOptions: options.clientTls },
+  );
   return {
     app,
     config,
