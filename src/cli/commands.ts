@@ -141,6 +141,33 @@ ${PHONE_HELP}`,
     load: async () => (await import("./users/revoke-sessions.js")).revokeSessionsCommand,
   },
   {
+    name: "import-django",
+    synopsis: "import-django --source-url URL ...",
+    summary: "import the Django system's users and SimpleJWT blacklist",
+    help: `Usage: identity import-django --source-url postgres://... [--table accounts_user] [--dry-run]
+
+Imports the users of the Django system this service replaces from its PostgreSQL
+database (columns id, phone, first_name, last_name, is_staff, is_active,
+date_joined, last_login), and the refresh tokens SimpleJWT blacklisted there
+(token_blacklist_*), so they can never be exchanged here.
+
+Phones are normalized as send-otp reads them; users are upserted by phone, each
+keeping its Django id (legacy_id), names, flags and dates. A row that cannot be
+imported is skipped and listed with the reason (the first 20): an unparseable
+phone, a phone that repeats an earlier row once normalized, a phone that belongs to
+a user imported from another Django id, a malformed value. Running it again changes
+nothing. New users are recorded as user.registered, changed ones as
+admin.user_updated, by the actor system. Long runs print their progress on stderr.
+
+  --source-url URL          the Django system's database (required)
+  --table NAME              its user table (default accounts_user)
+  --dry-run                 read and compare everything, write nothing; the same report
+${HELP_OPTION}`,
+    options: { "source-url": { type: "string", required: true }, table: { type: "string" }, "dry-run": { type: "boolean" } },
+    positionals: [],
+    load: async () => (await import("./import-django.js")).importDjangoCommand,
+  },
+  {
     name: "keys generate",
     synopsis: "keys generate [--alg ALG]",
     summary: "print a new private signing key (PKCS#8 PEM)",
