@@ -265,15 +265,16 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z
  * out everyone it signed for. It only ever verifies, never signs.
  */
 function legacySimpleJwt(env: Env): LegacySimpleJwtConfig | undefined {
-  // Not trimmed: a Django SECRET_KEY may end in whitespace, and every byte is signed with.
-  const signingKey = env.LEGACY_SIMPLEJWT_SIGNING_KEY;
+  // Trimmed as every variable is: Django's generated keys hold no whitespace, and a
+  // stray newline from an env file would otherwise refuse every legacy token.
+  const signingKey = read(env, "LEGACY_SIMPLEJWT_SIGNING_KEY");
   const untilText = read(env, "LEGACY_SIMPLEJWT_UNTIL");
   let untilMs: number | undefined;
   if (untilText !== undefined) {
     untilMs = ISO_INSTANT.test(untilText) ? Date.parse(untilText) : Number.NaN;
     if (Number.isNaN(untilMs)) throw new ConfigError("LEGACY_SIMPLEJWT_UNTIL", `"${untilText}" is not an ISO 8601 instant with its offset, such as 2026-07-01T00:00:00Z`);
   }
-  if (signingKey === undefined || signingKey.trim() === "") return undefined;
+  if (signingKey === undefined) return undefined;
   return { signingKey, untilMs };
 }
 

@@ -234,10 +234,10 @@ describe("nothing but Refresh accepts a legacy token", () => {
 describe("LEGACY_SIMPLEJWT_SIGNING_KEY and LEGACY_SIMPLEJWT_UNTIL", () => {
   const base = { LOG_LEVEL: "silent" };
 
-  it("take any non-empty key as Django does (short ones too, whitespace kept) and an instant with its offset", () => {
+  it("take any non-empty key as Django does (short ones too; surrounding whitespace dropped) and an instant with its offset", () => {
     expect(loadConfig({ ...base }).legacySimpleJwt).toBeUndefined();
     expect(loadConfig({ ...base, LEGACY_SIMPLEJWT_SIGNING_KEY: "   " }).legacySimpleJwt).toBeUndefined();
-    expect(loadConfig({ ...base, LEGACY_SIMPLEJWT_SIGNING_KEY: "short " }).legacySimpleJwt).toEqual({ signingKey: "short ", untilMs: undefined });
+    expect(loadConfig({ ...base, LEGACY_SIMPLEJWT_SIGNING_KEY: " short\n" }).legacySimpleJwt).toEqual({ signingKey: "short", untilMs: undefined });
     const until = loadConfig({ ...base, LEGACY_SIMPLEJWT_SIGNING_KEY: "k", LEGACY_SIMPLEJWT_UNTIL: "2026-07-01T03:30:00+03:30" }).legacySimpleJwt?.untilMs;
     expect(until).toBe(Date.UTC(2026, 6, 1));
   });
