@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserSuitesRun, launchChromium, openTabs, type Tabs } from "./support/bridge-browser.js";
 import { accessOf, adoptSessionHeldFresh, apiRequest, SESSION_KEY, state } from "./support/bridge-flows.js";
 import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
-import { djangoSuitesRun, freshDjangoDatabase, type DjangoSystem } from "./support/django.js";
+import { djangoSuitesRun, freshDjangoDatabase, type DjangoSystem, type DjangoTokens } from "./support/django.js";
 import { identity } from "./support/identity-cli.js";
 import { realStoresAvailable } from "./support/services.js";
 
@@ -19,11 +19,18 @@ describe.runIf(realStoresAvailable() && browserSuitesRun && djangoSuitesRun)("a 
   let h: BridgeHarness;
   let browser: Browser;
   let tabs: Tabs;
+  /** The Django id of the person, and the tokens the Django system gave their browser. */
+  let djangoId: number;
+  let held: DjangoTokens;
 
   beforeAll(async () => {
     [django, browser] = await Promise.all([freshDjangoDatabase(), launchChromium()]);
     h = await startBridgeHarness({ env: { LEGACY_SIMPLEJWT_SIGNING_KEY: django.signingKey } });
     tabs = await openTabs(browser, h.url);
+    [djangoId] = (await django.users([{ phone: "09121110031", first_name: "Sara", last_name: "Ahmadi" }])) as [number];
+    held = await django.refreshToken(djangoId);
+    const imported = await identity({ DATABASE_URL: h.config.databaseUrl!, LOG_LEVEL: "silent" }, "import-django", "--source-url", django.url);
+    expect(imported.status).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
@@ -34,11 +41,6 @@ describe.runIf(realStoresAvailable() && browserSuitesRun && djangoSuitesRun)("a 
   });
 
   it("keeps working: its next call exchanges the Django refresh token once, and authenticated calls succeed", async () => {
-    const [djangoId] = await django.users([{ phone: "09121110031", first_name: "Sara", last_name: "Ahmadi" }]);
-    const held = await django.refreshToken(djangoId!);
-    const imported = await identity({ DATABASE_URL: h.config.databaseUrl!, LOG_LEVEL: "silent" }, "import-django", "--source-url", django.url);
-    expect(imported.status).toBe(0);
-
     const page = await tabs.tab(0);
     await adoptSessionHeldFresh(page, {
       user: { id: String(djangoId), phone: "09121110031", first_name: "Sara", last_name: "Ahmadi" },
