@@ -82,6 +82,16 @@ export interface Config {
   /** SERVICE_ROLE=bridge's client to an https:// GRPC_UPSTREAM: the CA to verify it with
    * (GRPC_UPSTREAM_CA_FILE; none → the system's), the certificate to present. */
   upstreamTls: TlsFiles | undefined;
+  /** The Django system's SimpleJWT refresh tokens, exchanged once each at Refresh;
+   * undefined (no LEGACY_SIMPLEJWT_SIGNING_KEY): none is. */
+  legacySimpleJwt: LegacySimpleJwtConfig | undefined;
+}
+
+export interface LegacySimpleJwtConfig {
+  /** LEGACY_SIMPLEJWT_SIGNING_KEY: the HS256 secret Django signed with (its UTF-8 bytes). */
+  signingKey: string;
+  /** LEGACY_SIMPLEJWT_UNTIL: from this instant on, no legacy token is exchanged; undefined: no end. */
+  untilMs: number | undefined;
 }
 
 /** A file and the variable that named it (every refusal names the variable). */
@@ -266,6 +276,30 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
     throw new ConfigError(name, `must use ${protocols.map((p) => p.replace(":", "://")).join(" or ")}`);
   }
   return text;
+}
+
+/** An instant with its date, time and offset (Z or ±hh:mm): a bare date or a time
+ * without a zone would mean different instants on different hosts. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * LEGACY_SIMPLEJWT_SIGNING_KEY is taken as Django has it: SimpleJWT signs with any
+ * non-empty SIGNING_KEY (by default SECRET_KEY, 50 characters when Django made it,
+ * but Django only warns about shorter ones), and refusing a short one here would log
+ * out everyone it signed for. It only ever verifies, never signs.
+ */
+function legacySimpleJwt(env: Env): LegacySimpleJwtConfig | undefined {
+  // Trimmed as every variable is: Django's generated keys hold no whitespace, and a
+  // stray newline from an env file would otherwise refuse every legacy token.
+  const signingKey = read(env, "LEGACY_SIMPLEJWT_SIGNING_KEY");
+  const untilText = read(env, "LEGACY_SIMPLEJWT_UNTIL");
+  let untilMs: number | undefined;
+  if (untilText !== undefined) {
+    untilMs = ISO_INSTANT.test(untilText) ? Date.parse(untilText) : Number.NaN;
+    if (Number.isNaN(untilMs)) throw new ConfigError("LEGACY_SIMPLEJWT_UNTIL", `"${untilText}" is not an ISO 8601 instant with its offset, such as 2026-07-01T00:00:00Z`);
+  }
+  if (signingKey === undefined) return undefined;
+  return { signingKey, untilMs };
 }
 
 /** The shortest HS256 secret accepted, for JWT_SIGNING_KEY and every secret among JWT_VERIFY_KEYS. */
@@ -530,6 +564,7 @@ export function loadConfig(env: Env = process.env): Config {
     tracing: tracing(env),
     tls: serverTls(env),
     upstreamTls: upstreamTls(env, grpcUpstream),
+    legacySimpleJwt: legacySimpleJwt(env),
   };
   checkCoherence(config);
   if (production) checkProduction(config);

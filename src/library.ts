@@ -3,14 +3,14 @@
  * system's Python helpers): the same domain, no server.
  */
 import { createIdentity, type BuildOptions } from "./app.js";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { loadConfig, type Config } from "./config.js";
 import type { Reason } from "./core/errors.js";
 import { refreshSession } from "./core/sessions/refresh.js";
 import { startSessionForUser } from "./core/sessions/for-user.js";
 import { verifyAccess } from "./core/tokens/authenticate.js";
 import type { TokenClaims, TokenUser } from "./core/tokens/claims.js";
 import type { TokenPair } from "./core/tokens/issue.js";
-import { loadDevKey } from "./store/dev-keys.js";
+import { withServiceKey } from "./store/dev-keys.js";
 
 export type VerifyResult = { valid: true; user: TokenUser; claims: TokenClaims } | { valid: false; error: Reason };
 
@@ -46,18 +46,3 @@ export async function openIdentity(options: BuildOptions & { config?: Config } =
   };
 }
 
-/**
- * JWT_SIGNING_KEY, or the development key the service made under DATA_DIR. Never a
- * key of the library's own: the service would refuse every token signed with it.
- */
-async function withServiceKey(config: Config): Promise<Config> {
-  if (config.tokens.signingKey !== undefined) return config;
-  const signingKey = await loadDevKey(config.dataDir, config.tokens.algorithm);
-  if (signingKey === undefined) {
-    throw new ConfigError(
-      "JWT_SIGNING_KEY",
-      `is not set and the service has made no development key under DATA_DIR (${config.dataDir}): set JWT_SIGNING_KEY to the service's key, or DATA_DIR to the service's`,
-    );
-  }
-  return { ...config, tokens: { ...config.tokens, signingKey } };
-}

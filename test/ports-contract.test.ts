@@ -8,20 +8,20 @@
  * deletions (which act on everything expired at `now`) see only their own test's
  * rows.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { AuditEvent, AuditEventType, AuditLog, AuditNote } from "../src/core/ports/audit.js";
-import type { NewSession, SessionRepository } from "../src/core/ports/sessions.js";
+import type { LegacyToken, NewSession, SessionRepository } from "../src/core/ports/sessions.js";
 import type { ListedUser, User, UserRepository } from "../src/core/ports/users.js";
 import { createAuditLog } from "../src/store/postgres/audit.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database, type Queryable } from "../src/store/postgres/db.js";
 import { migrate } from "../src/store/postgres/migrate.js";
 import { createSessionRepository, type SessionSnapshots } from "../src/store/postgres/sessions.js";
 import { createUserRepository } from "../src/store/postgres/users.js";
-import { createMemoryStores } from "./core/support/memory-stores.js";
+import { createMemoryStores, type LegacySpent } from "./core/support/memory-stores.js";
 import { freshPhone } from "./support/phones.js";
 import { freshDatabase, realStoresAvailable } from "./support/services.js";
 
@@ -34,6 +34,11 @@ interface Admin {
   counts(): Promise<{ users: number; sessions: number; tokens: number; blacklisted: number }>;
   /** How many audit events there are, whoever they are about. */
   eventCount(): Promise<number>;
+  /** Marks the user as imported from the Django system with that id (as import-django does). */
+  setLegacyId(userId: string, legacyId: string): Promise<void>;
+  /** Spends a Django jti as blacklisted there (as import-django does). */
+  blacklistLegacy(jti: string, expiresAt: Date | null): Promise<void>;
+  legacySpent(jti: string): Promise<LegacySpent | undefined>;
 }
 
 interface Ports {
@@ -82,6 +87,17 @@ function sqlAdmin(db: Queryable): Admin {
       const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events");
       return rows[0]?.n ?? 0;
     },
+    async setLegacyId(userId, legacyId) {
+      await db.query("UPDATE users SET legacy_id = $2 WHERE id = $1", [userId, legacyId]);
+    },
+    async blacklistLegacy(jti, expiresAt) {
+      await db.query("INSERT INTO legacy_spent_tokens (jti, reason, spent_at, expires_at) VALUES ($1, 'blacklisted', 'epoch', $2) ON CONFLICT DO NOTHING", [jti, expiresAt]);
+    },
+    async legacySpent(jti) {
+      const rows = await db.query<{ reason: LegacySpent["reason"]; spent_at: Date; expires_at: Date | null }>("SELECT reason, spent_at, expires_at FROM legacy_spent_tokens WHERE jti = $1", [jti]);
+      const row = rows[0];
+      return row === undefined ? undefined : { reason: row.reason, spentAt: row.spent_at, expiresAt: row.expires_at };
+    },
   };
 }
 
@@ -115,6 +131,9 @@ const IMPLEMENTATIONS: Implementation[] = [
           liveRefreshJti: async (sessionId) => admin.liveRefreshJti(sessionId),
           counts: async () => admin.counts(),
           eventCount: async () => admin.auditEvents().length,
+          setLegacyId: async (userId, legacyId) => admin.setLegacyId(userId, legacyId),
+          blacklistLegacy: async (jti, expiresAt) => admin.blacklistLegacy(jti, expiresAt),
+          legacySpent: async (jti) => admin.legacySpent(jti),
         },
         close: async () => {},
       };
@@ -436,6 +455,90 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
         expect(await ports.admin.blacklisted(session.id)).toEqual([session.refreshJti]);
         expect((await ports.sessions.rotationState(session.refreshJti))?.replacedBy).toBe(winner);
         for (const loser of candidates.filter((jti) => jti !== winner)) expect(await ports.sessions.rotationState(loser)).toBeUndefined();
+      });
+    });
+
+    describe("exchangeLegacy", () => {
+      const EXCHANGED: AuditNote = { type: "legacy.token_exchanged", client: CLIENT, details: { legacy_id: "x" } };
+
+      /** A user imported from Django under a fresh legacy id, and a token of theirs. */
+      async function importedWithToken(t: number): Promise<{ user: User; legacy: LegacyToken }> {
+        const { user } = await registered(t);
+        const legacyId = String(randomInt(1, 2 ** 47));
+        await ports.admin.setLegacyId(user.id, legacyId);
+        return { user, legacy: { legacyId, jti: token(), expiresAt: new Date(t + DAY) } };
+      }
+
+      it("spends the jti with the token's exp, starts a session for the active imported user, moves last login when asked, and records the note about it", async () => {
+        const t = era();
+        const { user, legacy } = await importedWithToken(t);
+        const before = await ports.admin.counts();
+        const events = await ports.admin.eventCount();
+        const session = newSession(t + MINUTE);
+
+        const expected = { ...user, lastLogin: new Date(t + MINUTE) };
+        expect(await ports.sessions.exchangeLegacy(legacy, session, true, EXCHANGED)).toEqual({ kind: "started", user: expected });
+        expect(await ports.users.findById(user.id)).toEqual(expected);
+        expect(await ports.admin.legacySpent(legacy.jti)).toEqual({ reason: "exchanged", spentAt: new Date(t + MINUTE), expiresAt: new Date(t + DAY) });
+        expect(await ports.sessions.snapshot(session.id)).toMatchObject({ userId: user.id, createdAt: new Date(t + MINUTE), revoked: false });
+        expect(await ports.admin.liveRefreshJti(session.id)).toBe(session.refreshJti);
+        expect(await ports.admin.counts()).toEqual({ ...before, sessions: before.sessions + 1, tokens: before.tokens + 1 });
+        expect(await eventsOf(user.id, ["legacy.token_exchanged"])).toEqual([{ ...ABOUT(user.id, session.id), at: new Date(t + MINUTE), type: "legacy.token_exchanged", details: { legacy_id: "x" } }]);
+        expect(await ports.admin.eventCount()).toBe(events + 1);
+
+        const { user: quiet, legacy: quietToken } = await importedWithToken(t);
+        expect(await ports.sessions.exchangeLegacy(quietToken, newSession(t + MINUTE), false, EXCHANGED)).toEqual({ kind: "started", user: quiet });
+      });
+
+      it("of a jti exchanged already or blacklisted there: spent, starting and recording nothing", async () => {
+        const t = era();
+        const { legacy } = await importedWithToken(t);
+        await ports.sessions.exchangeLegacy(legacy, newSession(t + MINUTE), true, EXCHANGED);
+        const blacklisted = { ...legacy, jti: token() };
+        await ports.admin.blacklistLegacy(blacklisted.jti, null);
+        const before = { rows: await ports.admin.counts(), events: await ports.admin.eventCount() };
+
+        for (const spent of [legacy, blacklisted]) {
+          const session = newSession(t + 2 * MINUTE);
+          expect(await ports.sessions.exchangeLegacy(spent, session, true, EXCHANGED)).toEqual({ kind: "spent" });
+          expect(await ports.sessions.snapshot(session.id)).toBeUndefined();
+        }
+        expect({ rows: await ports.admin.counts(), events: await ports.admin.eventCount() }).toEqual(before);
+        expect((await ports.admin.legacySpent(blacklisted.jti))?.reason).toBe("blacklisted");
+      });
+
+      it("refuses a legacy id no user has (not_imported) and an inactive user (inactive), spending and recording nothing", async () => {
+        const t = era();
+        const { user, legacy } = await importedWithToken(t);
+        await ports.admin.setActive(user.id, false);
+        const before = { rows: await ports.admin.counts(), events: await ports.admin.eventCount() };
+        expect(await ports.sessions.exchangeLegacy(legacy, newSession(t + MINUTE), true, EXCHANGED)).toEqual({ kind: "inactive" });
+        const stranger = { legacyId: String(2 ** 50 + randomInt(1, 2 ** 40)), jti: token(), expiresAt: new Date(t + DAY) };
+        expect(await ports.sessions.exchangeLegacy(stranger, newSession(t + MINUTE), true, EXCHANGED)).toEqual({ kind: "not_imported" });
+        expect({ rows: await ports.admin.counts(), events: await ports.admin.eventCount() }).toEqual(before);
+        expect(await ports.admin.legacySpent(legacy.jti)).toBeUndefined();
+        expect(await ports.admin.legacySpent(stranger.jti)).toBeUndefined();
+        expect(await ports.users.findById(user.id)).toEqual({ ...user, isActive: false });
+      });
+
+      it("lets exactly one of several parallel exchanges of one jti start a session", async () => {
+        const t = era();
+        const { legacy } = await importedWithToken(t);
+        const sessions = Array.from({ length: 8 }, () => newSession(t + MINUTE));
+        const results = await Promise.all(sessions.map((session) => ports.sessions.exchangeLegacy(legacy, session, true, EXCHANGED)));
+        expect(results.filter((r) => r.kind === "started")).toHaveLength(1);
+        expect(results.filter((r) => r.kind === "spent")).toHaveLength(7);
+        const started = (await Promise.all(sessions.map((s) => ports.sessions.snapshot(s.id)))).filter((s) => s !== undefined);
+        expect(started).toHaveLength(1);
+      });
+
+      it("starts the session after the user's logout-all instant, as login does", async () => {
+        const t = era();
+        const { user, legacy } = await importedWithToken(t);
+        await ports.sessions.revokeAllOfUser(user.id, new Date(t + MINUTE), { type: "session.logged_out_all", client: CLIENT });
+        const session = newSession(t + 30 * SECOND);
+        await ports.sessions.exchangeLegacy(legacy, session, false, EXCHANGED);
+        expect(await ports.sessions.snapshot(session.id)).toMatchObject({ createdAt: new Date(t + MINUTE + 1), revoked: false });
       });
     });
 

@@ -140,6 +140,64 @@ ${PHONE_HELP}`,
     positionals: [{ name: "PHONE" }],
     load: async () => (await import("./users/revoke-sessions.js")).revokeSessionsCommand,
   },
+  {
+    name: "import-django",
+    synopsis: "import-django --source-url URL ...",
+    summary: "import the Django system's users and SimpleJWT blacklist",
+    help: `Usage: identity import-django --source-url postgres://... [--table accounts_user] [--dry-run]
+
+Imports the users of the Django system this service replaces from its PostgreSQL
+database (columns id, phone, first_name, last_name, is_staff, is_active,
+date_joined, last_login), and the refresh tokens SimpleJWT blacklisted there
+(token_blacklist_*), so they can never be exchanged here.
+
+Phones are normalized as send-otp reads them; users are upserted by phone, each
+keeping its Django id (legacy_id), names, flags and dates. A row that cannot be
+imported is skipped and listed with the reason (the first 20): an unparseable
+phone, a phone that repeats an earlier row once normalized, a phone that belongs to
+a user imported from another Django id, a malformed value. Running it again changes
+nothing. New users are recorded as user.registered, changed ones as
+admin.user_updated, by the actor system. Long runs print their progress on stderr.
+
+  --source-url URL          the Django system's database (required)
+  --table NAME              its user table (default accounts_user)
+  --dry-run                 read and compare everything, write nothing; the same report
+${HELP_OPTION}`,
+    options: { "source-url": { type: "string", required: true }, table: { type: "string" }, "dry-run": { type: "boolean" } },
+    positionals: [],
+    load: async () => (await import("./import-django.js")).importDjangoCommand,
+  },
+  {
+    name: "keys generate",
+    synopsis: "keys generate [--alg ALG]",
+    summary: "print a new private signing key (PKCS#8 PEM)",
+    help: `Usage: identity keys generate [--alg ES256|EdDSA|RS256]
+
+Prints a new private key as PKCS#8 PEM, for JWT_SIGNING_KEY (with JWT_ALGORITHM set
+to the same algorithm). Nothing is stored: keep it where your secrets live. To
+rotate keys, publish the new key's public half first (README, "Key rotation").
+
+  --alg ALG                 ES256 (default), EdDSA or RS256 (2048 bits)
+${HELP_OPTION}`,
+    options: { alg: { type: "string" } },
+    positionals: [],
+    load: async () => (await import("./keys.js")).generateKeyCommand,
+  },
+  {
+    name: "keys jwks",
+    synopsis: "keys jwks",
+    summary: "print the public JWKS of the configured keys",
+    help: `Usage: identity keys jwks
+
+Prints the public JWKS of JWT_SIGNING_KEY and JWT_VERIFY_KEYS (or of the development
+key under DATA_DIR), the document GET /api/jwks/ serves: the signing key first.
+HS256 secrets are never published.
+
+${HELP_OPTION}`,
+    options: {},
+    positionals: [],
+    load: async () => (await import("./keys.js")).jwksCommand,
+  },
 ];
 
 /** The commands as lines of a help: synopsis, then summary, aligned. */
@@ -160,9 +218,15 @@ Exit status: 0 done (one line on stdout says what), 1 the work failed, 2 a bad
 argument (either way one line on stderr says why).
 Run identity COMMAND --help for a command's arguments.`;
 
-export const USERS_HELP = `Usage: identity users COMMAND [ARGUMENTS]
+/** The help of a group of commands (`identity users --help`). */
+export function groupHelp(group: string): string {
+  return `Usage: identity ${group} COMMAND [ARGUMENTS]
 
 Commands:
-${listed(COMMANDS.filter((command) => command.name.startsWith("users ")))}
+${listed(COMMANDS.filter((command) => command.name.startsWith(`${group} `)))}
 
-Run identity users COMMAND --help for a command's arguments.`;
+Run identity ${group} COMMAND --help for a command's arguments.`;
+}
+
+/** The words that name a group of commands. */
+export const GROUPS: readonly string[] = [...new Set(COMMANDS.filter((command) => command.name.includes(" ")).map((command) => command.name.split(" ")[0]!))];

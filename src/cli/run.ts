@@ -8,7 +8,7 @@ import { ConfigError } from "../config.js";
 import { AppError, UnavailableError } from "../core/errors.js";
 import { InstanceLockError } from "../store/instance-lock.js";
 import { parseCommandArgs } from "./args.js";
-import { COMMANDS, TOP_HELP, USERS_HELP } from "./commands.js";
+import { COMMANDS, groupHelp, GROUPS, TOP_HELP } from "./commands.js";
 import { CommandFailure, UsageError } from "./errors.js";
 
 export interface Output {
@@ -27,9 +27,10 @@ export async function runCli(argv: readonly string[], output: Output = PROCESS_O
   if (first === "-h" || first === "--help") return helped(output, TOP_HELP);
   const command = COMMANDS.find((c) => c.name === first || c.name === `${first} ${second}`);
   if (command === undefined) {
-    if (first === "users" && (second === "-h" || second === "--help")) return helped(output, USERS_HELP);
-    const problem = first === "" ? "missing command" : first === "users" ? (second === "" ? "missing users command" : `unknown command "users ${second}"`) : `unknown command "${first}"`;
-    output.err(`identity: ${problem} (see identity${first === "users" ? " users" : ""} --help)`);
+    const group = GROUPS.includes(first);
+    if (group && (second === "-h" || second === "--help")) return helped(output, groupHelp(first));
+    const problem = first === "" ? "missing command" : group ? (second === "" ? `missing ${first} command` : `unknown command "${first} ${second}"`) : `unknown command "${first}"`;
+    output.err(`identity: ${problem} (see identity${group ? ` ${first}` : ""} --help)`);
     return 2;
   }
   const rest = argv.slice(command.name.split(" ").length);

@@ -3,14 +3,14 @@ import { required } from "../core/required.js";
 import { refreshSession } from "../core/sessions/refresh.js";
 import { verifyAccess } from "../core/tokens/authenticate.js";
 import { introspect } from "../core/tokens/introspect.js";
+import { PUBLISHED_JWK_MEMBERS, publishedJwks } from "../core/tokens/keys.js";
 import type { TokenService } from "../../gen/identity/v1/token_pb.js";
 import { clientOf, type ServiceHandlers } from "./context.js";
 import { claimsUserMessage, timestamp, tokenPairMessage } from "./convert.js";
 
 export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof TokenService> {
-  const jwks = deps.keys.jwks.map((k) => ({
-    kty: k.kty ?? "", kid: k.kid, use: k.use, alg: k.alg, crv: k.crv ?? "", x: k.x ?? "", y: k.y ?? "", n: k.n ?? "", e: k.e ?? "",
-  }));
+  // A member the key's type lacks is "" in the message (the bridge leaves it out again).
+  const jwks = publishedJwks(deps.keys).keys.map((k) => Object.fromEntries(PUBLISHED_JWK_MEMBERS.map((member) => [member, k[member] ?? ""])));
 
   return {
     async refresh(request, ctx) {

@@ -53,6 +53,24 @@ export interface RotationState {
   user: User;
 }
 
+/** A refresh token the Django system issued (SimpleJWT), presented for exchange. */
+export interface LegacyToken {
+  /** Its user_id, in decimal: the imported user's legacy_id. */
+  legacyId: string;
+  jti: string;
+  /** Its exp: past it, the spent jti guards nothing (the token is expired anyway). */
+  expiresAt: Date;
+}
+
+/** How an exchange of a legacy token ended: a session started, or why not. */
+export type LegacyExchange =
+  | { kind: "started"; user: User }
+  /** The jti was blacklisted in the Django system or exchanged here already. */
+  | { kind: "spent" }
+  /** No user has that legacy_id. */
+  | { kind: "not_imported" }
+  | { kind: "inactive" };
+
 /**
  * Sessions and their refresh-token history. Each command is atomic on its own.
  * Failures to reach the store are thrown as `UnavailableError("database", …)`.
@@ -64,6 +82,11 @@ export interface SessionRepository {
   /** Starts a session for an active user, recording `note`; undefined when no active
    * user has that phone (nothing recorded). */
   login(phone: string, session: NewSession, updateLastLogin: boolean, note: AuditNote): Promise<User | undefined>;
+  /** Spends the legacy token's jti ('exchanged') and starts a session for its active
+   * imported user, recording `note`, all at once: of any number of racing
+   * exchanges of one jti exactly one starts a session. Nothing is spent or recorded
+   * unless a session starts. */
+  exchangeLegacy(token: LegacyToken, session: NewSession, updateLastLogin: boolean, note: AuditNote): Promise<LegacyExchange>;
   /** Compare-and-swap of the session's live refresh token, recording the client
    * (ip, user_agent, last_used_at = now) in the same statement; undefined when
    * `oldJti` is not the live token of a live session (the caller then reads `rotationState`). */

@@ -2,16 +2,20 @@
  * Refresh-token rotation with reuse detection. The database decides who wins a
  * race (a compare-and-swap on the session's one live refresh token); a loser that
  * presents the token again within REFRESH_REUSE_INTERVAL gets the same successor,
- * and anyone later is treated as a thief: the whole session is revoked.
+ * and anyone later is treated as a thief: the whole session is revoked. A refresh
+ * token the Django system issued is exchanged once for a new session instead
+ * (legacy-exchange.ts).
  */
 import { AppError } from "../errors.js";
 import type { CoreDeps } from "../deps.js";
 import { readToken } from "../tokens/authenticate.js";
 import type { ClientInfo } from "../ports/sessions.js";
+import type { TokenClaims } from "../tokens/claims.js";
 import type { User } from "../ports/users.js";
 import { issueAccessToken, issueTokenPair, type RefreshTokenSpec, type TokenPair } from "../tokens/issue.js";
 import { UNKNOWN_CLIENT } from "./client.js";
 import { refreshExpiry } from "./start.js";
+import { exchangeLegacyToken, readLegacyToken } from "./legacy-exchange.js";
 import { assertSessionLive, liveRefreshToken } from "./liveness.js";
 
 /** How a refresh ended, short of a refusal. */
@@ -34,7 +38,17 @@ export async function refreshSession(deps: CoreDeps, refreshToken: string, clien
 async function rotateOrReplay(deps: CoreDeps, refreshToken: string, client: ClientInfo): Promise<Refreshed> {
   const nowMs = deps.clock.now();
   const { tokens } = deps.config;
-  const claims = await readToken(deps, refreshToken, "refresh");
+  let claims: TokenClaims;
+  try {
+    claims = await readToken(deps, refreshToken, "refresh");
+  } catch (error) {
+    // Not ours: perhaps the Django system's, to exchange once. Our own tokens'
+    // refusals (expired, wrong type) never get here, so they keep their reasons.
+    const legacy = error instanceof AppError && error.reason === "token_not_valid" ? await readLegacyToken(deps, refreshToken) : undefined;
+    if (legacy === undefined) throw error;
+    // An exchange answers as a rotation does (DESIGN's outcomes name no other success).
+    return { outcome: "rotated", pair: await exchangeLegacyToken(deps, legacy, client) };
+  }
   // The cache has the final say on revocation (logout writes it first), and a
   // cache that does not answer fails the refresh closed.
   await assertSessionLive(deps, claims.sub, claims.sid);

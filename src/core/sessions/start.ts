@@ -29,20 +29,29 @@ export async function startSession(deps: CoreDeps, owner: SessionFor, client: Cl
       ? await deps.sessions.register({ id: deps.random.uuid(), phone: owner.phone, firstName: owner.firstName, lastName: owner.lastName }, session, updateLastLogin, { type: "user.registered", client })
       : await deps.sessions.login(owner.phone, session, updateLastLogin, { type: "user.logged_in", client });
   if (user === undefined) return undefined;
-  // An existing user's last_login moved: copies of the profile elsewhere are out of
-  // date. Best effort: the session is committed (and a code spent), so failing here
-  // would strand the client; and while Redis cannot carry the announcement, no copy
-  // is trusted anyway. A new user has no copies to drop.
-  if (updateLastLogin && owner.kind === "existing") {
+  // A new user has no copies of the profile elsewhere to drop.
+  return completeSignIn(deps, user, session, updateLastLogin && owner.kind === "existing");
+}
+
+/**
+ * The first token pair of a session the store just started for `user`. When its
+ * last_login moved, copies of the profile elsewhere are out of date: announced best
+ * effort, since the session is committed (and a code or a legacy token spent), so
+ * failing here would strand the client; and while Redis cannot carry the
+ * announcement, no copy is trusted anyway.
+ */
+export async function completeSignIn(deps: CoreDeps, user: User, session: NewSession, lastLoginMoved: boolean): Promise<SignedIn> {
+  if (lastLoginMoved) {
     await announceProfileChange(deps, user.id).catch((error: unknown) => deps.log.warn({ err: String(error) }, "profile change not announced"));
   }
+  const nowMs = session.createdAt.getTime();
   const tokens = issueTokenPair(deps, user, { id: session.id, expiresAtMs: session.expiresAt.getTime() },
     { jti: session.refreshJti, issuedAtMs: nowMs, expiresAtMs: session.refreshExpiresAt.getTime() }, nowMs);
   return { user, tokens };
 }
 
 /** The ids and instants of a session about to be created. */
-function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number, client: ClientInfo): NewSession {
+export function newSession(deps: Pick<CoreDeps, "random" | "config">, nowMs: number, client: ClientInfo): NewSession {
   const { tokens } = deps.config;
   const expiresAtMs = nowMs + tokens.sessionMaxLifetimeMs;
   return {

@@ -5,7 +5,7 @@
  * can add one.
  */
 import { createHash, createSecretKey, KeyObject } from "node:crypto";
-import { calculateJwkThumbprint, exportJWK, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
 import { ConfigError, hs256SecretProblem, type JwtAlgorithm } from "../../config.js";
 
 
@@ -42,6 +42,30 @@ export class KeyError extends ConfigError {
     super(variable, problem);
     this.name = "KeyError";
   }
+}
+
+/** The members of a published key (what GetJwks carries, /api/jwks/ and `identity keys jwks` show). */
+export const PUBLISHED_JWK_MEMBERS = ["kty", "kid", "use", "alg", "crv", "x", "y", "n", "e"] as const;
+export type PublishedJwk = Partial<Record<(typeof PUBLISHED_JWK_MEMBERS)[number], string>>;
+
+/** The ring's public JWKS, each key with only the members its type has (none for HS256 secrets). */
+export function publishedJwks(keys: KeyRing): { keys: PublishedJwk[] } {
+  return {
+    keys: keys.jwks.map((jwk) => {
+      const published: PublishedJwk = {};
+      for (const member of PUBLISHED_JWK_MEMBERS) {
+        const value: unknown = jwk[member];
+        if (typeof value === "string" && value !== "") published[member] = value;
+      }
+      return published;
+    }),
+  };
+}
+
+/** A new private key for JWT_SIGNING_KEY, as PKCS#8 PEM (RS256: 2048 bits). */
+export async function generateSigningKey(algorithm: Exclude<JwtAlgorithm, "HS256">): Promise<string> {
+  const { privateKey } = await generateKeyPair(algorithm, { extractable: true, modulusLength: MIN_RSA_BITS });
+  return exportPKCS8(privateKey);
 }
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"] as const;

@@ -19,7 +19,7 @@ export interface VerifyOptions {
 }
 
 /** Far more than any token this service issues; longer input is refused unread. */
-const MAX_TOKEN_LENGTH = 8192;
+export const MAX_TOKEN_LENGTH = 8192;
 const ALLOWED_HEADER = new Set(["alg", "kid", "typ"]);
 const STRING_CLAIMS = ["jti", "sub", "user_id", "sid", "phone", "first_name", "last_name"] as const;
 /** Identifiers: present is not enough, they must name something. */

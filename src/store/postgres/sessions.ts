@@ -6,7 +6,7 @@ import type { NewSession, SessionRepository } from "../../core/ports/sessions.js
 import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
 import { END_EVERY_SESSION } from "./end-every-session.js";
-import { firstUser, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
+import { firstUser, U_COLUMNS, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
 /** What the liveness cache reads through about a session on a miss. */
 export interface SessionSnapshot {
@@ -91,6 +91,34 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
       return firstUser(rows);
     },
 
+    async exchangeLegacy(token, session, updateLastLogin, note) {
+      // The user row is locked first, so the user's state cannot change between the
+      // check and the session; racing exchanges of one jti then queue on it, and
+      // all but the first find the jti spent (the primary key). Nothing is spent for
+      // a user who gets no session.
+      const rows = await db.query<Partial<UserRow> & { known_active: boolean }>(
+        `WITH known AS (
+           SELECT id, is_active FROM users WHERE legacy_id = $8::bigint FOR UPDATE
+         ), spent AS (
+           INSERT INTO legacy_spent_tokens (jti, reason, spent_at, expires_at)
+           SELECT $9, 'exchanged', $2, $10 FROM known WHERE known.is_active
+           ON CONFLICT (jti) DO NOTHING
+           RETURNING jti
+         ), u AS (
+           UPDATE users SET last_login = CASE WHEN $11::boolean THEN $2::timestamptz ELSE last_login END
+           WHERE id = (SELECT id FROM known) AND EXISTS (SELECT 1 FROM spent)
+           RETURNING ${USER_COLUMNS}, sessions_revoked_before
+         ), ${SESSION_OF_U}, ${sessionStartedEvent(SESSION_PARAM_COUNT + 5)}
+         SELECT known.is_active AS known_active, ${U_COLUMNS}
+         FROM known LEFT JOIN u ON u.id = known.id`,
+        [...sessionParams(session), token.legacyId, token.jti, token.expiresAt, updateLastLogin, ...auditParams(note, session.createdAt)],
+      );
+      const row = rows[0];
+      if (row === undefined) return { kind: "not_imported" };
+      if (!row.known_active) return { kind: "inactive" };
+      return row.id === undefined || row.id === null ? { kind: "spent" } : { kind: "started", user: userOfRow(row as UserRow) };
+    },
+
     async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt, client }) {
       // The UPDATE of the session row is the compare-and-swap: concurrent rotations
       // of one token queue on its row lock and all but the first match nothing. It
@@ -115,7 +143,7 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
            INSERT INTO blacklisted_tokens (jti, blacklisted_at)
            SELECT jti, $4 FROM old
          )
-         SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")}, s.expires_at AS session_expires_at
+         SELECT ${U_COLUMNS}, s.expires_at AS session_expires_at
          FROM s JOIN users u ON u.id = s.user_id`,
         [sessionId, oldJti, newJti, now, refreshExpiresAt, client.ip, client.userAgent],
       );
@@ -129,7 +157,7 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
         session_id: string; replaced_by: string | null; rotated_at: Date | null; session_revoked: boolean;
         session_expires_at: Date; current_refresh_jti: string; next_created_at: Date | null; next_expires_at: Date | null;
       }>(
-        `SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")},
+        `SELECT ${U_COLUMNS},
                 t.session_id, t.replaced_by, t.rotated_at, ${SESSION_REVOKED_SQL} AS session_revoked,
                 s.expires_at AS session_expires_at, s.current_refresh_jti,
                 n.created_at AS next_created_at, n.expires_at AS next_expires_at

@@ -50,7 +50,8 @@ function liveSessionsSql(now: string): string {
            ) ELSE 0 END`;
 }
 
-const U_COLUMNS = USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ");
+/** USER_COLUMNS of the users row aliased `u`. */
+export const U_COLUMNS = USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ");
 
 type ViewRow = UserRow & { live_sessions: number };
 

@@ -38,6 +38,13 @@ interface TokenRow {
   rotatedAt: Date | null;
 }
 
+/** A row of legacy_spent_tokens. */
+export interface LegacySpent {
+  reason: "blacklisted" | "exchanged";
+  spentAt: Date;
+  expiresAt: Date | null;
+}
+
 export interface MemoryStores {
   users: UserRepository;
   sessions: SessionRepository & SessionSnapshots;
@@ -56,6 +63,12 @@ export interface MemoryStores {
     sessionClient(sessionId: string): (ClientInfo & { lastUsedAt: Date }) | undefined;
     /** Every audit event, oldest first. */
     auditEvents(): AuditEvent[];
+    /** Marks the user as imported from the Django system with that id (as import-django does). */
+    setLegacyId(userId: string, legacyId: string): void;
+    /** Spends a Django refresh token's jti as import-django does with one blacklisted there. */
+    blacklistLegacy(jti: string, expiresAt: Date | null): void;
+    /** Why and when a legacy jti was spent; undefined while it is not. */
+    legacySpent(jti: string): LegacySpent | undefined;
   };
 }
 
@@ -65,6 +78,9 @@ export function createMemoryStores(): MemoryStores {
   const sessions = new Map<string, SessionRow>();
   const tokens = new Map<string, TokenRow>();
   const blacklist = new Map<string, Date>();
+  /** users.legacy_id, unique where set: legacy id → user id. */
+  const userIdByLegacyId = new Map<string, string>();
+  const legacySpent = new Map<string, LegacySpent>();
   const events: AuditEvent[] = [];
   /** The last event id given out: ids only grow, also across deletions (an identity column). */
   let lastEventId = 0;
@@ -269,6 +285,18 @@ export function createMemoryStores(): MemoryStores {
       return userOf(row);
     },
 
+    async exchangeLegacy(token, session, updateLastLogin, note) {
+      const id = userIdByLegacyId.get(token.legacyId);
+      const row = id === undefined ? undefined : users.get(id);
+      if (row === undefined) return { kind: "not_imported" };
+      if (!row.isActive) return { kind: "inactive" };
+      if (legacySpent.has(token.jti)) return { kind: "spent" };
+      legacySpent.set(token.jti, { reason: "exchanged", spentAt: session.createdAt, expiresAt: token.expiresAt });
+      if (updateLastLogin) row.lastLogin = session.createdAt;
+      insertSession(row, session, note);
+      return { kind: "started", user: userOf(row) };
+    },
+
     async rotate({ sessionId, oldJti, newJti, now, refreshExpiresAt, client }) {
       const session = sessions.get(sessionId);
       const user = session === undefined ? undefined : users.get(session.userId);
@@ -448,6 +476,13 @@ export function createMemoryStores(): MemoryStores {
         return session === undefined ? undefined : { ip: session.ip, userAgent: session.userAgent, lastUsedAt: session.lastUsedAt };
       },
       auditEvents: () => [...events],
+      setLegacyId(userId, legacyId) {
+        userIdByLegacyId.set(legacyId, userId);
+      },
+      blacklistLegacy(jti, expiresAt) {
+        if (!legacySpent.has(jti)) legacySpent.set(jti, { reason: "blacklisted", spentAt: new Date(0), expiresAt });
+      },
+      legacySpent: (jti) => legacySpent.get(jti),
     },
   };
 }
