@@ -10,34 +10,16 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Code } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/cli/commands.js";
+import { identity, refused, ROOT, type Ran } from "./support/cli.js";
 import { bearer, failure, freshStores, loginUser, OtpPurpose, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { freshPhone } from "./support/phones.js";
 import { freshDatabase, realStoresAvailable } from "./support/services.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "bin", "identity.mjs");
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-
-interface Ran {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `identity ...args` with only these environment variables (and PATH, HOME). */
-function identity(env: Record<string, string>, ...args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const status = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 /** Runs several command lines, a few at a time (each is a process of its own). */
 async function identities(env: Record<string, string>, lines: readonly (readonly string[])[]): Promise<Ran[]> {
@@ -51,15 +33,6 @@ function done(ran: Ran): string {
   expect({ status: ran.status, stderr: ran.stderr }).toEqual({ status: 0, stderr: "" });
   const lines = ran.stdout.trimEnd().split("\n").filter((line) => !line.startsWith("{"));
   expect(lines).toHaveLength(1);
-  return lines[0]!;
-}
-
-/** Exit `status` with one line on stderr (returned), no stack trace, nothing on stdout. */
-function refused(ran: Ran, status: 1 | 2): string {
-  expect({ status: ran.status, stdout: ran.stdout }).toEqual({ status, stdout: "" });
-  const lines = ran.stderr.trimEnd().split("\n");
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+/);
   return lines[0]!;
 }
 
