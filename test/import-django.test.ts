@@ -210,7 +210,7 @@ describe.runIf(realStoresAvailable() && djangoSuitesRun)("identity import-django
           type: "admin.user_updated",
           actor: "system",
           session_id: null,
-          details: { source: "django", legacy_id: ids.bothId, fields: ["legacy_id", "first_name", "last_name", "date_joined"], is_staff: false, is_active: true },
+          details: { source: "django", legacy_id: ids.bothId, fields: ["legacy_id", "first_name", "last_name", "date_joined"] },
         },
       ]),
     );
@@ -236,12 +236,12 @@ describe.runIf(realStoresAvailable() && djangoSuitesRun)("identity import-django
     const report = reported(await importDjango());
     expect(report).toMatchObject({ imported: 0, updated: 1, unchanged: 4, skipped: 4 });
     expect(await imported(plain)).toMatchObject({ last_name: "Rahimi", is_staff: true, last_login: new Date("2025-01-01T00:00:00Z") });
-    const { rows } = await target.query(`SELECT e.type, e.actor, e.details FROM audit_events e JOIN users u ON u.id = e.user_id WHERE u.phone = $1 ORDER BY e.id DESC LIMIT 1`, [
-      plain.e164,
-    ]);
-    expect(rows).toEqual([
-      { type: "admin.user_updated", actor: "system", details: { source: "django", legacy_id: ids.plainId, fields: ["last_name", "is_staff", "last_login"], is_staff: true, is_active: true } },
-    ]);
+    const { rows } = await target.query(`SELECT e.type, e.actor, e.details FROM audit_events e JOIN users u ON u.id = e.user_id WHERE u.phone = $1 ORDER BY e.id DESC LIMIT 1`, [plain.e164]);
+    // The flags change as `identity users set-staff` changes them, in an event of their own.
+    expect(rows).toEqual([{ type: "admin.user_updated", actor: "system", details: { is_staff: true } }]);
+    const { rows: both } = await target.query(`SELECT e.details FROM audit_events e JOIN users u ON u.id = e.user_id WHERE u.phone = $1 ORDER BY e.id DESC LIMIT 2`, [plain.e164]);
+    expect(both[1]).toEqual({ details: { source: "django", legacy_id: ids.plainId, fields: ["last_name", "last_login"] } });
+    expect(reported(await importDjango())).toMatchObject({ imported: 0, updated: 0, unchanged: 5 });
   });
 
   it("reads another user table with --table, normalizing +98, 0098 and spaced phones, and refuses rows that clash with imported users", async () => {
@@ -295,6 +295,24 @@ describe.runIf(realStoresAvailable() && djangoSuitesRun)("identity import-django
       expect(user.id).toBe(rows[0]!.id);
       expect((await loginUser(service, tenDigits.e164)).user).toMatchObject({ firstName: "Mina", isStaff: false });
       expect(await failure(service.auth.sendOtp({ phone: disabled.e164, purpose: OtpPurpose.LOGIN }))).toMatchObject({ code: Code.PermissionDenied, reason: "account_disabled" });
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("ends at once the sessions of someone who moved over and was deactivated on the Django system since, as identity users disable does", async () => {
+    const service = await startService(stores);
+    try {
+      const { user, tokens } = await loginUser(service, tenDigits.e164);
+      expect(await service.token.verify({ token: tokens.access })).toMatchObject({ valid: true });
+      await source.query(`UPDATE accounts_user SET is_active = false WHERE id = $1`, [ids.tenDigitsId]);
+      expect(reported(await importDjango())).toMatchObject({ imported: 0, updated: 1, skipped: 4 });
+      expect(await service.token.verify({ token: tokens.access })).toMatchObject({ valid: false, reason: "session_revoked" });
+      expect(await failure(service.token.refresh({ refresh: tokens.refresh }))).toMatchObject({ reason: "session_revoked" });
+      expect(await failure(service.auth.sendOtp({ phone: tenDigits.e164, purpose: OtpPurpose.LOGIN }))).toMatchObject({ reason: "account_disabled" });
+      const { rows } = await target.query(`SELECT type, actor, details FROM audit_events WHERE user_id = $1 ORDER BY id DESC LIMIT 1`, [user.id]);
+      expect(rows).toEqual([{ type: "admin.user_updated", actor: "system", details: { is_active: false } }]);
+      expect(reported(await importDjango())).toMatchObject({ updated: 0, unchanged: 5 });
     } finally {
       await service.stop();
     }
