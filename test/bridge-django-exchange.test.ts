@@ -10,7 +10,7 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBridgeHarness, type Answer, type BridgeHarness } from "./support/bridge-server.js";
 import { djangoSuitesRun, freshDjangoDatabase, type DjangoSystem, type DjangoTokens } from "./support/django.js";
-import { identity } from "./support/identity-cli.js";
+import { identity } from "./support/cli.js";
 import { realStoresAvailable } from "./support/services.js";
 import { signSimpleJwt } from "./support/simplejwt.js";
 

@@ -11,7 +11,7 @@ import { browserSuitesRun, launchChromium, openTabs, type Tabs } from "./support
 import { accessOf, adoptSessionHeldFresh, apiRequest, SESSION_KEY, state } from "./support/bridge-flows.js";
 import { startBridgeHarness, type BridgeHarness } from "./support/bridge-server.js";
 import { djangoSuitesRun, freshDjangoDatabase, type DjangoSystem, type DjangoTokens } from "./support/django.js";
-import { identity } from "./support/identity-cli.js";
+import { identity } from "./support/cli.js";
 import { realStoresAvailable } from "./support/services.js";
 
 describe.runIf(realStoresAvailable() && browserSuitesRun && djangoSuitesRun)("a browser logged in on the Django system, across the cut-over", () => {

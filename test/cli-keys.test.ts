@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createLocalJWKSet, importPKCS8, jwtVerify, type JSONWebKeySet } from "jose";
 import { describe, expect, it } from "vitest";
 import { startBridgeHarness } from "./support/bridge-server.js";
-import { identity, type Ran } from "./support/identity-cli.js";
+import { identity, type Ran } from "./support/cli.js";
 
 /** Exit 0, nothing on stderr; stdout as printed. */
 function printed(ran: Ran): string {

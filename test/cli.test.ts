@@ -14,9 +14,9 @@ import { Code } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/cli/commands.js";
+import { identity, refused, ROOT, type Ran } from "./support/cli.js";
 import { bearer, failure, freshStores, loginUser, OtpPurpose, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { freshPhone } from "./support/phones.js";
-import { identity, ROOT, type Ran } from "./support/identity-cli.js";
 import { freshDatabase, realStoresAvailable } from "./support/services.js";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -33,15 +33,6 @@ function done(ran: Ran): string {
   expect({ status: ran.status, stderr: ran.stderr }).toEqual({ status: 0, stderr: "" });
   const lines = ran.stdout.trimEnd().split("\n").filter((line) => !line.startsWith("{"));
   expect(lines).toHaveLength(1);
-  return lines[0]!;
-}
-
-/** Exit `status` with one line on stderr (returned), no stack trace, nothing on stdout. */
-function refused(ran: Ran, status: 1 | 2): string {
-  expect({ status: ran.status, stdout: ran.stdout }).toEqual({ status, stdout: "" });
-  const lines = ran.stderr.trimEnd().split("\n");
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+/);
   return lines[0]!;
 }
 

@@ -157,7 +157,10 @@ imported is skipped and listed with the reason (the first 20): an unparseable
 phone, a phone that repeats an earlier row once normalized, a phone that belongs to
 a user imported from another Django id, a malformed value. Running it again changes
 nothing. New users are recorded as user.registered, changed ones as
-admin.user_updated, by the actor system. Long runs print their progress on stderr.
+admin.user_updated, by the actor system. Someone who was here already and whom the
+Django system has deactivated or demoted since changes last, as users disable and
+users set-staff change them: at once on running instances (so, like those, it
+needs the Redis they share). Long runs print their progress on stderr.
 
   --source-url URL          the Django system's database (required)
   --table NAME              its user table (default accounts_user)

@@ -3,16 +3,18 @@
  * the Django system's users and SimpleJWT blacklist moved over (core/legacy/import.ts),
  * from its database (store/django/source.ts) into this service's
  * (store/postgres/legacy-import.ts). The source is checked before the target is
- * opened, so a source that cannot be read leaves nothing written.
+ * opened, so a source that cannot be read leaves nothing written. The active and
+ * staff flags of users who were here already change last, as `identity users
+ * disable` / `set-staff` change them.
  */
 import { loadConfig } from "../config.js";
 import { systemClock } from "../core/clock.js";
-import { importFromDjango, type ImportReport } from "../core/legacy/import.js";
+import { applyFlagChanges, importFromDjango, type ImportReport } from "../core/legacy/import.js";
 import { DjangoSourceError, openDjangoSource, quotedTableName, type OpenDjangoSource } from "../store/django/source.js";
 import { createLegacyImportTarget } from "../store/postgres/legacy-import.js";
 import type { Run } from "./commands.js";
 import { CommandFailure, UsageError } from "./errors.js";
-import { withDatabase } from "./stores.js";
+import { withDatabase, withService } from "./stores.js";
 
 /** Rows a statement upserts: large enough that round trips do not dominate, small
  * enough that a statement stays well inside the store's statement timeout. */
@@ -38,6 +40,9 @@ export const importDjangoCommand: Run = async (args) => {
         ),
       ),
     );
+    // Rare (someone here already whom Django deactivated or demoted), and they must
+    // reach running instances at once: through the service's own graph.
+    if (!dryRun && report.flagChanges.length > 0) await withService(config, (deps) => applyFlagChanges(deps, report.flagChanges));
     return describe(report, tableName, dryRun);
   } finally {
     await source.close();

@@ -3,7 +3,7 @@
  * default), driven from a separate load generator on the other core. Prints one
  * table and writes BENCHMARKS.md. Numbers live here, never in tests.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -365,6 +365,55 @@ async function tlsCost(): Promise<void> {
   }
 }
 
+/**
+ * `identity import-django` of 1,000,000 Django users (plus 10,000 blacklisted refresh
+ * tokens) from an accounts_user-shaped table made with generate_series, into an
+ * empty database, run as operators run it (its own process, progress on stderr);
+ * then the same again, which finds every user unchanged.
+ */
+async function importCost(): Promise<void> {
+  const store = "postgres";
+  const users = 1_000_000;
+  const [source, target] = await Promise.all([freshDatabase(), freshDatabase()]);
+  try {
+    const db = new pg.Client({ connectionString: source.url });
+    await db.connect();
+    try {
+      // One row in a thousand has a phone no one can parse, as real tables do.
+      await db.query(`CREATE TABLE accounts_user (id integer PRIMARY KEY, password varchar(128) NOT NULL DEFAULT '', last_login timestamptz,
+        is_superuser boolean NOT NULL DEFAULT false, phone varchar(11) NOT NULL UNIQUE, first_name varchar(150) NOT NULL, last_name varchar(150) NOT NULL,
+        is_staff boolean NOT NULL, is_active boolean NOT NULL, date_joined timestamptz NOT NULL)`);
+      await db.query(`INSERT INTO accounts_user (id, phone, first_name, last_name, is_staff, is_active, date_joined, last_login)
+        SELECT g, CASE WHEN g % 1000 = 0 THEN 'x' || g ELSE '0912' || lpad(g::text, 7, '0') END, 'First ' || g, 'Last ' || g,
+               g % 500 = 0, g % 50 <> 0, '2015-01-01'::timestamptz + g * interval '1 minute', CASE WHEN g % 3 = 0 THEN NULL ELSE now() - g * interval '1 second' END
+        FROM generate_series(1, ${users}) g`);
+      await db.query(`CREATE TABLE token_blacklist_outstandingtoken (id bigserial PRIMARY KEY, token text NOT NULL, created_at timestamptz, expires_at timestamptz NOT NULL,
+        user_id integer REFERENCES accounts_user (id), jti varchar(255) NOT NULL UNIQUE)`);
+      await db.query(`CREATE TABLE token_blacklist_blacklistedtoken (id bigserial PRIMARY KEY, blacklisted_at timestamptz NOT NULL,
+        token_id bigint NOT NULL UNIQUE REFERENCES token_blacklist_outstandingtoken (id))`);
+      await db.query(`INSERT INTO token_blacklist_outstandingtoken (token, created_at, expires_at, user_id, jti)
+        SELECT '', now(), now() + interval '7 days', g, md5(g::text) FROM generate_series(1, 100000) g`);
+      await db.query(`INSERT INTO token_blacklist_blacklistedtoken (blacklisted_at, token_id) SELECT now(), id FROM token_blacklist_outstandingtoken WHERE id % 10 = 0`);
+      await db.query("ANALYZE");
+    } finally {
+      await db.end();
+    }
+    for (const run of ["first run, into an empty database", "second run, every user unchanged"]) {
+      const started = performance.now();
+      const summary = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ["bin/identity.mjs", "import-django", "--source-url", source.url], { env: { PATH: process.env.PATH ?? "", DATABASE_URL: target.url }, maxBuffer: 1 << 20 }, (error, stdout) =>
+          error === null ? resolve(stdout.split("\n", 1)[0] ?? "") : reject(error),
+        ).stderr?.pipe(process.stderr);
+      });
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`          ${summary}`);
+      record({ store, what: `import-django of ${users.toLocaleString("en")} users, ${run}`, value: `${Math.round(users / seconds).toLocaleString("en")} rows/s (${seconds.toFixed(0)} s)`, target: "minutes, not hours" });
+    }
+  } finally {
+    await Promise.all([source.drop(), target.drop()]);
+  }
+}
+
 async function embedded(): Promise<void> {
   const store = "embedded";
   const dataDir = await mkdtemp(join(os.tmpdir(), "bench-embedded-"));
@@ -430,12 +479,13 @@ async function main(): Promise<void> {
   requireTools();
   const started = performance.now();
   console.log(`server pinned to CPU ${SERVER_CPU}, load generators to CPU ${LOAD_CPU}; ${DURATION_S} s per measurement\n`);
-  // BENCH_ONLY=observability (or tls, stores, embedded) runs that part alone (the rest takes minutes).
+  // BENCH_ONLY=observability (or tls, import, stores, embedded) runs that part alone (the rest takes minutes).
   const only = process.env.BENCH_ONLY;
   if (only === undefined || only === "stores") await realStores();
   if (only === undefined || only === "observability") await observabilityCost();
   if (only === undefined || only === "tls") await tlsCost();
   if (only === undefined || only === "embedded") await embedded();
+  if (only === undefined || only === "import") await importCost();
   if (only !== undefined) {
     console.log(`\nBENCH_ONLY=${only}: BENCHMARKS.md is left as it is (it holds whole runs only)`);
     return;

@@ -2,11 +2,14 @@
  * Moves the Django system's users and SimpleJWT blacklist over (`identity
  * import-django`): reads them in batches, checks each row (checkDjangoUser), keeps
  * the first row of every phone and Django id, upserts each batch in one go, and
- * counts what happened. Running it again changes nothing.
+ * counts what happened. Running it again changes nothing. The flags of users who
+ * were here already are the exception: they change through applyFlagChanges.
  */
+import { updateUser } from "../admin/update-user.js";
 import type { Clock } from "../clock.js";
+import type { CoreDeps } from "../deps.js";
 import type { PhonePolicy } from "../phone.js";
-import type { DjangoSource, DjangoUserRow, LegacyImportTarget, LegacyUser } from "../ports/legacy-import.js";
+import type { DjangoSource, DjangoUserRow, FlagChange, LegacyImportTarget, LegacyUser } from "../ports/legacy-import.js";
 import { checkDjangoUser, SkippedRow } from "./django-user.js";
 
 /** How many skipped rows a report lists (all are counted). */
@@ -27,6 +30,9 @@ export interface ImportReport {
   skipped: number;
   /** The first LISTED_SKIPS skipped rows, in the source's id order. */
   skips: Skip[];
+  /** Flags of users who were here already that differ on the Django system: for
+   * applyFlagChanges (counted in `updated`). */
+  flagChanges: FlagChange[];
   blacklist: {
     /** Recorded as spent now. */
     recorded: number;
@@ -51,7 +57,7 @@ export interface ImportOptions {
 }
 
 export async function importFromDjango(deps: ImportDeps, options: ImportOptions): Promise<ImportReport> {
-  const report: ImportReport = { read: 0, imported: 0, updated: 0, unchanged: 0, skipped: 0, skips: [], blacklist: { recorded: 0, known: 0, expired: 0 } };
+  const report: ImportReport = { read: 0, imported: 0, updated: 0, unchanged: 0, skipped: 0, skips: [], flagChanges: [], blacklist: { recorded: 0, known: 0, expired: 0 } };
   const skip = (id: unknown, reason: string) => {
     report.skipped += 1;
     if (report.skips.length < LISTED_SKIPS) report.skips.push({ id: String(id), reason });
@@ -72,6 +78,7 @@ export async function importFromDjango(deps: ImportDeps, options: ImportOptions)
     report.updated += outcome.updated;
     report.unchanged += outcome.unchanged;
     for (const conflict of outcome.conflicts) skip(conflict.legacyId, conflict.reason);
+    report.flagChanges.push(...outcome.flagChanges);
     options.onProgress?.(report);
   }
   for await (const tokens of deps.source.blacklist(options.batchSize)) {
@@ -83,6 +90,15 @@ export async function importFromDjango(deps: ImportDeps, options: ImportOptions)
     report.blacklist.expired += tokens.length - live.length;
   }
   return report;
+}
+
+/**
+ * Deactivating or demoting someone who may hold sessions here is staff's
+ * UpdateUser, made by the system (as `identity users disable` does): sessions end
+ * at once on every running instance, and each change is its own admin.user_updated.
+ */
+export async function applyFlagChanges(deps: CoreDeps, changes: readonly FlagChange[]): Promise<void> {
+  for (const { userId, ...flags } of changes) await updateUser(deps, { kind: "system" }, userId, flags, null);
 }
 
 /** The checked user, or why the row is skipped. */

@@ -2,6 +2,7 @@
  * `identity import-django`: the Django system's tables as a source, read in
  * batches, and this service's store as the target of the import.
  */
+import type { UserFlagChanges } from "./users.js";
 
 /** A row of the Django user table as it comes: nothing about it is trusted yet. */
 export interface DjangoUserRow {
@@ -49,16 +50,26 @@ export interface ImportConflict {
   reason: string;
 }
 
+/** The active and staff flags Django holds for a user who was here already, where
+ * they differ from ours (only the differing ones are set). */
+export interface FlagChange extends UserFlagChanges {
+  userId: string;
+}
+
 export interface UpsertedUsers {
   imported: number;
+  /** Users changed, or whose flags are to change (flagChanges). */
   updated: number;
   unchanged: number;
   conflicts: ImportConflict[];
+  /** Left to applyFlagChanges: they end sessions and must reach running instances. */
+  flagChanges: FlagChange[];
 }
 
 export interface LegacyImportTarget {
   /** Upserts the users by phone (no phone or legacy id twice in one call), each event
-   * recorded with its change; `now` is the instant of the events. */
+   * recorded with its change; `now` is the instant of the events. New users get
+   * their flags; a known user's differing flags are answered, not changed. */
   upsertUsers(users: readonly LegacyUser[], now: Date): Promise<UpsertedUsers>;
   /** Records the tokens as spent; how many were not already. */
   recordBlacklisted(tokens: readonly BlacklistedToken[]): Promise<number>;

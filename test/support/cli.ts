@@ -1,12 +1,13 @@
 /**
- * The `identity` command as operators run it: the real bin (bin/identity.mjs, what
- * `npx identity` runs) spawned with nothing but the environment a test gives it.
+ * The `identity` command run as operators run it: the real bin (bin/identity.mjs,
+ * what `npx identity` runs) as a process of its own, with nothing but the
+ * environment a test gives it.
  */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
-/** The checkout's root (the package the bin belongs to). */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "bin", "identity.mjs");
 
@@ -25,3 +26,13 @@ export function identity(env: Record<string, string>, ...args: string[]): Promis
     });
   });
 }
+
+/** Exit `status` with one line on stderr (returned), no stack trace, nothing on stdout. */
+export function refused(ran: Ran, status: 1 | 2): string {
+  expect({ status: ran.status, stdout: ran.stdout }).toEqual({ status, stdout: "" });
+  const lines = ran.stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+/);
+  return lines[0]!;
+}
+
