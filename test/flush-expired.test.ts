@@ -192,8 +192,10 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
     // batches account for every row that went (nothing went by an unbounded cascade).
     const batches = result.log.filter((line) => line.msg === "expired rows batch");
     const eventBatches = result.log.filter((line) => line.msg === "old audit events batch");
+    const legacyBatches = result.log.filter((line) => line.msg === "expired spent Django tokens batch");
     const summary = result.log.find((line) => line.msg === "expired rows deleted")!;
-    expect(summary).toMatchObject({ batchSize: BATCH, batches: batches.length + eventBatches.length, events: OLD_EVENTS - 1 });
+    expect(legacyBatches).toHaveLength(1);
+    expect(summary).toMatchObject({ batchSize: BATCH, batches: batches.length + legacyBatches.length + eventBatches.length, events: OLD_EVENTS - 1, legacyTokens: 0 });
     for (const batch of batches) {
       expect(Number(batch.sessions)).toBeLessThanOrEqual(BATCH);
       expect(Number(batch.tokens)).toBeLessThanOrEqual(BATCH);

@@ -911,6 +911,25 @@ describe.each(IMPLEMENTATIONS)("$name repositories", (implementation) => {
       });
     });
 
+    describe("deleteExpiredLegacyTokens", () => {
+      it("deletes spent Django tokens past their own expiry, at most `limit` a call, and keeps the live and the undated", async () => {
+        const t = era();
+        const [old, older, live, undated] = [token(), token(), token(), token()];
+        await ports.admin.blacklistLegacy(old, new Date(t - MINUTE));
+        await ports.admin.blacklistLegacy(older, new Date(t - HOUR));
+        await ports.admin.blacklistLegacy(live, new Date(t + HOUR));
+        await ports.admin.blacklistLegacy(undated, null);
+        const now = new Date(t);
+
+        expect(await ports.sessions.deleteExpiredLegacyTokens(now, 1)).toBe(1);
+        while ((await ports.sessions.deleteExpiredLegacyTokens(now, 100)) > 0);
+        expect(await ports.admin.legacySpent(old)).toBeUndefined();
+        expect(await ports.admin.legacySpent(older)).toBeUndefined();
+        expect((await ports.admin.legacySpent(live))?.reason).toBe("blacklisted");
+        expect((await ports.admin.legacySpent(undated))?.reason).toBe("blacklisted");
+      });
+    });
+
     describe("deleteExpiredTokens", () => {
       it("deletes up to `limit` expired tokens, soonest expired first, with their blacklist rows, and leaves sessions", async () => {
         const t = era();

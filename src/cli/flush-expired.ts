@@ -1,6 +1,6 @@
 /**
  * `identity flush-expired [BATCH_SIZE]` (`npm run flush-expired`): deletes expired
- * sessions and refresh-token rows, and audit events older than AUDIT_RETENTION, in
+ * sessions and refresh-token rows, spent Django tokens past their expiry, and audit events older than AUDIT_RETENTION, in
  * bounded batches (each a short statement with SKIP LOCKED; default 5000 rows of
  * each table), so even a table of millions is cleaned without long locks. Safe to
  * run from cron on any instance. Each batch and the totals are logged at `debug`;
@@ -10,6 +10,7 @@ import { loadConfig } from "../config.js";
 import { createLogger, openDatabase } from "../app.js";
 import { flushAuditTrail } from "../core/audit/retention.js";
 import { systemClock } from "../core/clock.js";
+import { flushSpentLegacyTokens } from "../core/legacy/flush-spent.js";
 import { flushExpired } from "../core/sessions/flush.js";
 import { createAuditLog } from "../store/postgres/audit.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
@@ -34,12 +35,14 @@ export const flushExpiredCommand: Run = async (args) => {
       log.debug({ ...counts, batchSize, ms: Math.round(now - batchStarted) }, msg);
       batchStarted = now;
     };
-    const result = await flushExpired(createSessionRepository(stores.db), systemClock, batchSize, (batch) => logBatch({ ...batch }, "expired rows batch"));
+    const sessions = createSessionRepository(stores.db);
+    const result = await flushExpired(sessions, systemClock, batchSize, (batch) => logBatch({ ...batch }, "expired rows batch"));
+    const legacyTokens = await flushSpentLegacyTokens(sessions, systemClock, batchSize, (deleted) => logBatch({ legacyTokens: deleted }, "expired spent Django tokens batch"));
     const events = await flushAuditTrail(createAuditLog(stores.db), systemClock, config.auditRetentionMs, batchSize, (deleted) =>
       logBatch({ events: deleted }, "old audit events batch"),
     );
-    log.debug({ ...result, events, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
-    return `deleted ${result.sessions} expired sessions, ${result.tokens} expired refresh-token rows and ${events} audit events older than AUDIT_RETENTION (${batches} batches of at most ${batchSize})`;
+    log.debug({ ...result, legacyTokens, events, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
+    return `deleted ${result.sessions} expired sessions, ${result.tokens} expired refresh-token rows, ${legacyTokens} expired spent Django tokens and ${events} audit events older than AUDIT_RETENTION (${batches} batches of at most ${batchSize})`;
   } finally {
     await stores.release();
   }

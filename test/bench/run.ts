@@ -269,8 +269,10 @@ async function otlpSink(): Promise<{ url: string; bytes: () => number; close: ()
 /**
  * What metrics and traces cost the hot path (issue 12): gRPC Verify and
  * /api/token/verify/ with METRICS_PORT=off, with metrics on (the default), and with
- * tracing sampled at 100 % and at 1 %. Off and on run twice, interleaved, so drift of
- * the machine shows as the spread between the two runs of one setting.
+ * tracing sampled at 100 % and at 1 %. This machine's speed drifts by a third within
+ * a minute (a shared VM), so settings are compared in interleaved pairs (off and on three times, on and
+ * tracing twice each, the first of a pair alternating) and each comparison is the
+ * median of its pairs' ratios, not a ratio of means.
  */
 async function observabilityCost(): Promise<void> {
   const store = "postgres";
@@ -278,38 +280,61 @@ async function observabilityCost(): Promise<void> {
   const keyPrefix = `bench:${randomBytes(4).toString("hex")}:`;
   const sms = await startSmsInbox();
   const sink = await otlpSink();
-  const tracing = (ratio: string) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: ratio });
-  const settings: { name: string; env: Record<string, string> }[] = [
-    { name: "metrics off", env: { METRICS_PORT: "off" } },
-    { name: "metrics on", env: { METRICS_PORT: "0" } },
-    { name: "metrics off (again)", env: { METRICS_PORT: "off" } },
-    { name: "metrics on (again)", env: { METRICS_PORT: "0" } },
-    { name: "metrics on + tracing 100 %", env: { METRICS_PORT: "0", ...tracing("1") } },
-    { name: "metrics on + tracing 1 %", env: { METRICS_PORT: "0", ...tracing("0.01") } },
-  ];
-  const results = new Map<string, { grpc: number; http: number }>();
-  try {
-    for (const setting of settings) {
-      const app = await start({ DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, ...setting.env }, sms);
-      try {
-        const { tokens } = await signUp(app);
-        const grpc = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), durationS: DURATION_S, cpu: LOAD_CPU });
-        const api = await wrk({ url: `${app.httpUrl}/api/token/verify/`, method: "POST", body: JSON.stringify({ token: tokens.access }), headers: { "content-type": "application/json" }, durationS: DURATION_S, cpu: LOAD_CPU });
-        results.set(setting.name, { grpc: grpc.perSecond, http: api.perSecond });
-        record({ store, what: `gRPC Verify, ${setting.name}`, value: rate(grpc) });
-        record({ store, what: `POST /api/token/verify/, ${setting.name}`, value: rate(api) });
-      } finally {
-        await app.server.stop();
-      }
+  const tracing = (ratio: string) => ({ METRICS_PORT: "0", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: ratio });
+  const settings = {
+    "metrics off": { METRICS_PORT: "off" },
+    "metrics on": { METRICS_PORT: "0" },
+    "tracing 100 %": tracing("1"),
+    "tracing 1 %": tracing("0.01"),
+  } satisfies Record<string, Record<string, string>>;
+  type Setting = keyof typeof settings;
+  const measure = async (setting: Setting, run: number): Promise<{ grpc: number; http: number }> => {
+    const app = await start({ DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, ...settings[setting] }, sms);
+    try {
+      const { tokens } = await signUp(app);
+      const grpc = await h2load({ url: `${app.grpcUrl}/identity.v1.TokenService/Verify`, body: grpcFrame(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: tokens.access }))), durationS: DURATION_S, cpu: LOAD_CPU });
+      const api = await wrk({ url: `${app.httpUrl}/api/token/verify/`, method: "POST", body: JSON.stringify({ token: tokens.access }), headers: { "content-type": "application/json" }, durationS: DURATION_S, cpu: LOAD_CPU });
+      record({ store, what: `gRPC Verify, ${setting} (run ${run})`, value: rate(grpc) });
+      record({ store, what: `POST /api/token/verify/, ${setting} (run ${run})`, value: rate(api) });
+      return { grpc: grpc.perSecond, http: api.perSecond };
+    } finally {
+      await app.server.stop();
     }
-    const mean = (a: string, b: string, key: "grpc" | "http") => (results.get(a)![key] + results.get(b)![key]) / 2;
+  };
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+  };
+  /** `pairs` interleaved runs of base then other; the median of other/base per surface. */
+  const compare = async (base: Setting, other: Setting, pairs: number) => {
+    const ratios = { grpc: [] as number[], http: [] as number[] };
+    for (let i = 1; i <= pairs; i++) {
+      // Which goes first alternates, so a drift within a pair favours neither.
+      let a: { grpc: number; http: number };
+      let b: { grpc: number; http: number };
+      if (i % 2 === 1) {
+        a = await measure(base, i);
+        b = await measure(other, i);
+      } else {
+        b = await measure(other, i);
+        a = await measure(base, i);
+      }
+      ratios.grpc.push(b.grpc / a.grpc);
+      ratios.http.push(b.http / a.http);
+    }
+    return { grpc: median(ratios.grpc), http: median(ratios.http), all: ratios };
+  };
+  try {
+    const metrics = await compare("metrics off", "metrics on", 3);
+    const full = await compare("metrics on", "tracing 100 %", 2);
+    const sampled = await compare("metrics on", "tracing 1 %", 2);
+    const spread = (values: number[]) => values.map((v) => v.toFixed(2)).join(", ");
     for (const key of ["grpc", "http"] as const) {
       const surface = key === "grpc" ? "gRPC Verify" : "POST /api/token/verify/";
-      const off = mean("metrics off", "metrics off (again)", key);
-      const on = mean("metrics on", "metrics on (again)", key);
-      record({ store, what: `${surface}: metrics on vs off (means of two runs each)`, value: ratio(on, off), target: "within 5% (≥ 0.95×)" });
-      record({ store, what: `${surface}: tracing 100 % vs metrics on`, value: ratio(results.get("metrics on + tracing 100 %")![key], on) });
-      record({ store, what: `${surface}: tracing 1 % vs metrics on`, value: ratio(results.get("metrics on + tracing 1 %")![key], on) });
+      record({ store, what: `${surface}: metrics on vs off (median of 3 interleaved pairs: ${spread(metrics.all[key])})`, value: `${metrics[key].toFixed(2)}×`, target: "within 5% (≥ 0.95×)" });
+      record({ store, what: `${surface}: tracing 100 % vs metrics on (pairs: ${spread(full.all[key])})`, value: `${full[key].toFixed(2)}×` });
+      record({ store, what: `${surface}: tracing 1 % vs metrics on (pairs: ${spread(sampled.all[key])})`, value: `${sampled[key].toFixed(2)}×` });
     }
     record({ store, what: "OTLP bytes received by the sink (all tracing runs)", value: `${Math.round(sink.bytes() / 1024).toLocaleString("en")} KiB` });
   } finally {

@@ -118,4 +118,7 @@ export interface SessionRepository {
   deleteExpired(now: Date, limit: number): Promise<{ sessions: number; tokens: number }>;
   /** Deletes up to `limit` expired refresh-token rows (and their blacklist rows). */
   deleteExpiredTokens(now: Date, limit: number): Promise<number>;
+  /** Deletes up to `limit` spent Django refresh tokens past their own expiry (they
+   * guard nothing then: the token is refused as expired anyway). */
+  deleteExpiredLegacyTokens(now: Date, limit: number): Promise<number>;
 }

@@ -312,5 +312,17 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
       );
       return Number(rows[0]?.tokens ?? 0);
     },
+    async deleteExpiredLegacyTokens(now, limit) {
+      const rows = await db.query<{ tokens: string }>(
+        `WITH gone AS (
+           DELETE FROM legacy_spent_tokens WHERE jti IN (
+             SELECT jti FROM legacy_spent_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+           ) RETURNING 1
+         )
+         SELECT count(*) AS tokens FROM gone`,
+        [now, limit],
+      );
+      return Number(rows[0]?.tokens ?? 0);
+    },
   };
 }

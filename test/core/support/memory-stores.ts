@@ -430,6 +430,11 @@ export function createMemoryStores(): MemoryStores {
       }
       return doomed.length;
     },
+    async deleteExpiredLegacyTokens(now, limit) {
+      const doomed = [...legacySpent.entries()].filter(([, spent]) => spent.expiresAt !== null && spent.expiresAt <= now).slice(0, limit);
+      for (const [jti] of doomed) legacySpent.delete(jti);
+      return doomed.length;
+    },
   };
 
   const auditLog: AuditLog = {
