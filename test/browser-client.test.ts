@@ -76,6 +76,9 @@ describe.runIf(realStoresAvailable() && browserSuitesRun)("browser client (in-pr
     await first.evaluate(() => {
       void navigator.locks.request("jwt-client.refresh", () => new Promise<void>((release) => ((window as unknown as { release: () => void }).release = release)));
     });
+    // Held by us before the tabs ask (a refresh of the client's own may hold it first,
+    // and then "two waiting" could count ours and only one of theirs).
+    await first.waitForFunction(() => typeof (window as unknown as { release?: unknown }).release === "function");
     const both = Promise.all([first.evaluate(() => window.jwtClient!.refreshToken()), second.evaluate(() => window.jwtClient!.refreshToken())]);
     await eventually(() => first.evaluate(async () => (await navigator.locks.query()).pending?.length ?? 0), (waiting) => waiting === 2);
     await first.evaluate(() => (window as unknown as { release: () => void }).release());
