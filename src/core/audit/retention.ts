@@ -1,3 +1,4 @@
+import { deleteInBatches } from "../batches.js";
 import type { Clock } from "../clock.js";
 import type { AuditLog } from "../ports/audit.js";
 
@@ -14,12 +15,5 @@ export async function flushAuditTrail(
   onBatch: (deleted: number) => void = () => {},
 ): Promise<number> {
   const before = new Date(clock.now() - retentionMs);
-  let total = 0;
-  for (;;) {
-    const deleted = await audit.deleteOlderThan(before, batchSize);
-    total += deleted;
-    onBatch(deleted);
-    // A short batch: nothing older is left but rows someone else holds locked (the next run takes them).
-    if (deleted < batchSize) return total;
-  }
+  return deleteInBatches((limit) => audit.deleteOlderThan(before, limit), batchSize, onBatch);
 }

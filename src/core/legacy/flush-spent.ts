@@ -1,3 +1,4 @@
+import { deleteInBatches } from "../batches.js";
 import type { Clock } from "../clock.js";
 import type { SessionRepository } from "../ports/sessions.js";
 
@@ -13,11 +14,5 @@ export async function flushSpentLegacyTokens(
   onBatch: (deleted: number) => void = () => {},
 ): Promise<number> {
   const now = new Date(clock.now());
-  let total = 0;
-  for (;;) {
-    const deleted = await sessions.deleteExpiredLegacyTokens(now, batchSize);
-    total += deleted;
-    onBatch(deleted);
-    if (deleted < batchSize) return total;
-  }
+  return deleteInBatches((limit) => sessions.deleteExpiredLegacyTokens(now, limit), batchSize, onBatch);
 }

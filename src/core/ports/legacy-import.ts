@@ -2,7 +2,7 @@
  * `identity import-django`: the Django system's tables as a source, read in
  * batches, and this service's store as the target of the import.
  */
-import type { UserFlagChanges } from "./users.js";
+import type { User, UserFlagChanges } from "./users.js";
 
 /** A row of the Django user table as it comes: nothing about it is trusted yet. */
 export interface DjangoUserRow {
@@ -17,15 +17,8 @@ export interface DjangoUserRow {
 }
 
 /** A Django user checked for import (checkDjangoUser): the phone in E.164, the names cleaned. */
-export interface LegacyUser {
+export interface LegacyUser extends Omit<User, "id"> {
   legacyId: number;
-  phone: string;
-  firstName: string;
-  lastName: string;
-  isStaff: boolean;
-  isActive: boolean;
-  dateJoined: Date;
-  lastLogin: Date | null;
 }
 
 /** A refresh token SimpleJWT blacklisted (a logout there). */

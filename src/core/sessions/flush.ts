@@ -1,3 +1,4 @@
+import { deleteInBatches } from "../batches.js";
 import type { Clock } from "../clock.js";
 import type { SessionRepository } from "../ports/sessions.js";
 
@@ -25,11 +26,7 @@ export async function flushExpired(
     total.tokens += batch.tokens;
     onBatch(batch);
   };
-  for (;;) {
-    const tokens = await sessions.deleteExpiredTokens(now, batchSize);
-    count({ sessions: 0, tokens });
-    if (tokens < batchSize) break;
-  }
+  await deleteInBatches((limit) => sessions.deleteExpiredTokens(now, limit), batchSize, (tokens) => count({ sessions: 0, tokens }));
   for (;;) {
     const batch = await sessions.deleteExpired(now, batchSize);
     count(batch);
