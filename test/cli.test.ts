@@ -168,7 +168,7 @@ describe.runIf(realStoresAvailable())("the identity command on PostgreSQL and Re
   }, 60_000);
 
   it("flush-expired deletes expired rows and says how many", async () => {
-    expect(done(await identity(env, "flush-expired", "100"))).toMatch(/^deleted \d+ expired sessions, \d+ expired refresh-token rows, \d+ expired spent Django tokens and \d+ audit events older than AUDIT_RETENTION \(\d+ batches of at most 100\)$/);
+    expect(done(await identity(env, "flush-expired", "100"))).toMatch(/^deleted \d+ expired sessions, \d+ expired refresh-token rows, \d+ expired spent Django tokens, \d+ audit events older than AUDIT_RETENTION and \d+ revocations past every access token's life \(\d+ batches of at most 100\)$/);
   }, 30_000);
 
   it("users create makes an active user without a session, staff with --staff, recorded as user.registered by system", async () => {

@@ -193,9 +193,17 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
     const batches = result.log.filter((line) => line.msg === "expired rows batch");
     const eventBatches = result.log.filter((line) => line.msg === "old audit events batch");
     const legacyBatches = result.log.filter((line) => line.msg === "expired spent Django tokens batch");
+    const revocationBatches = result.log.filter((line) => line.msg === "old revocations batch");
     const summary = result.log.find((line) => line.msg === "expired rows deleted")!;
     expect(legacyBatches).toHaveLength(1);
-    expect(summary).toMatchObject({ batchSize: BATCH, batches: batches.length + legacyBatches.length + eventBatches.length, events: OLD_EVENTS - 1, legacyTokens: 0 });
+    expect(revocationBatches).toHaveLength(1);
+    expect(summary).toMatchObject({
+      batchSize: BATCH,
+      batches: batches.length + legacyBatches.length + eventBatches.length + revocationBatches.length,
+      events: OLD_EVENTS - 1,
+      legacyTokens: 0,
+      revocations: 0,
+    });
     for (const batch of batches) {
       expect(Number(batch.sessions)).toBeLessThanOrEqual(BATCH);
       expect(Number(batch.tokens)).toBeLessThanOrEqual(BATCH);
@@ -236,4 +244,24 @@ describe.runIf(realStoresAvailable())("npm run flush-expired", () => {
       return Number(rows[0]!.n);
     }
   }, 60_000);
+
+  it("deletes the revocations no access token can outlive (past ACCESS_TOKEN_LIFETIME, the leeway and a margin), keeps the younger ones, and remembers how far it deleted", async () => {
+    // The log's invariant holds: ids follow on from the counter, taken in one statement.
+    await sql.query(`
+      WITH ids AS (UPDATE revocation_log SET last_id = last_id + 4 RETURNING last_id - 4 AS base)
+      INSERT INTO revocations (id, kind, session_id, user_id, revoked_before, at)
+      SELECT ids.base + g, 'session', 'old' || g, md5('u1')::uuid, NULL,
+             now() - CASE WHEN g < 4 THEN interval '3 hours' ELSE interval '5 minutes' END
+      FROM ids, generate_series(1, 4) g`);
+    const { rows: before } = await sql.query<{ last_id: string }>("SELECT last_id FROM revocation_log");
+    const last = Number(before[0]!.last_id);
+
+    const result = await flushExpired(stores.env.DATABASE_URL!);
+    expect(result.code).toBe(0);
+    expect(result.log.find((line) => line.msg === "expired rows deleted")).toMatchObject({ revocations: 3 });
+    const { rows } = await sql.query<{ session_id: string }>("SELECT session_id FROM revocations WHERE session_id LIKE 'old%' ORDER BY id");
+    expect(rows.map((r) => r.session_id)).toEqual(["old4"]);
+    const { rows: log } = await sql.query<{ last_id: string; purged_through: string }>("SELECT last_id, purged_through FROM revocation_log");
+    expect(log[0]).toEqual({ last_id: String(last), purged_through: String(last - 1) });
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * `identity flush-expired [BATCH_SIZE]` (`npm run flush-expired`): deletes expired
- * sessions and refresh-token rows, spent Django tokens past their expiry, and audit events older than AUDIT_RETENTION, in
+ * sessions and refresh-token rows, spent Django tokens past their expiry, audit events
+ * older than AUDIT_RETENTION, and revocations no access token can outlive, in
  * bounded batches (each a short statement with SKIP LOCKED; default 5000 rows of
  * each table), so even a table of millions is cleaned without long locks. Safe to
  * run from cron on any instance. Each batch and the totals are logged at `debug`;
@@ -11,8 +12,10 @@ import { createLogger, openDatabase } from "../app.js";
 import { flushAuditTrail } from "../core/audit/retention.js";
 import { systemClock } from "../core/clock.js";
 import { flushSpentLegacyTokens } from "../core/legacy/flush-spent.js";
+import { flushRevocations } from "../core/revocations/retention.js";
 import { flushExpired } from "../core/sessions/flush.js";
 import { createAuditLog } from "../store/postgres/audit.js";
+import { createRevocationLog } from "../store/postgres/revocations.js";
 import { createSessionRepository } from "../store/postgres/sessions.js";
 import type { Run } from "./commands.js";
 import { UsageError } from "./errors.js";
@@ -41,8 +44,11 @@ export const flushExpiredCommand: Run = async (args) => {
     const events = await flushAuditTrail(createAuditLog(stores.db), systemClock, config.auditRetentionMs, batchSize, (deleted) =>
       logBatch({ events: deleted }, "old audit events batch"),
     );
-    log.debug({ ...result, legacyTokens, events, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
-    return `deleted ${result.sessions} expired sessions, ${result.tokens} expired refresh-token rows, ${legacyTokens} expired spent Django tokens and ${events} audit events older than AUDIT_RETENTION (${batches} batches of at most ${batchSize})`;
+    const revocations = await flushRevocations(createRevocationLog(stores.db), systemClock, config.tokens, batchSize, (deleted) =>
+      logBatch({ revocations: deleted }, "old revocations batch"),
+    );
+    log.debug({ ...result, legacyTokens, events, revocations, batches, batchSize, ms: Math.round(performance.now() - started) }, "expired rows deleted");
+    return `deleted ${result.sessions} expired sessions, ${result.tokens} expired refresh-token rows, ${legacyTokens} expired spent Django tokens, ${events} audit events older than AUDIT_RETENTION and ${revocations} revocations past every access token's life (${batches} batches of at most ${batchSize})`;
   } finally {
     await stores.release();
   }

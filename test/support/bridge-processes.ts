@@ -22,6 +22,8 @@ export interface ServiceProcess {
   pid: number;
   /** Everything written to stdout and stderr so far, parsed or not. */
   output(): string;
+  /** How the process ended: its exit code, or the signal that killed it. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -65,7 +67,7 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
   let output = "";
   child.stderr!.on("data", (chunk: Buffer) => ((stderr += chunk.toString()), (output += chunk.toString())));
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${env.SERVICE_ROLE} did not start in ${timeoutMs} ms\n${stderr}`)), timeoutMs);
@@ -97,6 +99,7 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
     log,
     pid: child.pid!,
     output: () => output,
+    exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
