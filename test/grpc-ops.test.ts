@@ -62,7 +62,7 @@ describe.each(modes)("reflection, health and buf curl (%s stores)", (mode) => {
     expect(listed.code).toBe(0);
     const methods = listed.stdout.split("\n");
     for (const m of ["SendOtp", "Register", "Login", "Logout", "LogoutAll", "GetProfile", "UpdateProfile"]) expect(methods).toContain(`identity.v1.AuthService/${m}`);
-    for (const m of ["Refresh", "Verify", "Introspect", "GetJwks"]) expect(methods).toContain(`identity.v1.TokenService/${m}`);
+    for (const m of ["Refresh", "Verify", "Introspect", "GetJwks", "WatchRevocations"]) expect(methods).toContain(`identity.v1.TokenService/${m}`);
     for (const m of ["ListUsers", "GetUser", "UpdateUser", "RevokeUserSessions", "ListAuditEvents"]) expect(methods).toContain(`identity.v1.AdminService/${m}`);
   });
 
