@@ -331,3 +331,29 @@ function bufCurl(args: string[], enough?: (stdout: string) => boolean): Promise<
     });
   });
 }
+
+describe("the revocation feed on the embedded default (PGlite, in-process store)", () => {
+  let stores: Stores;
+  let service: Service;
+  beforeAll(async () => {
+    stores = await freshStores("embedded");
+    service = await startService(stores, { env: ENV });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await stores?.drop();
+  });
+
+  it("sends a logout to an open stream within a second, after heartbeats", async () => {
+    const stream = watchFeed(service.port, { apiKey: API_KEY });
+    try {
+      await eventually(async () => stream.events, (events) => events.some((e) => e.kind === "heartbeat"));
+      const { user, tokens } = await registerUser(service);
+      await service.auth.logout({ refresh: tokens.refresh });
+      const [event] = await stream.revocationsUntil((events) => events.some((e) => e.userId === user.id), 1_000);
+      expect(event).toMatchObject({ kind: "session", userId: user.id, sessionId: sid(tokens.access) });
+    } finally {
+      stream.close();
+    }
+  });
+});
