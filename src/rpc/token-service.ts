@@ -6,7 +6,7 @@ import { introspect } from "../core/tokens/introspect.js";
 import { PUBLISHED_JWK_MEMBERS, publishedJwks } from "../core/tokens/keys.js";
 import type { TokenService } from "../../gen/identity/v1/token_pb.js";
 import { clientOf, type ServiceHandlers } from "./context.js";
-import { claimsUserMessage, timestamp, tokenPairMessage } from "./convert.js";
+import { tokenPairMessage, verifyResponseMessage } from "./convert.js";
 
 export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof TokenService> {
   // A member the key's type lacks is "" in the message (the bridge leaves it out again).
@@ -18,9 +18,7 @@ export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof Token
     },
 
     async verify(request) {
-      const verdict = await verifyAccess(deps, request.token);
-      if (!verdict.valid) return { valid: false, reason: verdict.reason };
-      return { valid: true, tokenType: "access", expiresAt: timestamp(verdict.expiresAt), user: claimsUserMessage(verdict.user) };
+      return verifyResponseMessage(await verifyAccess(deps, request.token));
     },
 
     async introspect(request, ctx) {
