@@ -35,6 +35,9 @@ import { migrate } from "./store/postgres/migrate.js";
 import { createSessionLiveness } from "./store/liveness/cache.js";
 import { createAuditLog } from "./store/postgres/audit.js";
 import { createSessionRepository } from "./store/postgres/sessions.js";
+import { createRevocationLog } from "./store/postgres/revocations.js";
+import { createRevocationHub } from "./core/revocations/hub.js";
+import type { RevocationFeed } from "./core/revocations/watch.js";
 import type { User } from "./core/ports/users.js";
 import { createUserRepository } from "./store/postgres/users.js";
 import { AdminService } from "../gen/identity/v1/admin_pb.js";
@@ -134,6 +137,8 @@ export interface Identity {
   readiness: Readiness;
   auth: ReturnType<typeof createAuthService>;
   token: ReturnType<typeof createTokenService>;
+  /** The revocation log and this process's reader of it (WatchRevocations). */
+  feed: RevocationFeed;
   admin: ReturnType<typeof createAdminService>;
   /** Run around the services by every transport (a log line per call, the caller's authentication). */
   interceptors: readonly Interceptor[];
@@ -205,17 +210,31 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
       { name: "cache", check: () => kv.ping(), observe: cache?.probed },
     ]);
     await readiness.check();
+    const revocationLog = createRevocationLog(db);
+    const feed: RevocationFeed = {
+      log: revocationLog,
+      hub: createRevocationHub({
+        log: revocationLog,
+        changes: kv,
+        // Once when reading fails and once when it works again; streams meanwhile send
+        // no heartbeats, so local verifiers stop trusting what they hold.
+        onTrouble: (error) =>
+          error === undefined ? log.info("revocation feed: reading the log again") : log.warn({ err: String(error) }, "revocation feed: cannot read the log"),
+      }),
+    };
     return {
       deps,
       db,
       readiness,
+      feed,
       auth: createAuthService(deps),
-      token: createTokenService(deps),
+      token: createTokenService(deps, feed),
       admin: createAdminService(deps),
       // The trace's span outermost, so the call's log line and refusals are inside it.
       interceptors: tracing ? [tracing.calls, ...createInterceptors(deps)] : createInterceptors(deps),
       async close() {
         readiness.stop();
+        feed.hub.close();
         await closeSms();
         await stores.release();
       },

@@ -7,6 +7,7 @@ import { HTTP_LIMITS, limitHttp2Streams, type HttpLimits } from "../lib/http-lim
 import type { ReloadableTls, TlsMaterial } from "../lib/tls.js";
 import type { ServiceImplementation } from "../rpc/index.js";
 import { addService, type AdapterOptions } from "./adapter.js";
+import { OpenStreams } from "./open-streams.js";
 import { addReflection } from "./reflection.js";
 
 export interface GrpcServerOptions extends AdapterOptions {
@@ -25,7 +26,8 @@ export interface GrpcServerOptions extends AdapterOptions {
 export interface RunningGrpcServer {
   server: Server;
   port: number;
-  /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes. */
+  /** Stops taking calls, ends open server streams (UNAVAILABLE: their clients
+   * reconnect elsewhere), lets in-flight calls finish (up to `graceMs`), then closes. */
   shutdown(graceMs: number): Promise<void>;
 }
 
@@ -40,7 +42,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     // No connection age limit: a healthy long server stream must not be cut, and
     // stalled requests are ended one by one (limitHttp2Streams).
   });
-  for (const { descriptor, handlers } of options.services) addService(server, descriptor, handlers, options);
+  const streams = new OpenStreams();
+  for (const { descriptor, handlers } of options.services) addService(server, descriptor, handlers, { ...options, streams });
   addReflection(server, options.services.map((s) => s.descriptor));
 
   const names = ["", ...options.services.map((s) => s.descriptor.typeName)];
@@ -74,10 +77,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           resolve();
         }, graceMs);
         force.unref();
+        // A stream lasts as long as its client wants: waiting for one would only run
+        // the grace out. tryShutdown first, so that no new one starts.
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();
         });
+        streams.endAll(Status.UNAVAILABLE, "the service is shutting down; reconnect");
       }),
   };
 }

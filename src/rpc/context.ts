@@ -3,7 +3,7 @@
  * Connect protocol, or the bridge's in-process transport). Transports build it;
  * implementations never touch transport objects.
  */
-import type { DescMessage, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodServerStreaming, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { createContextKey, type ContextValues } from "@connectrpc/connect";
 import type { Locale } from "../config.js";
@@ -11,7 +11,7 @@ import { requestClient, type RequestClient } from "../core/sessions/client.js";
 
 export interface CallContext {
   /** The method called: interceptors choose their work by it. */
-  readonly method: DescMethodUnary;
+  readonly method: DescMethodUnary | DescMethodServerStreaming;
   /** A request header / metadata value by lower-case name. */
   header(name: string): string | undefined;
   /** Adds a response header / metadata entry. */
@@ -38,7 +38,13 @@ export function clientOf(ctx: CallContext): RequestClient {
   return requestClient(ctx.values.get(clientIpKey), ctx.values.get(clientUserAgentKey));
 }
 
-/** One method's implementation, as transports and interceptors hold it. */
+/**
+ * One method's implementation, as transports and interceptors hold it. A server-
+ * streaming method resolves to the stream's messages (an AsyncIterable) once the
+ * call is accepted, so the interceptors (key checks, the log line, the span) wrap
+ * the opening of a stream, where it is refused or not; the stream's own end is the
+ * transport's to report.
+ */
 export type Handler = (request: never, ctx: CallContext) => Promise<unknown>;
 
 /** A service's descriptor and its handlers by method local name, as transports serve it. */
@@ -49,9 +55,17 @@ export interface ServiceImplementation {
 
 type UnaryHandler<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>;
 
+/** A server-streaming method: the stream's messages, pulled one at a time (the
+ * transport pulls the next when the last is on its way; cancelling the call ends the
+ * iteration with `return`). */
+type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, ctx: CallContext) => Promise<AsyncIterable<MessageInitShape<O>>>;
+
+type HandlerOf<M extends GenServiceMethods[string]> = M["methodKind"] extends "server_streaming"
+  ? ServerStreamingHandler<M["input"], M["output"]>
+  : UnaryHandler<M["input"], M["output"]>;
+
 /** A service implemented once, as plain async functions typed by its descriptor. */
-export type ServiceHandlers<S> =
-  S extends GenService<infer M extends GenServiceMethods> ? { [K in keyof M]: UnaryHandler<M[K]["input"], M[K]["output"]> } : never;
+export type ServiceHandlers<S> = S extends GenService<infer M extends GenServiceMethods> ? { [K in keyof M]: HandlerOf<M[K]> } : never;
 
 /** Picks the response language from `accept-language` (fa or en). */
 export function localeOf(acceptLanguage: string | undefined, fallback: Locale): Locale {

@@ -15,6 +15,7 @@ export { createAuthService } from "./auth-service.js";
 export { createTokenService } from "./token-service.js";
 export { clientCertificateKey, clientIpKey, clientUserAgentKey, localeOf, type CallContext, type Handler, type ServiceHandlers, type ServiceImplementation } from "./context.js";
 export { intercept, type Interceptor } from "./interceptor.js";
+export { StreamEnd } from "./stream-end.js";
 export { rpcNames } from "./observe.js";
 export { callerKey, callerOf } from "./authenticate.js";
 export { ERROR_DOMAIN, GRPC_CODE_OF_REASON, grpcCodeName, rpcFailureOf, toPublicError, type PublicError, type RpcFailure } from "./errors.js";

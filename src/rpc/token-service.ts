@@ -1,14 +1,46 @@
+import { Code } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CoreDeps } from "../core/deps.js";
+import { FeedFellBehind, watchRevocations, type FeedEvent, type RevocationFeed } from "../core/revocations/watch.js";
 import { required } from "../core/required.js";
 import { refreshSession } from "../core/sessions/refresh.js";
 import { verifyAccess } from "../core/tokens/authenticate.js";
 import { introspect } from "../core/tokens/introspect.js";
 import { PUBLISHED_JWK_MEMBERS, publishedJwks } from "../core/tokens/keys.js";
-import type { TokenService } from "../../gen/identity/v1/token_pb.js";
+import { RevocationKind, type RevocationEventSchema, type TokenService } from "../../gen/identity/v1/token_pb.js";
 import { clientOf, type ServiceHandlers } from "./context.js";
-import { tokenPairMessage, verifyResponseMessage } from "./convert.js";
+import { timestamp, tokenPairMessage, verifyResponseMessage } from "./convert.js";
+import { mapStream } from "../lib/map-stream.js";
+import { StreamEnd } from "./stream-end.js";
 
-export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof TokenService> {
+/** The trailer that tells a consumer that fell behind where to resume. */
+export const RESUME_CURSOR_TRAILER = "x-resume-cursor";
+
+const KIND_OF: Readonly<Record<FeedEvent["kind"], RevocationKind>> = {
+  session: RevocationKind.SESSION,
+  user_before: RevocationKind.USER_BEFORE,
+  heartbeat: RevocationKind.HEARTBEAT,
+};
+
+function revocationEventMessage(event: FeedEvent): MessageInitShape<typeof RevocationEventSchema> {
+  return {
+    cursor: event.cursor,
+    kind: KIND_OF[event.kind],
+    sessionId: event.sessionId ?? "",
+    userId: event.userId ?? "",
+    revokedBefore: event.revokedBefore === null ? undefined : timestamp(event.revokedBefore),
+    at: timestamp(event.at),
+  };
+}
+
+/** Falling behind ends the stream with RESOURCE_EXHAUSTED and the cursor to resume
+ * from in a trailer. */
+function streamEndOf(error: unknown): unknown {
+  if (!(error instanceof FeedFellBehind)) return error;
+  return new StreamEnd(Code.ResourceExhausted, "consumer fell behind; resume from your last cursor", { [RESUME_CURSOR_TRAILER]: error.resumeCursor });
+}
+
+export function createTokenService(deps: CoreDeps, feed: RevocationFeed): ServiceHandlers<typeof TokenService> {
   // A member the key's type lacks is "" in the message (the bridge leaves it out again).
   const jwks = publishedJwks(deps.keys).keys.map((k) => Object.fromEntries(PUBLISHED_JWK_MEMBERS.map((member) => [member, k[member] ?? ""])));
 
@@ -41,6 +73,12 @@ export function createTokenService(deps: CoreDeps): ServiceHandlers<typeof Token
 
     async getJwks() {
       return { keys: jwks };
+    },
+
+    async watchRevocations(request, ctx) {
+      // Any service key will do, as for Introspect; checked before anything is read.
+      deps.serviceKeys(ctx.header("x-api-key"));
+      return mapStream(await watchRevocations({ ...deps, feed }, request.cursor), revocationEventMessage, streamEndOf);
     },
   };
 }

@@ -17,6 +17,7 @@ import { UNKNOWN_CLIENT } from "./client.js";
 import { refreshExpiry } from "./start.js";
 import { exchangeLegacyToken, readLegacyToken } from "./legacy-exchange.js";
 import { assertSessionLive, liveRefreshToken } from "./liveness.js";
+import { announceRevocations } from "../revocations/announce.js";
 
 /** How a refresh ended, short of a refusal. */
 type Refreshed = { outcome: "rotated" | "grace_replay"; pair: TokenPair } | { outcome: "reuse_detected" };
@@ -104,6 +105,7 @@ async function replayOrRefuse(deps: CoreDeps, jti: string, sessionId: string, no
   await deps.liveness.markRevoked(state.userId, sessionId);
   const ended = await deps.sessions.revoke(sessionId, "reuse_detected", new Date(nowMs), { type: "session.reuse_detected", actor: { kind: "system" }, client });
   // A parallel reuse, or a logout, may have ended it first: that one counts it.
+  if (ended) announceRevocations(deps);
   deps.metrics.sessionsRevoked("reuse_detected", ended ? 1 : 0);
   return { outcome: "reuse_detected" };
 }

@@ -4,6 +4,7 @@ import type { AuditNote } from "../ports/audit.js";
 import type { ClientInfo, LiveSession } from "../ports/sessions.js";
 import { required } from "../required.js";
 import { readToken, type Caller } from "../tokens/authenticate.js";
+import { announceRevocations } from "../revocations/announce.js";
 import { UNKNOWN_CLIENT } from "./client.js";
 
 /** Session ids are what `Random.id()` makes: 128 bits in base64url, 22 characters. */
@@ -28,6 +29,7 @@ export async function logout(deps: CoreDeps, refreshToken: string, client: Clien
     throw error;
   }
   if (!wasLive) throw new AppError("token_blacklisted");
+  announceRevocations(deps);
   deps.metrics.sessionsRevoked("logout", 1);
 }
 
@@ -55,13 +57,14 @@ export async function revokeAllSessionsOf(deps: CoreDeps, userId: string, cause:
  * and staff ending or deactivating an account).
  */
 export async function endingEverySession<T extends { at: Date | null } | undefined>(
-  deps: Pick<CoreDeps, "clock" | "liveness">,
+  deps: Pick<CoreDeps, "clock" | "liveness" | "kv" | "log">,
   userId: string,
   change: (now: Date) => Promise<T>,
 ): Promise<T> {
   const nowMs = deps.clock.now();
   await deps.liveness.raiseUserWatermark(userId, nowMs);
   const result = await change(new Date(nowMs));
+  if (result?.at != null) announceRevocations(deps);
   // A session started by an instance whose clock runs ahead of ours is younger than
   // our now: the database moved the instant past it, and the cache follows.
   const at = result?.at?.getTime();
@@ -117,7 +120,9 @@ export async function logoutOthers(deps: CoreDeps, caller: Caller, client: Clien
 async function revokeCacheFirst<T>(deps: CoreDeps, userId: string, sessions: readonly LiveSession[], revoke: () => Promise<T>): Promise<T> {
   await Promise.all(sessions.map((s) => deps.liveness.markRevoked(userId, s.id)));
   try {
-    return await revoke();
+    const revoked = await revoke();
+    if (revoked !== false && revoked !== 0) announceRevocations(deps);
+    return revoked;
   } catch (error) {
     await Promise.all(sessions.map((s) => deps.liveness.markRevoked(userId, s.id, s.expiresAt.getTime()))).catch(() => {});
     throw error;

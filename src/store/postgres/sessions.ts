@@ -6,6 +6,7 @@ import type { NewSession, SessionRepository } from "../../core/ports/sessions.js
 import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
 import { END_EVERY_SESSION } from "./end-every-session.js";
+import { revocationCte } from "./revocations.js";
 import { firstUser, U_COLUMNS, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
 /** What the liveness cache reads through about a session on a miss. */
@@ -25,6 +26,9 @@ export interface SessionSnapshots {
 
 /** A session is dead when revoked, when logout-all came after it, or when its user is inactive. */
 const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.created_at <= COALESCE(u.sessions_revoked_before, '-infinity'))`;
+
+/** The feed's entries of the sessions ended in `s` (id, user_id), at the instant in $3. */
+const SESSION_REVOKED_EVENTS = revocationCte("s", { kind: "session", userId: "s.user_id", sessionId: "s.id", at: "$3::timestamptz" });
 
 /**
  * Inserts a new session and its first refresh token for the user row `u`, with the
@@ -190,7 +194,7 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
       const rows = await db.query(
         `WITH s AS (
            UPDATE sessions SET revoked_at = $3, revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id
-         ), ${auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, 4)}
+         ), ${auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, 4)}, ${SESSION_REVOKED_EVENTS}
          SELECT id FROM s`,
         [sessionId, reason, now, ...auditParams(note, now)],
       );
@@ -223,7 +227,7 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
            FROM users u
            WHERE s.id = $2 AND ${liveOfUser("$3")}
            RETURNING s.id, s.user_id
-         ), ${auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, 4)}
+         ), ${auditCte("ev", "s", { userId: "s.user_id", sessionId: "s.id" }, 4)}, ${SESSION_REVOKED_EVENTS}
          SELECT id FROM s`,
         [userId, sessionId, now, ...auditParams(note, now)],
       );
@@ -238,8 +242,8 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
            UPDATE sessions s SET revoked_at = $3, revoked_reason = 'logout_others'
            FROM users u
            WHERE s.id = ANY($4::text[]) AND s.id <> $2 AND ${liveOfUser("$3")}
-           RETURNING s.id
-         ), ${auditCte("ev", "who", { userId: "who.id", sessionId: "$2::text" }, 5, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}
+           RETURNING s.id, s.user_id
+         ), ${auditCte("ev", "who", { userId: "who.id", sessionId: "$2::text" }, 5, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}, ${SESSION_REVOKED_EVENTS}
          SELECT count(*) AS revoked FROM s`,
         [userId, keep, now, sessionIds, ...auditParams(note, now)],
       );
@@ -251,7 +255,8 @@ export function createSessionRepository(db: Queryable): SessionRepository & Sess
         `WITH ${END_EVERY_SESSION.latest("$1")}, u AS (
            UPDATE users SET sessions_revoked_before = ${END_EVERY_SESSION.revokedBefore("$2")}
            WHERE id = $1 RETURNING id, sessions_revoked_before AS at
-         ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$2", reason: "'logout_all'", until: "u.at" })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 3, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}
+         ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$2", reason: "'logout_all'", until: "u.at" })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 3, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")},
+         ${revocationCte("u", { kind: "user_before", userId: "u.id", revokedBefore: "u.at", at: "$2::timestamptz" })}
          SELECT (SELECT count(*) FROM s) AS revoked, (SELECT at FROM u) AS at`,
         [userId, now, ...auditParams(note, now)],
       );

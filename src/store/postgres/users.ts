@@ -2,6 +2,7 @@ import type { AdminUserView, ListedUser, User, UserRepository, UserSearch } from
 import { auditCte, auditParams } from "./audit.js";
 import type { Queryable } from "./db.js";
 import { END_EVERY_SESSION } from "./end-every-session.js";
+import { revocationCte } from "./revocations.js";
 
 /** A row of `users`, as selected by USER_COLUMNS. */
 export interface UserRow {
@@ -156,12 +157,16 @@ export function createUserRepository(db: Queryable): UserRepository {
       // Deactivation is logout-all's statement (sessions.ts revokeAllOfUser) with the
       // flags set in the same UPDATE of the user row, so the row lock orders it with
       // every login (which starts a session only for an active user, after the instant).
+      // Its feed entry is logout-all's too: reactivation leaves the instant where it is,
+      // so sessions from before the deactivation stay dead, as the feed says.
       const rows = await db.query<ViewRow & { at: Date | null; revoked: string }>(
         `WITH ${END_EVERY_SESSION.latest("$1", DEACTIVATING)}, u AS (
            UPDATE users SET is_active = COALESCE($2, is_active), is_staff = COALESCE($3, is_staff),
              sessions_revoked_before = CASE WHEN ${DEACTIVATING} THEN ${END_EVERY_SESSION.revokedBefore("$4")} ELSE sessions_revoked_before END
            WHERE id = $1 RETURNING ${USER_COLUMNS}, sessions_revoked_before
-         ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$4", reason: "'deactivated'", until: "u.sessions_revoked_before", when: DEACTIVATING })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 5)}
+         ), ${END_EVERY_SESSION.ended({ userId: "$1", now: "$4", reason: "'deactivated'", until: "u.sessions_revoked_before", when: DEACTIVATING })}, ${auditCte("ev", "u", { userId: "u.id", sessionId: "NULL::text" }, 5)},
+         deactivated AS (SELECT id, sessions_revoked_before FROM u WHERE ${DEACTIVATING}),
+         ${revocationCte("deactivated", { kind: "user_before", userId: "deactivated.id", revokedBefore: "deactivated.sessions_revoked_before", at: "$4::timestamptz" })}
          SELECT ${U_COLUMNS}, ${liveSessionsSql("$4")} AS live_sessions, u.sessions_revoked_before AS at, (SELECT count(*) FROM s) AS revoked FROM u`,
         [id, changes.isActive ?? null, changes.isStaff ?? null, now, ...auditParams(note, now)],
       );
