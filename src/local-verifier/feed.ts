@@ -28,6 +28,8 @@ export interface FeedStatus {
   cursor: string;
   /** Streams opened so far. */
   connections: number;
+  /** Revocation events received so far (heartbeats not counted). */
+  received: number;
 }
 
 export interface Feed {
@@ -48,6 +50,7 @@ export function followRevocations(options: FeedOptions): Feed {
   let opened = false;
   let lastHeardMs = -Infinity;
   let connections = 0;
+  let received = 0;
   let closed = false;
   let stream: AbortController | undefined;
   let wake: (() => void) | undefined;
@@ -60,6 +63,7 @@ export function followRevocations(options: FeedOptions): Feed {
       set.revokeUserBefore(event.userId, timestampMs(event.revokedBefore), atMs, nowMs);
     }
     if (event.kind === RevocationKind.HEARTBEAT) opened = true;
+    else received += 1;
     if (event.cursor !== "") cursor = event.cursor;
     lastHeardMs = nowMs;
   };
@@ -108,7 +112,7 @@ export function followRevocations(options: FeedOptions): Feed {
 
   return {
     trusted: () => opened && clock.now() - lastHeardMs <= maxStalenessMs,
-    status: () => ({ trusted: opened && clock.now() - lastHeardMs <= maxStalenessMs, cursor, connections }),
+    status: () => ({ trusted: opened && clock.now() - lastHeardMs <= maxStalenessMs, cursor, connections, received }),
     async close() {
       closed = true;
       clearInterval(watchdog);
