@@ -8,3 +8,4 @@ export type { ExtraClaims, TokenClaims, TokenUser } from "./core/tokens/claims.j
 export type { TokenPair } from "./core/tokens/issue.js";
 export type { Clock } from "./core/clock.js";
 export type { SmsMessage, SmsSender } from "./sms/sender.js";
+export { createLocalVerifier, type LocalVerifier, type LocalVerifierOptions } from "./local-verifier/index.js";

@@ -16,11 +16,12 @@ import { freshStores, registerUser, startService, type Service, type Stores } fr
 import { realStoresAvailable } from "./support/services.js";
 
 const run = promisify(execFile);
+const API_KEY = "package-suite-key-0123456789abcdef";
 const ROOT = process.cwd();
 
 /** What the README shows, as a consumer's ESM script: both exports, called for real. */
 const SCRIPT = `
-import { openIdentity, createIdentityClient } from "identity-service";
+import { openIdentity, createIdentityClient, createLocalVerifier } from "identity-service";
 
 const identity = await openIdentity({ extraClaims: (user) => ({ tenant: "acme" }) });
 try {
@@ -28,11 +29,15 @@ try {
   const local = await identity.verifyToken(tokens.access);
   const client = createIdentityClient({ baseUrl: process.env.GRPC_URL });
   const remote = await client.verify(tokens.access);
+  const verifier = createLocalVerifier({ baseUrl: process.env.GRPC_URL, apiKey: process.env.API_KEY });
+  const verified = await verifier.verify(tokens.access);
+  await verifier.close();
   const refused = await identity.createTokensForUser({ id: "not-a-uuid" }).catch((error) => error);
   console.log(JSON.stringify({
     resolved: import.meta.resolve("identity-service"),
     local: local.valid ? { valid: true, id: local.user.id, tenant: local.claims.tenant } : local,
     remote: { valid: remote.valid, id: remote.user?.id },
+    verifier: { valid: verified.valid, id: verified.user?.id },
     refused: { name: refused.name, reason: refused.reason },
   }));
 } finally {
@@ -42,7 +47,7 @@ try {
 
 /** The same usage, typed: tsc must accept it and must reject a wrong call. */
 const TYPED = `
-import { openIdentity, createIdentityClient, AppError, ConfigError, type IdentityLibrary, type TokenPair, type VerifyResult } from "identity-service";
+import { openIdentity, createIdentityClient, createLocalVerifier, AppError, ConfigError, type IdentityLibrary, type LocalVerifier, type TokenPair, type VerifyResult } from "identity-service";
 
 const identity: IdentityLibrary = await openIdentity({ extraClaims: (user) => ({ tenant: "acme", suffix: user.phone.slice(-4) }) });
 const tokens: TokenPair = await identity.createTokensForUser({ id: "0b7c4f5e-3a0e-4a8e-9d38-7f7f1f0c2a11" });
@@ -51,11 +56,17 @@ const who: string = result.valid ? result.user.id : result.error;
 const next: TokenPair = await identity.refreshAccessToken(tokens.refresh);
 const client = createIdentityClient({ baseUrl: "http://127.0.0.1:50051", apiKey: "key" });
 const { valid } = await client.verify(next.access);
+const verifier: LocalVerifier = createLocalVerifier({ baseUrl: "http://127.0.0.1:50051", apiKey: "key", maxStaleness: "500ms" });
+const { user: verifiedUser } = await verifier.verify(next.access);
+const trusted: boolean = verifier.status().trusted;
+await verifier.close();
+// @ts-expect-error the feed needs a service key
+createLocalVerifier({ baseUrl: "http://127.0.0.1:50051" });
 const reason: string | undefined = new AppError("validation_error").reason;
 const variable: string = new ConfigError("JWT_SIGNING_KEY", "missing").variable;
 // @ts-expect-error the package's types are real, not any: the user is { id }
 await identity.createTokensForUser({ uid: "x" });
-console.log(who, valid, reason, variable);
+console.log(who, valid, reason, variable, verifiedUser?.id, trusted);
 await identity.close();
 `;
 
@@ -74,7 +85,7 @@ describe.runIf(realStoresAvailable())("the packed package", () => {
     work = await mkdtemp(join(tmpdir(), "identity-package-"));
     dataDir = join(work, "data");
     stores = await freshStores("real");
-    service = await startService(stores, { env: { DATA_DIR: dataDir } });
+    service = await startService(stores, { env: { DATA_DIR: dataDir, SERVICE_API_KEYS: `package-suite:${API_KEY}` } });
   });
   afterAll(async () => {
     await service?.stop();
@@ -108,13 +119,14 @@ describe.runIf(realStoresAvailable())("the packed package", () => {
 
     // (a) node runs the README's usage against the running service's stores and key.
     const { user } = await registerUser(service);
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...stores.env, DATA_DIR: dataDir, LOG_LEVEL: "silent", USER_ID: user.id, GRPC_URL: `http://127.0.0.1:${service.port}` };
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...stores.env, DATA_DIR: dataDir, LOG_LEVEL: "silent", USER_ID: user.id, API_KEY, GRPC_URL: `http://127.0.0.1:${service.port}` };
     await writeFile(join(app, "use.mjs"), SCRIPT);
     const { stdout } = await run(process.execPath, ["use.mjs"], { cwd: app, env, timeout: 20_000 });
     expect(JSON.parse(stdout)).toEqual({
       resolved: `file://${join(app, "node_modules", "identity-service", "dist", "src", "index.js")}`,
       local: { valid: true, id: user.id, tenant: "acme" },
       remote: { valid: true, id: user.id },
+      verifier: { valid: true, id: user.id },
       refused: { name: "AppError", reason: "validation_error" },
     });
 

@@ -3,12 +3,14 @@ import type { JsonObject, JsonValue, MessageInitShape } from "@bufbuild/protobuf
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuditEvent } from "../core/ports/audit.js";
 import type { ListedSession } from "../core/sessions/list.js";
+import type { AccessVerdict } from "../core/tokens/authenticate.js";
 import type { TokenPair } from "../core/tokens/issue.js";
 import type { TokenUser } from "../core/tokens/claims.js";
 import type { AdminUserView, User } from "../core/ports/users.js";
 import type { AdminUserSchema } from "../../gen/identity/v1/admin_pb.js";
 import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
+import type { VerifyResponseSchema } from "../../gen/identity/v1/token_pb.js";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
 
 export function timestamp(date: Date): Timestamp {
@@ -34,6 +36,12 @@ export function adminUserMessage(view: AdminUserView): MessageInitShape<typeof A
 
 export function claimsUserMessage(user: TokenUser): MessageInitShape<typeof ClaimsUserSchema> {
   return { id: user.id, phone: user.phone, firstName: user.first_name, lastName: user.last_name, isStaff: user.is_staff };
+}
+
+/** Verify's answer (the service's, and a backend's local verifier's). */
+export function verifyResponseMessage(verdict: AccessVerdict): MessageInitShape<typeof VerifyResponseSchema> {
+  if (!verdict.valid) return { valid: false, reason: verdict.reason };
+  return { valid: true, tokenType: "access", expiresAt: timestamp(verdict.expiresAt), user: claimsUserMessage(verdict.user) };
 }
 
 export function tokenPairMessage(tokens: TokenPair): MessageInitShape<typeof TokenPairSchema> {

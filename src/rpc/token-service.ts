@@ -9,7 +9,7 @@ import { introspect } from "../core/tokens/introspect.js";
 import { PUBLISHED_JWK_MEMBERS, publishedJwks } from "../core/tokens/keys.js";
 import { RevocationKind, type RevocationEventSchema, type TokenService } from "../../gen/identity/v1/token_pb.js";
 import { clientOf, type ServiceHandlers } from "./context.js";
-import { claimsUserMessage, timestamp, tokenPairMessage } from "./convert.js";
+import { timestamp, tokenPairMessage, verifyResponseMessage } from "./convert.js";
 import { mapStream } from "../lib/map-stream.js";
 import { StreamEnd } from "./stream-end.js";
 
@@ -50,9 +50,7 @@ export function createTokenService(deps: CoreDeps, feed: RevocationFeed): Servic
     },
 
     async verify(request) {
-      const verdict = await verifyAccess(deps, request.token);
-      if (!verdict.valid) return { valid: false, reason: verdict.reason };
-      return { valid: true, tokenType: "access", expiresAt: timestamp(verdict.expiresAt), user: claimsUserMessage(verdict.user) };
+      return verifyResponseMessage(await verifyAccess(deps, request.token));
     },
 
     async introspect(request, ctx) {

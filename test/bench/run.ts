@@ -23,6 +23,7 @@ import { freshPhone } from "../support/phones.js";
 import { freshDatabase, POSTGRES_ADMIN_URL, REDIS_URL } from "../support/services.js";
 import { startSmsInbox, type SmsInbox } from "../support/sms-inbox.js";
 import { grpcFrame, h2load, wrk, type LoadResult } from "./load.js";
+import { localVerifierBench } from "./local-verifier.js";
 import { startServer, type ServerProcess } from "./server.js";
 import { closedLoop, type Throughput } from "./workers.js";
 
@@ -511,6 +512,7 @@ async function main(): Promise<void> {
   if (only === undefined || only === "tls") await tlsCost();
   if (only === undefined || only === "embedded") await embedded();
   if (only === undefined || only === "import") await importCost();
+  if (only === undefined || only === "verifier") await localVerifierBench(record);
   if (only !== undefined) {
     console.log(`\nBENCH_ONLY=${only}: BENCHMARKS.md is left as it is (it holds whole runs only)`);
     return;

@@ -25,6 +25,8 @@ export interface ServiceProcess {
   /** How the process ended: its exit code, or the signal that killed it. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
+  /** SIGKILL: the process ends at once, closing nothing itself. */
+  kill(): Promise<void>;
 }
 
 /** How the process runs the service: from source (tsx), or as `npm start` does (the
@@ -107,6 +109,27 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
       await exited;
       clearTimeout(killer);
     },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** A `SERVICE_ROLE=grpc` process's environment on `databaseUrl`, a fresh key prefix of
+ * the shared Redis, `dataDir`, sending its codes to `inbox` (instances given the same
+ * database, prefix and key act as one service). */
+export function grpcProcessEnv(databaseUrl: string, inbox: SmsInbox, dataDir: string): Record<string, string> {
+  return {
+    SERVICE_ROLE: "grpc",
+    HOST: "127.0.0.1",
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: freshKeyPrefix(),
+    DATA_DIR: dataDir,
+    SMS_PROVIDER: "webhook",
+    SMS_WEBHOOK_URL: inbox.url,
   };
 }
 
@@ -137,19 +160,7 @@ export async function startSplitDeployment(grpcEnv: Record<string, string> = {},
     await Promise.all([database.drop(), inbox.close(), rm(dataDir, { recursive: true, force: true })]);
   };
   try {
-    const grpc = await startServiceProcess({
-      SERVICE_ROLE: "grpc",
-      HOST: "127.0.0.1",
-      GRPC_PORT: "0",
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: freshKeyPrefix(),
-      DATA_DIR: dataDir,
-      SMS_PROVIDER: "webhook",
-      SMS_WEBHOOK_URL: inbox.url,
-      TRUSTED_PROXIES: "127.0.0.1",
-      ...grpcEnv,
-    });
+    const grpc = await startServiceProcess({ ...grpcProcessEnv(database.url, inbox, dataDir), GRPC_PORT: "0", TRUSTED_PROXIES: "127.0.0.1", ...grpcEnv });
     started.push(grpc);
     const bridge = await startServiceProcess({
       SERVICE_ROLE: "bridge",

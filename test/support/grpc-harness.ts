@@ -150,14 +150,14 @@ export function bearer(access: string): { headers: Record<string, string> } {
 }
 
 /** Sends a code and registers with it; returns tokens and user. */
-export async function registerUser(service: Service, phone = freshPhone().e164, names = { firstName: "Sara", lastName: "Ahmadi" }) {
+export async function registerUser(service: Pick<Service, "auth" | "sms">, phone = freshPhone().e164, names = { firstName: "Sara", lastName: "Ahmadi" }) {
   await service.auth.sendOtp({ phone, purpose: OtpPurpose.REGISTER });
   const code = service.sms.codeFor(phone, "register");
   const response = await service.auth.register({ phone, code, ...names });
   return { phone, user: response.user!, tokens: response.tokens! };
 }
 
-export async function loginUser(service: Service, phone: string) {
+export async function loginUser(service: Pick<Service, "auth" | "sms">, phone: string) {
   await service.auth.sendOtp({ phone, purpose: OtpPurpose.LOGIN });
   const response = await service.auth.login({ phone, code: service.sms.codeFor(phone, "login") });
   return { user: response.user!, tokens: response.tokens! };

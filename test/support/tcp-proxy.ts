@@ -1,7 +1,9 @@
 /**
  * A TCP proxy in front of a store that a test can cut (`refuse()`: the port stops
  * listening and every open connection is dropped, as when the server dies) and
- * restore (`open()`, on the same port), without stopping the shared server behind it.
+ * restore (`open()`, on the same port), without stopping the shared server behind it;
+ * or stall (`stall()`: nothing is forwarded either way, nothing is closed, as when a
+ * network drops packets) and let flow again (`flow()`).
  */
 import net from "node:net";
 
@@ -11,10 +13,26 @@ export interface TcpProxy {
   open(): Promise<void>;
   /** Drops every connection and refuses new ones (also how a test closes it). */
   refuse(): Promise<void>;
+  /** Stops forwarding, in both directions, on open and new connections; closes nothing. */
+  stall(): void;
+  /** Forwards again what was held and what comes. */
+  flow(): void;
 }
 
 export async function tcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  let stalled = false;
+  const connect = ([client, upstream]: [net.Socket, net.Socket]) => {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+  const hold = ([client, upstream]: [net.Socket, net.Socket]) => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
+  };
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -24,9 +42,12 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     const upstream = net.connect(target);
     track(client);
     track(upstream);
-    client.once("close", () => upstream.destroy());
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.once("close", () => (upstream.destroy(), pairs.delete(pair)));
     upstream.once("close", () => client.destroy());
-    client.pipe(upstream).pipe(client);
+    if (stalled) hold(pair);
+    else connect(pair);
   });
   const listen = (port: number) => new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => (server.off("error", reject), resolve())));
   await listen(0);
@@ -41,5 +62,13 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     port,
     open: () => listen(port),
     refuse,
+    stall() {
+      stalled = true;
+      for (const pair of pairs) hold(pair);
+    },
+    flow() {
+      stalled = false;
+      for (const pair of pairs) connect(pair);
+    },
   };
 }

@@ -1,7 +1,10 @@
 import type { CoreDeps } from "../deps.js";
 import { AppError, type Reason } from "../errors.js";
 import { assertSessionLive } from "../sessions/liveness.js";
+import type { Clock } from "../clock.js";
 import { userOfClaims, type TokenClaims, type TokenType, type TokenUser } from "./claims.js";
+import type { VerifyingKeys } from "./keys.js";
+import type { VerifiedTokenCache } from "./verified-cache.js";
 import { verifyToken } from "./verify.js";
 
 /** Who is calling: a valid access token of a live session. */
@@ -14,8 +17,21 @@ export interface Caller {
 
 type CheckDeps = Pick<CoreDeps, "keys" | "config" | "clock" | "log" | "verifiedTokens" | "liveness">;
 
+/** The settings a token's claims are checked against (the service's TOKEN variables). */
+export type TokenRules = Pick<CoreDeps["config"]["tokens"], "issuer" | "audience" | "leewayMs" | "accessLifetimeMs" | "refreshLifetimeMs">;
+
+/** What reading a token needs: the service's deps, or a backend's local verifier
+ * (public keys only, the rules it was given). */
+export interface TokenReadDeps {
+  keys: VerifyingKeys;
+  config: { tokens: TokenRules };
+  clock: Clock;
+  log: Pick<CoreDeps["log"], "isLevelEnabled" | "debug">;
+  verifiedTokens: VerifiedTokenCache;
+}
+
 /** Validates a token's form, signature and claims as configured (not its session). */
-export async function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock" | "log" | "verifiedTokens">, token: string, type: TokenType): Promise<TokenClaims> {
+export async function readToken(deps: TokenReadDeps, token: string, type: TokenType): Promise<TokenClaims> {
   const nowMs = deps.clock.now();
   // Only access tokens are asked about again and again; refresh tokens are spent.
   const cached = type === "access" ? deps.verifiedTokens.get(token, nowMs) : undefined;
@@ -25,7 +41,7 @@ export async function readToken(deps: Pick<CoreDeps, "keys" | "config" | "clock"
   return claims;
 }
 
-function options(deps: Pick<CoreDeps, "config" | "log">, type: TokenType, nowMs: number) {
+function options(deps: Pick<TokenReadDeps, "config" | "log">, type: TokenType, nowMs: number) {
   const { tokens } = deps.config;
   return {
     issuer: tokens.issuer,

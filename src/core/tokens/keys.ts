@@ -27,6 +27,9 @@ export interface KeyRing {
   jwks: readonly PublicJwk[];
 }
 
+/** What checking a signature needs: no signing key (a backend verifying on its own holds only public keys). */
+export type VerifyingKeys = Pick<KeyRing, "verification" | "algorithms">;
+
 export interface PublicJwk extends JWK {
   kid: string;
   alg: JwtAlgorithm;
@@ -188,8 +191,22 @@ async function parseJwks(text: string): Promise<ExtraKey[]> {
   }
   const list = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown }).keys;
   if (!Array.isArray(list)) throw new KeyError("JWT_VERIFY_KEYS", "JSON must be a JWKS ({\"keys\": [...]}) or an array of JWKs");
+  return importPublicJwks(list as JWK[]);
+}
+
+/**
+ * The keys of a published JWKS (GetJwks), held to the same rules as JWT_VERIFY_KEYS:
+ * public keys of the three algorithms, strong enough. Throws KeyError otherwise.
+ */
+export async function verifyingKeysOfJwks(list: readonly JWK[]): Promise<VerifyingKeys> {
+  const verification = new Map<string, VerificationKey>();
+  for (const extra of await importPublicJwks(list)) verification.set(extra.kid, extra.key);
+  return { verification, algorithms: [...new Set([...verification.values()].map((k) => k.alg))] };
+}
+
+async function importPublicJwks(list: readonly JWK[]): Promise<ExtraKey[]> {
   const keys: ExtraKey[] = [];
-  for (const item of list as JWK[]) {
+  for (const item of list) {
     if (PRIVATE_MEMBERS.some((m) => m in item)) throw new KeyError("JWT_VERIFY_KEYS", "must hold public keys only");
     const alg = algorithmOfJwk(item);
     let imported: CryptoKey | Uint8Array;

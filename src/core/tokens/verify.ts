@@ -4,7 +4,7 @@
  */
 import { errors, jwtVerify, type JWTHeaderParameters } from "jose";
 import { AppError } from "../errors.js";
-import type { KeyRing } from "./keys.js";
+import type { VerifyingKeys } from "./keys.js";
 import type { TokenClaims, TokenType } from "./claims.js";
 
 export interface VerifyOptions {
@@ -34,7 +34,7 @@ const OPENING_BRACE = BASE64URL[0x7b >> 2]!;
  * Returns the claims of a valid token of `expected` type, or throws AppError with
  * `token_not_valid`, `token_expired` or `token_wrong_type`.
  */
-export async function verifyToken(keys: KeyRing, token: string, expected: TokenType, options: VerifyOptions): Promise<TokenClaims> {
+export async function verifyToken(keys: VerifyingKeys, token: string, expected: TokenType, options: VerifyOptions): Promise<TokenClaims> {
   const refuse = (reason: "token_not_valid" | "token_expired" | "token_wrong_type", why: string): never => {
     options.onRefused?.(why);
     throw new AppError(reason, why);
@@ -111,7 +111,7 @@ function canonicalForm(token: string): boolean {
 }
 
 /** `kid` only selects among configured keys, and the key's own algorithm must match. */
-function keyFor(keys: KeyRing, header: JWTHeaderParameters): CryptoKey | Uint8Array {
+function keyFor(keys: VerifyingKeys, header: JWTHeaderParameters): CryptoKey | Uint8Array {
   for (const name of Object.keys(header)) {
     if (!ALLOWED_HEADER.has(name)) throw new errors.JWSInvalid(`header parameter ${name} is not accepted`);
   }
