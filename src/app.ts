@@ -186,8 +186,9 @@ export async function createIdentity(config: Config, options: BuildOptions = {})
         sessions,
         tokens: config.tokens,
         clock,
-        // The in-process store is already local; only a shared Redis is worth copying.
-        localCopyMs: stores.shared ? SESSION_COPY_MS : undefined,
+        // The in-process store too: it hears its own changes at once, and a held copy
+        // answers Verify without an await or decoding the stored values again.
+        localCopyMs: SESSION_COPY_MS,
       }),
       kv,
       sms: codeSender(tracing ? tracing.smsSender(sms) : sms, { ...config.smsText, ttlMs: config.otp.ttlMs }),

@@ -1,6 +1,6 @@
 import type { CoreDeps } from "../deps.js";
 import { AppError, type Reason } from "../errors.js";
-import { assertSessionLive } from "../sessions/liveness.js";
+import { assertSessionLive, sessionDeadReason } from "../sessions/liveness.js";
 import type { Clock } from "../clock.js";
 import { userOfClaims, type TokenClaims, type TokenType, type TokenUser } from "./claims.js";
 import type { VerifyingKeys } from "./keys.js";
@@ -60,9 +60,26 @@ export async function checkToken(deps: CheckDeps, token: string, type: TokenType
   return claims;
 }
 
+/**
+ * An access token's claims from what this process already holds, without an await:
+ * the token verified before (and not yet expired) and its session's facts. `live`
+ * says whether the session is; undefined when either is not held, and then the full
+ * check (checkToken) runs. The warm hot path (a backend asking about the same token
+ * again) answers here, in the tick its request arrived: no promise is made for it.
+ */
+function heldAccess(deps: CheckDeps, token: string): { claims: TokenClaims; dead: "session_revoked" | "session_expired" | undefined } | undefined {
+  const nowMs = deps.clock.now();
+  const claims = deps.verifiedTokens.get(token, nowMs);
+  if (claims === undefined) return undefined;
+  const facts = deps.liveness.held(claims.sub, claims.sid);
+  return facts === undefined ? undefined : { claims, dead: sessionDeadReason(facts, nowMs) };
+}
+
 /** The caller behind an access token (Verify, and every authenticated RPC). */
 export async function authenticateAccess(deps: CheckDeps, token: string): Promise<Caller> {
-  const claims = await checkToken(deps, token, "access");
+  const held = heldAccess(deps, token);
+  if (held?.dead !== undefined) throw new AppError(held.dead);
+  const claims = held?.claims ?? (await checkToken(deps, token, "access"));
   return { user: userOfClaims(claims), sessionId: claims.sid, claims, expiresAt: new Date(claims.exp * 1000) };
 }
 
@@ -72,9 +89,20 @@ export type AccessVerdict = { valid: true; user: TokenUser; claims: TokenClaims;
  * Verify's rule, for every surface that asks "is this access token good?": a bad
  * token is an answer (`valid: false` and why), not an error. A store that cannot
  * say throws, so nothing reads "valid" while revocation cannot be checked (and
- * nothing is counted: no answer was given).
+ * nothing is counted: no answer was given). An answer from what is held comes back
+ * as it is, not in a promise (`await` takes either).
  */
-export async function verifyAccess(deps: CheckDeps & Pick<CoreDeps, "metrics">, token: string): Promise<AccessVerdict> {
+export function verifyAccess(deps: CheckDeps & Pick<CoreDeps, "metrics">, token: string): AccessVerdict | Promise<AccessVerdict> {
+  const held = heldAccess(deps, token);
+  if (held === undefined) return verifyInFull(deps, token);
+  if (held.dead !== undefined) {
+    deps.metrics.verified(held.dead);
+    return { valid: false, reason: held.dead };
+  }
+  return validVerdict(deps, held.claims);
+}
+
+async function verifyInFull(deps: CheckDeps & Pick<CoreDeps, "metrics">, token: string): Promise<AccessVerdict> {
   let claims: TokenClaims;
   try {
     claims = await checkToken(deps, token, "access");
@@ -83,6 +111,10 @@ export async function verifyAccess(deps: CheckDeps & Pick<CoreDeps, "metrics">, 
     deps.metrics.verified(error.reason);
     return { valid: false, reason: error.reason };
   }
+  return validVerdict(deps, claims);
+}
+
+function validVerdict(deps: Pick<CoreDeps, "metrics">, claims: TokenClaims): AccessVerdict {
   deps.metrics.verified("valid");
   return { valid: true, user: userOfClaims(claims), claims, expiresAt: new Date(claims.exp * 1000) };
 }

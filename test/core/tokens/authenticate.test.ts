@@ -107,6 +107,34 @@ describe("verifyAccess", () => {
   });
 });
 
+describe("the answer from what this process holds (a verified token, its session's facts)", () => {
+  it("answers a warm Verify without a promise, as the full check does, and stops at a revocation", async () => {
+    const lab = await coreLab({ localCopyMs: 60_000 });
+    const { tokens } = await signIn(lab);
+    const full = await verifyAccess(lab.deps, tokens.access);
+    const held = verifyAccess(lab.deps, tokens.access);
+    expect(held).not.toBeInstanceOf(Promise);
+    expect(held).toEqual(full);
+    expect(await authenticateAccess(lab.deps, tokens.access)).toMatchObject({ sessionId: split(tokens.access).payload.sid });
+    // The revocation drops the copies: nothing held answers "valid" after it.
+    await logout(lab.deps, tokens.refresh);
+    expect(await verifyAccess(lab.deps, tokens.access)).toEqual({ valid: false, reason: "session_revoked" });
+    expect(await refusal(authenticateAccess(lab.deps, tokens.access))).toMatchObject({ reason: "session_revoked" });
+  });
+
+  it("holds nothing past the token's exp: within the leeway a session past its cap is session_expired, as without copies", async () => {
+    const lab = await coreLab({ localCopyMs: 60_000, env: { ACCESS_TOKEN_LIFETIME: "10m", SESSION_MAX_LIFETIME: "15m", JWT_LEEWAY: "30s" } });
+    const start = lab.clock.now();
+    const { tokens } = await signIn(lab);
+    lab.clock.advance(10 * MINUTE);
+    const late = await refreshSession(lab.deps, tokens.refresh);
+    expect(await verifyAccess(lab.deps, late.access)).toMatchObject({ valid: true });
+    lab.clock.set(start + 15 * MINUTE + 10_000);
+    expect(await verifyAccess(lab.deps, late.access)).toEqual({ valid: false, reason: "session_expired" });
+    expect(await refusal(authenticateAccess(lab.deps, late.access))).toMatchObject({ reason: "session_expired" });
+  });
+});
+
 describe("checkToken", () => {
   it("checks the session of a refresh token too", async () => {
     const lab = await coreLab();
