@@ -75,7 +75,7 @@ export interface RotationBatching {
 /** How rotations are batched on each kind of database. PGlite has one connection:
  * a second statement in flight would only queue behind the first. PostgreSQL:
  * see the measurements below. */
-const ROTATION_BATCHING: Record<Database["kind"], RotationBatching> = {
+export const ROTATION_BATCHING: Record<Database["kind"], RotationBatching> = {
   pglite: { maxBatch: 64, maxInFlight: 1 },
   postgres: { maxBatch: 64, maxInFlight: 4 },
 };
@@ -142,10 +142,16 @@ function createRotations(db: Queryable, batching: RotationBatching): GroupCommit
   });
 }
 
+/** The group commit of rotations, as far as tests and the bench look at it. */
+export interface RotationBatches {
+  readonly rotationBatches: Pick<GroupCommit<Rotation, Rotated>, "stats" | "queued">;
+}
+
 /** Over a Database, rotations are batched for its kind; over a bare connection, one statement in flight. */
-export function createSessionRepository(db: Queryable & { readonly kind?: Database["kind"] }): SessionRepository & SessionSnapshots {
+export function createSessionRepository(db: Queryable & { readonly kind?: Database["kind"] }): SessionRepository & SessionSnapshots & RotationBatches {
   const rotations = createRotations(db, ROTATION_BATCHING[db.kind ?? "pglite"]);
   return {
+    rotationBatches: rotations,
     async register(user, session, updateLastLogin, note) {
       // $1..$7 are the session (sessionParams); the user follows, then the event.
       const rows = await db.query<UserRow>(
