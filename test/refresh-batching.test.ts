@@ -177,6 +177,33 @@ describe.runIf(realStoresAvailable())("refresh batching on real PostgreSQL", () 
     }
   });
 
+  it("runs a batch PostgreSQL chose to break a deadlock once more, and its callers get their tokens", async () => {
+    const two = await Promise.all([newChain(), newChain()]);
+    const { rows } = await db.query<{ id: string }>("SELECT id FROM sessions WHERE id = ANY($1) ORDER BY id", [two.map((c) => sid(c.refresh))]);
+    const [low, high] = rows.map((r) => two.find((c) => sid(c.refresh) === r.id)!);
+    const slots = await occupySlots();
+    const calls = two.map((c) => service.token.refresh({ refresh: c.refresh }));
+    await eventually(async () => batches.queued(), (n) => n === 2);
+    // Another statement holds the later row, and will want the earlier one.
+    const other = new pg.Client({ connectionString: stores.env.DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE", [sid(high!.refresh)]);
+      await slots.release();
+      await Promise.all(slots.answers);
+      // The batch holds the earlier row and waits for the later: now the cycle closes.
+      await eventually(waitingBackends, (pids) => pids.length === 1);
+      await other.query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE", [sid(low!.refresh)]);
+      await other.query("COMMIT");
+    } finally {
+      await other.end();
+    }
+    for (const [i, answer] of (await Promise.all(calls)).entries()) {
+      expect((await sessionRow(sid(two[i]!.refresh))).current_refresh_jti).toBe(jti(answer.tokens!.refresh));
+    }
+  });
+
   it(`carries at most ${MAX_BATCH} rotations in one batch`, async () => {
     const chains = await Promise.all(Array.from({ length: 2 * MAX_BATCH + 10 }, newChain));
     const slots = await occupySlots();

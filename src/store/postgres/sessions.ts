@@ -6,7 +6,7 @@
 import type { NewSession, SessionRepository } from "../../core/ports/sessions.js";
 import { createGroupCommit, type GroupCommit } from "../../lib/group-commit.js";
 import { auditCte, auditParams } from "./audit.js";
-import type { Database, Queryable } from "./db.js";
+import { isDeadlock, type Database, type Queryable } from "./db.js";
 import { END_EVERY_SESSION } from "./end-every-session.js";
 import { firstUser, U_COLUMNS, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
@@ -123,7 +123,7 @@ function createRotations(db: Queryable, batching: RotationBatching): GroupCommit
     ...batching,
     keyOf: (rotation) => rotation.sessionId,
     async run(rotations) {
-      const rows = await db.query<UserRow & { session_id: string; session_expires_at: Date }>(ROTATE_BATCH_SQL, [
+      const params = [
         rotations.map((r) => r.sessionId),
         rotations.map((r) => r.oldJti),
         rotations.map((r) => r.newJti),
@@ -131,7 +131,19 @@ function createRotations(db: Queryable, batching: RotationBatching): GroupCommit
         rotations.map((r) => r.refreshExpiresAt),
         rotations.map((r) => r.client.ip),
         rotations.map((r) => r.client.userAgent),
-      ]);
+      ];
+      type Row = UserRow & { session_id: string; session_expires_at: Date };
+      let rows: Row[];
+      try {
+        rows = await db.query<Row>(ROTATE_BATCH_SQL, params);
+      } catch (error) {
+        // Statements that lock several sessions of a user in another order (logout-all,
+        // logout-others) can deadlock with a batch holding two of them. PostgreSQL
+        // rolled the whole batch back, so it runs once more; a lone rotation never
+        // deadlocked, and its callers should not hear of it now.
+        if (!isDeadlock(error)) throw error;
+        rows = await db.query<Row>(ROTATE_BATCH_SQL, params);
+      }
       // Sessions are distinct within a batch: a row per winner, none for a loser.
       const won = new Map(rows.map((row) => [row.session_id, row]));
       return rotations.map((r) => {
