@@ -21,11 +21,13 @@ describe("group commit", () => {
     expect(batches.map((b) => b.inputs)).toEqual([["a"]]);
     const later = ["c", "b", "d"].map((input) => group.submit(input));
     expect(batches).toHaveLength(1);
+    expect(group.queued()).toBe(3);
     batches[0]?.finish();
     expect(await first).toBe("done:a");
     await Promise.resolve();
     // Sorted by key, so concurrent batches lock rows in one order.
     expect(batches[1]?.inputs).toEqual(["b", "c", "d"]);
+    expect(group.queued()).toBe(0);
     batches[1]?.finish();
     expect(await Promise.all(later)).toEqual(["done:c", "done:b", "done:d"]);
     expect(group.stats).toEqual({ batches: 2, calls: 4, largest: 3 });

@@ -27,6 +27,8 @@ export interface GroupCommit<I, O> {
   submit(input: I): Promise<O>;
   /** Batches started and calls carried since creation (for the bench and tests). */
   readonly stats: { batches: number; calls: number; largest: number };
+  /** Calls submitted and not yet in a batch (waiting for a free slot). */
+  queued(): number;
 }
 
 interface Pending<I, O> {
@@ -86,6 +88,7 @@ export function createGroupCommit<I, O>(options: GroupCommitOptions<I, O>): Grou
 
   return {
     stats,
+    queued: () => queue.length,
     submit(input) {
       return new Promise<O>((resolve, reject) => {
         queue.push({ input, key: keyOf(input), resolve, reject });

@@ -33,6 +33,11 @@ function isUnavailable(error: unknown): boolean {
   return /timeout|terminat|Connection|not queryable|closed/i.test(error.message);
 }
 
+/** PostgreSQL chose this statement to break a deadlock: it was rolled back whole. */
+export function isDeadlock(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === "40P01";
+}
+
 /** Told of each call that failed because the database did not answer (for
  * identity_store_errors_total; the store knows nothing of metrics). */
 export type OnUnavailable = (error: UnavailableError) => void;
