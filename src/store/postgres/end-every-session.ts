@@ -14,13 +14,24 @@ export const END_EVERY_SESSION = {
            SELECT max(created_at) AS created_at FROM sessions WHERE user_id = ${userId} AND revoked_at IS NULL AND ${when}
          )`,
   revokedBefore: (now: string) => `GREATEST(sessions_revoked_before, ${now}, (SELECT created_at FROM latest))`,
+  // The sessions are locked in id order first, as a batch of rotations locks them
+  // (sessions.ts), so the two cannot deadlock on a user's sessions.
   ended: (o: { userId: string; now: string; reason: string; until: string; when?: string }) =>
-    `s AS (
+    `${lockSessionsInOrder("ending", `user_id = ${o.userId} AND revoked_at IS NULL AND ${o.when ?? "true"}`)}, s AS (
            UPDATE sessions s SET revoked_at = ${o.now}, revoked_reason = ${o.reason}
            FROM users usr, u
-           WHERE ${o.when ?? "true"} AND s.user_id = ${o.userId} AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > ${o.now}
+           WHERE ${o.when ?? "true"} AND s.id IN (SELECT id FROM ending) AND s.user_id = ${o.userId} AND usr.id = s.user_id AND s.revoked_at IS NULL AND s.expires_at > ${o.now}
              AND s.created_at <= ${o.until}
              AND s.created_at > COALESCE(usr.sessions_revoked_before, '-infinity')
            RETURNING s.id
          )`,
 };
+
+/** A CTE `name` that locks the sessions matching `where` in id order: every statement
+ * that locks more than one session row does so in this one order (a batch of
+ * rotations, logout-all, logout-others, deactivation), so none deadlocks another. */
+export function lockSessionsInOrder(name: string, where: string): string {
+  return `${name} AS (
+           SELECT id FROM sessions WHERE ${where} ORDER BY id FOR UPDATE
+         )`;
+}

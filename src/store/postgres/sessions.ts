@@ -7,7 +7,7 @@ import type { NewSession, SessionRepository } from "../../core/ports/sessions.js
 import { createGroupCommit, type GroupCommit } from "../../lib/group-commit.js";
 import { auditCte, auditParams } from "./audit.js";
 import { isDeadlock, type Database, type Queryable } from "./db.js";
-import { END_EVERY_SESSION } from "./end-every-session.js";
+import { END_EVERY_SESSION, lockSessionsInOrder } from "./end-every-session.js";
 import { revocationCte } from "./revocations.js";
 import { firstUser, U_COLUMNS, USER_COLUMNS, userOfRow, type UserRow } from "./users.js";
 
@@ -108,9 +108,7 @@ export const ROTATION_BATCHING: Record<Database["kind"], RotationBatching> = {
 const ROTATE_BATCH_SQL = `WITH i AS (
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
              AS i(session_id, old_jti, new_jti, now, refresh_expires_at, ip, user_agent)
-         ), locked AS (
-           SELECT id FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-         ), s AS (
+         ), ${lockSessionsInOrder("locked", "id = ANY($1::text[])")}, s AS (
            UPDATE sessions s SET current_refresh_jti = i.new_jti, last_used_at = i.now,
              ip = COALESCE(i.ip, s.ip), user_agent = CASE WHEN i.ip IS NULL THEN s.user_agent ELSE i.user_agent END
            FROM i, locked, users u
@@ -318,10 +316,10 @@ export function createSessionRepository(db: Queryable & { readonly kind?: Databa
       const rows = await db.query<{ revoked: string }>(
         `WITH who AS (
            SELECT id FROM users WHERE id = $1
-         ), s AS (
+         ), ${lockSessionsInOrder("ending", "id = ANY($4::text[]) AND user_id = $1 AND revoked_at IS NULL")}, s AS (
            UPDATE sessions s SET revoked_at = $3, revoked_reason = 'logout_others'
            FROM users u
-           WHERE s.id = ANY($4::text[]) AND s.id <> $2 AND ${liveOfUser("$3")}
+           WHERE s.id IN (SELECT id FROM ending) AND s.id <> $2 AND ${liveOfUser("$3")}
            RETURNING s.id, s.user_id
          ), ${auditCte("ev", "who", { userId: "who.id", sessionId: "$2::text" }, 5, "jsonb_build_object('revoked', (SELECT count(*) FROM s))")}, ${SESSION_REVOKED_EVENTS}
          SELECT count(*) AS revoked FROM s`,
