@@ -58,9 +58,15 @@ describe.runIf(realStoresAvailable())("logins gathered into one statement (real 
     return made;
   }
 
-  /** Sends each phone a login code and returns it. */
+  /** Sends each phone a login code (a few at a time: the SMS webhook is a fixture,
+   * not what is tested) and returns it. */
   async function codes(phones: readonly string[]): Promise<Map<string, string>> {
-    await Promise.all(phones.map((phone) => grpc.sendOtp(phone, "login")));
+    const queue = [...phones];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let phone = queue.pop(); phone !== undefined; phone = queue.pop()) await grpc.sendOtp(phone, "login");
+      }),
+    );
     return new Map(phones.map((phone) => [phone, service.sms.codeFor(phone, "login")]));
   }
 

@@ -80,7 +80,8 @@ export interface LoginBatching {
 
 /** How logins are batched on each kind of database. PGlite has one connection: a
  * second statement in flight would only queue behind the first. PostgreSQL: a few
- * batches in flight keep the pool (10) free for everything else (see BENCHMARKS.md). */
+ * batches in flight, so the pool's other connections (10 in all) stay free for
+ * everything else, while a batch that waits on a row lock holds up only its own. */
 export const LOGIN_BATCHING: Record<Database["kind"], LoginBatching> = {
   pglite: { maxBatch: 64, maxInFlight: 1 },
   postgres: { maxBatch: 64, maxInFlight: 4 },
