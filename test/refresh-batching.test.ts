@@ -9,7 +9,7 @@ import { Code } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionRepository } from "../src/core/ports/sessions.js";
-import { ROTATION_BATCHING, type RotationBatches } from "../src/store/postgres/sessions.js";
+import { ROTATION_BATCHING, type SessionBatches } from "../src/store/postgres/sessions.js";
 import { eventually } from "./support/eventually.js";
 import { failure, freshStores, registerUser, startService, type Service, type Stores } from "./support/grpc-harness.js";
 import { realStoresAvailable } from "./support/services.js";
@@ -31,7 +31,7 @@ describe.runIf(realStoresAvailable())("refresh batching on real PostgreSQL", () 
   let stores: Stores;
   let service: Service;
   let db: pg.Client;
-  let batches: RotationBatches["rotationBatches"];
+  let batches: SessionBatches["rotationBatches"];
 
   beforeAll(async () => {
     stores = await freshStores("real");
@@ -40,7 +40,7 @@ describe.runIf(realStoresAvailable())("refresh batching on real PostgreSQL", () 
     await db.connect();
     const sessions: SessionRepository = service.app.deps.sessions;
     if (!("rotationBatches" in sessions)) throw new Error("the PostgreSQL session repository has no rotation batches");
-    batches = (sessions as SessionRepository & RotationBatches).rotationBatches;
+    batches = (sessions as SessionRepository & SessionBatches).rotationBatches;
   });
   afterAll(async () => {
     await db?.end();

@@ -47,6 +47,8 @@ export interface CodeRefusal {
   reason: string;
   /** > 0 when this refusal engaged the per-phone lock, for that long. */
   phoneLockedMs: number;
+  /** The number's user, when the caller has read it already (undefined: none). */
+  owner?: { user: User | undefined } | undefined;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function auditCodeRefused(deps: Deps, refused: CodeRefusal): Promis
   if (refused.purpose === "login") types.push("user.login_failed");
   if (refused.phoneLockedMs > 0) types.push("user.locked_out");
   if (types.length === 0) return;
-  await appendAbout(deps, refused.phone, types, undefined, (user, at) => {
+  await appendAbout(deps, refused.phone, types, refused.owner, (user, at) => {
     if (user === undefined) return [];
     const events: StandaloneAuditEvent[] = [];
     if (refused.purpose === "login") {

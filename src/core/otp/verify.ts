@@ -8,6 +8,7 @@ import { AppError } from "../errors.js";
 import { auditCodeRefused } from "../audit/code-events.js";
 import type { CoreDeps } from "../deps.js";
 import type { CodeCheck } from "../ports/key-value.js";
+import type { User } from "../ports/users.js";
 import type { RequestClient } from "../sessions/client.js";
 import { codeDigest } from "./digest.js";
 import { lockedOutMs, recordFailure, refuseIfLockedOut } from "./failures.js";
@@ -16,9 +17,17 @@ import { otpKeys, type OtpPurpose } from "./keys.js";
 /**
  * `precondition`, when given, is a refusal that must come before the code is
  * checked (a deactivated account); it runs beside the lock check, so it costs no
- * round trip of its own, and wins over it when both refuse.
+ * round trip of its own, and wins over it when both refuse. It answers the
+ * number's user when it read it, so a refused code's trail does not read it again.
  */
-export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpose, typed: string, client: RequestClient, precondition?: () => Promise<void>): Promise<void> {
+export async function verifyOtp(
+  deps: CoreDeps,
+  phone: string,
+  purpose: OtpPurpose,
+  typed: string,
+  client: RequestClient,
+  precondition?: () => Promise<{ user: User | undefined }>,
+): Promise<void> {
   const { otp } = deps.config;
   const code = asciiDigits(typed.trim());
   if (!new RegExp(`^\\d{${otp.length}}$`).test(code)) {
@@ -31,7 +40,7 @@ export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpo
   // the code, and a store that fails has checked nothing.
   try {
     refuseIfLockedOut(deps, lock.value);
-    await checkCode(deps, phone, purpose, code, client);
+    await checkCode(deps, phone, purpose, code, client, gate.value);
   } catch (error) {
     if (error instanceof AppError) deps.metrics.otpChecked(purpose, error.reason);
     throw error;
@@ -39,8 +48,9 @@ export async function verifyOtp(deps: CoreDeps, phone: string, purpose: OtpPurpo
   deps.metrics.otpChecked(purpose, "ok");
 }
 
-/** The one atomic check-and-consume; a wrong code is counted toward the locks and audited. */
-async function checkCode(deps: CoreDeps, phone: string, purpose: OtpPurpose, code: string, client: RequestClient): Promise<void> {
+/** The one atomic check-and-consume; a wrong code is counted toward the locks and
+ * audited (about `owner`, the number's user, when already read). */
+async function checkCode(deps: CoreDeps, phone: string, purpose: OtpPurpose, code: string, client: RequestClient, owner: { user: User | undefined } | undefined): Promise<void> {
   const { otp } = deps.config;
   const check = await deps.kv.checkCode(otpKeys.code(phone, purpose), codeDigest(deps.otpKey, phone, purpose, code), otp.maxAttempts);
   // A right code resets no count: the owner's login must not wipe the slate of
@@ -48,7 +58,7 @@ async function checkCode(deps: CoreDeps, phone: string, purpose: OtpPurpose, cod
   if (check.state === "match") return;
   const { phoneLockedMs } = check.state === "mismatch" ? await recordFailure(deps, phone, client.ip) : { phoneLockedMs: 0 };
   const refusal = refusalOf(check, otp.maxAttempts);
-  await auditCodeRefused(deps, { phone, purpose, client, reason: refusal.reason, phoneLockedMs });
+  await auditCodeRefused(deps, { phone, purpose, client, reason: refusal.reason, phoneLockedMs, owner });
   throw refusal;
 }
 

@@ -18,7 +18,9 @@ export async function login(deps: CoreDeps, request: { phone: string; code: stri
   const notDisabled = deps.config.otp.enumerationProtection
     ? undefined
     : async () => {
-        if ((await deps.users.findByPhone(phone))?.isActive === false) throw new AppError("account_disabled");
+        const user = await deps.users.findByPhone(phone);
+        if (user?.isActive === false) throw new AppError("account_disabled");
+        return { user };
       };
   await verifyOtp(deps, phone, "login", code, request.client, notDisabled);
   const signedIn = await startSession(deps, { kind: "existing", phone }, request.client);

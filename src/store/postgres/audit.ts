@@ -14,6 +14,19 @@ export function auditParams(note: AuditNote, at: Date): unknown[] {
   return [at, note.type, note.actor === undefined ? null : actorName(note.actor), note.client?.ip ?? null, note.client?.userAgent ?? null, JSON.stringify(note.details ?? {})];
 }
 
+/** The values of one audit row, as SQL expressions over the rows of `from` (an
+ * actor that is NULL: the user's own doing). */
+type AuditValues = Record<"at" | "type" | "userId" | "sessionId" | "actor" | "ip" | "userAgent" | "details", string>;
+
+/** The one INSERT of audit rows: a CTE named `name`, one event per row of `from`. */
+function insertEvents(name: string, from: string, v: AuditValues): string {
+  return `${name} AS (
+           INSERT INTO audit_events (at, type, user_id, session_id, actor, ip, user_agent, details)
+           SELECT ${v.at}, ${v.type}, ${v.userId}, ${v.sessionId}, COALESCE(${v.actor}, 'user:' || ${v.userId}), ${v.ip}, ${v.userAgent}, ${v.details}
+           FROM ${from}
+         )`;
+}
+
 /**
  * A CTE named `name` that inserts the note (auditParams, from parameter `$first`)
  * once per row of `from`, about the user and session those rows name. A note
@@ -23,11 +36,29 @@ export function auditParams(note: AuditNote, at: Date): unknown[] {
 export function auditCte(name: string, from: string, about: { userId: string; sessionId: string }, first: number, extraDetails?: string): string {
   const p = (i: number) => `$${first + i}`;
   const details = extraDetails === undefined ? `${p(5)}::jsonb` : `${p(5)}::jsonb || ${extraDetails}`;
-  return `${name} AS (
-           INSERT INTO audit_events (at, type, user_id, session_id, actor, ip, user_agent, details)
-           SELECT ${p(0)}::timestamptz, ${p(1)}, ${about.userId}, ${about.sessionId}, COALESCE(${p(2)}, 'user:' || ${about.userId}), ${p(3)}, ${p(4)}, ${details}
-           FROM ${from}
-         )`;
+  return insertEvents(name, from, { at: `${p(0)}::timestamptz`, type: p(1), ...about, actor: p(2), ip: p(3), userAgent: p(4), details });
+}
+
+/** The columns a batch statement unnests from auditArrays (see auditUnnest). */
+export const AUDIT_COLUMNS = ["ev_at", "ev_type", "ev_actor", "ev_ip", "ev_user_agent", "ev_details"] as const;
+
+/** Batch statements: one note per row, as AUDIT_PARAM_COUNT parameter arrays in the
+ * order of auditParams (and of AUDIT_COLUMNS). */
+export function auditArrays(entries: readonly { note: AuditNote; at: Date }[]): unknown[][] {
+  const params = entries.map(({ note, at }) => auditParams(note, at));
+  return Array.from({ length: AUDIT_PARAM_COUNT }, (_, i) => params.map((row) => row[i]));
+}
+
+/** The unnest arguments of auditArrays from parameter `$first` (details as text:
+ * both drivers pass a text array alike). */
+export function auditUnnest(first: number): string {
+  return ["timestamptz", "text", "text", "text", "text", "text"].map((type, i) => `$${first + i}::${type}[]`).join(", ");
+}
+
+/** A CTE named `name` that inserts, for each row of `from`, the note that row carries
+ * in AUDIT_COLUMNS (unnested from auditArrays), about the user and session it names. */
+export function auditRowsCte(name: string, from: string, about: { userId: string; sessionId: string }): string {
+  return insertEvents(name, from, { at: "ev_at", type: "ev_type", ...about, actor: "ev_actor", ip: "ev_ip", userAgent: "ev_user_agent", details: "ev_details::jsonb" });
 }
 
 interface AuditRow {

@@ -3,9 +3,11 @@
  * it is atomic without an explicit transaction and costs one round trip; rotations
  * that arrive together share one statement (a group commit).
  */
+import type { AuditNote } from "../../core/ports/audit.js";
 import type { NewSession, SessionRepository } from "../../core/ports/sessions.js";
+import type { User } from "../../core/ports/users.js";
 import { createGroupCommit, type GroupCommit } from "../../lib/group-commit.js";
-import { auditCte, auditParams } from "./audit.js";
+import { AUDIT_COLUMNS, auditArrays, auditCte, auditParams, auditRowsCte, auditUnnest } from "./audit.js";
 import { isDeadlock, type Database, type Queryable } from "./db.js";
 import { END_EVERY_SESSION, lockSessionsInOrder } from "./end-every-session.js";
 import { revocationCte } from "./revocations.js";
@@ -70,8 +72,16 @@ function sessionStartedEvent(first: number): string {
 type Rotation = Parameters<SessionRepository["rotate"]>[0];
 type Rotated = Awaited<ReturnType<SessionRepository["rotate"]>>;
 
-/** How many rotations one statement carries and how many such statements run at once. */
-export interface RotationBatching {
+/** One login, as SessionRepository.login takes it. */
+interface Login {
+  phone: string;
+  session: NewSession;
+  updateLastLogin: boolean;
+  note: AuditNote;
+}
+
+/** How many calls one batch statement carries and how many such statements run at once. */
+export interface Batching {
   maxBatch: number;
   maxInFlight: number;
 }
@@ -80,16 +90,25 @@ export interface RotationBatching {
  * How rotations are batched on each kind of database. PGlite has one connection: a
  * second statement in flight would only queue behind the first.
  *
- * PostgreSQL (a pool of 10, db.ts): 4 batches in flight leave 6 connections to the
- * statements that are not batched (logins, a CAS loser's rotationState, revocations,
- * the liveness read-through), and one batch waiting on a contested session row does
+ * PostgreSQL (a pool of 10, db.ts): 4 batches in flight leave 6 connections to
+ * everything else (login batches, a CAS loser's rotationState, revocations, the
+ * liveness read-through), and one batch waiting on a contested session row does
  * not stall every refresh. Measured at 64 refresh chains (test/bench/refresh.ts,
  * commits per refresh): 1 in flight 0.087, 4 in flight 0.156, 8 in flight 0.262;
  * before batching 1.02. Throughput could not tell the three apart on the shared
  * machine of that day (load 12–16 on 2 cores). 64 per batch bounds one statement
  * under a burst; at 64 chains batches stay far below it.
  */
-export const ROTATION_BATCHING: Record<Database["kind"], RotationBatching> = {
+export const ROTATION_BATCHING: Record<Database["kind"], Batching> = {
+  pglite: { maxBatch: 64, maxInFlight: 1 },
+  postgres: { maxBatch: 64, maxInFlight: 4 },
+};
+
+/** How logins are batched on each kind of database. PGlite has one connection: a
+ * second statement in flight would only queue behind the first. PostgreSQL: a few
+ * batches in flight, so the pool's other connections (10 in all) stay free for
+ * everything else, while a batch that waits on a row lock holds up only its own. */
+export const LOGIN_BATCHING: Record<Database["kind"], Batching> = {
   pglite: { maxBatch: 64, maxInFlight: 1 },
   postgres: { maxBatch: 64, maxInFlight: 4 },
 };
@@ -130,7 +149,7 @@ const ROTATE_BATCH_SQL = `WITH i AS (
          FROM s JOIN users u ON u.id = s.user_id`;
 
 /** SessionRepository.rotate through a group commit keyed by session (see ROTATE_BATCH_SQL). */
-function createRotations(db: Queryable, batching: RotationBatching): GroupCommit<Rotation, Rotated> {
+function createRotations(db: Queryable, batching: Batching): GroupCommit<Rotation, Rotated> {
   return createGroupCommit<Rotation, Rotated>({
     ...batching,
     keyOf: (rotation) => rotation.sessionId,
@@ -166,16 +185,87 @@ function createRotations(db: Queryable, batching: RotationBatching): GroupCommit
   });
 }
 
-/** The group commit of rotations, as far as tests and the bench look at it. */
-export interface RotationBatches {
-  readonly rotationBatches: Pick<GroupCommit<Rotation, Rotated>, "stats" | "queued">;
+/** The arrays LOGIN_BATCH_SQL unnests: a login per position. */
+const LOGIN_COLUMNS = ["phone", "session_id", "refresh_jti", "created_at", "expires_at", "refresh_expires_at", "ip", "user_agent", "update_last_login"] as const;
+const LOGIN_ARRAY_TYPES = ["text", "text", "text", "timestamptz", "timestamptz", "timestamptz", "text", "text", "boolean"] as const;
+
+/**
+ * Logins of many phones as one statement (one round trip, one commit), each row
+ * with the semantics of a lone login: only an active user's session starts (the
+ * UPDATE re-checks is_active on the row it locked), last_login moves when asked,
+ * the session starts after the user's last logout-all (SESSION_OF_U's rule), and
+ * its refresh token and `user.logged_in` event are written with it. The users
+ * rows are locked first, in phone order, so that concurrent batches (other
+ * connections, other instances) queue on each other instead of deadlocking. The
+ * lock is the one the UPDATE takes anyway (FOR NO KEY UPDATE): FOR UPDATE would
+ * also hold up foreign-key checks of other sessions of those users. The group
+ * commit never puts one phone in a batch twice.
+ */
+const LOGIN_BATCH_SQL = `WITH i AS (
+           SELECT * FROM unnest(${LOGIN_ARRAY_TYPES.map((type, n) => `$${n + 1}::${type}[]`).join(", ")}, ${auditUnnest(LOGIN_COLUMNS.length + 1)})
+             AS i(${[...LOGIN_COLUMNS, ...AUDIT_COLUMNS].join(", ")})
+         ), locked AS (
+           SELECT id FROM users WHERE phone = ANY($1::text[]) AND is_active ORDER BY phone FOR NO KEY UPDATE
+         ), u AS (
+           UPDATE users x SET last_login = CASE WHEN i.update_last_login THEN i.created_at ELSE x.last_login END
+           FROM i, locked
+           WHERE x.phone = i.phone AND x.id = locked.id AND x.is_active
+           RETURNING ${USER_COLUMNS.split(", ").map((c) => `x.${c}`).join(", ")}, x.sessions_revoked_before,
+             ${[...LOGIN_COLUMNS.slice(1), ...AUDIT_COLUMNS].map((c) => `i.${c}`).join(", ")}
+         ), s AS (
+           INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti, ip, user_agent)
+           SELECT u.session_id, u.id, started.at, started.at, u.expires_at, u.refresh_jti, u.ip, u.user_agent
+           FROM u, LATERAL (SELECT GREATEST(u.created_at, u.sessions_revoked_before + interval '1 millisecond') AS at) started
+           RETURNING id, user_id
+         ), begun AS (
+           SELECT s.id AS sid, u.* FROM s JOIN u ON u.session_id = s.id
+         ), t AS (
+           INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
+           SELECT refresh_jti, sid, id, created_at, refresh_expires_at FROM begun
+         ), ${auditRowsCte("ev", "begun", { userId: "begun.id", sessionId: "begun.sid" })}
+         SELECT ${USER_COLUMNS} FROM begun`;
+
+/** SessionRepository.login through a group commit keyed by phone (see LOGIN_BATCH_SQL). */
+function createLogins(db: Queryable, batching: Batching): GroupCommit<Login, User | undefined> {
+  return createGroupCommit<Login, User | undefined>({
+    ...batching,
+    keyOf: (login) => login.phone,
+    async run(logins) {
+      const column = (of: (login: Login) => unknown) => logins.map(of);
+      const rows = await db.query<UserRow>(LOGIN_BATCH_SQL, [
+        // In the order of LOGIN_COLUMNS.
+        column((l) => l.phone),
+        column((l) => l.session.id),
+        column((l) => l.session.refreshJti),
+        column((l) => l.session.createdAt),
+        column((l) => l.session.expiresAt),
+        column((l) => l.session.refreshExpiresAt),
+        column((l) => l.session.client.ip),
+        column((l) => l.session.client.userAgent),
+        column((l) => l.updateLastLogin),
+        ...auditArrays(logins.map((l) => ({ note: l.note, at: l.session.createdAt }))),
+      ]);
+      // Phones are distinct within a batch (and unique among users): a row per session started.
+      const started = new Map(rows.map((row) => [row.phone, userOfRow(row)]));
+      return logins.map((l) => started.get(l.phone));
+    },
+  });
 }
 
-/** Over a Database, rotations are batched for its kind; over a bare connection, one statement in flight. */
-export function createSessionRepository(db: Queryable & { readonly kind?: Database["kind"] }): SessionRepository & SessionSnapshots & RotationBatches {
-  const rotations = createRotations(db, ROTATION_BATCHING[db.kind ?? "pglite"]);
+/** The group commits of rotations and logins, as far as tests and the bench look at them. */
+export interface SessionBatches {
+  readonly rotationBatches: Pick<GroupCommit<Rotation, Rotated>, "stats" | "queued">;
+  readonly loginBatches: Pick<GroupCommit<Login, User | undefined>, "stats" | "queued">;
+}
+
+/** Over a Database, rotations and logins are batched for its kind; over a bare connection, one statement in flight. */
+export function createSessionRepository(db: Queryable & { readonly kind?: Database["kind"] }): SessionRepository & SessionSnapshots & SessionBatches {
+  const kind = db.kind ?? "pglite";
+  const rotations = createRotations(db, ROTATION_BATCHING[kind]);
+  const logins = createLogins(db, LOGIN_BATCHING[kind]);
   return {
     rotationBatches: rotations,
+    loginBatches: logins,
     async register(user, session, updateLastLogin, note) {
       // $1..$7 are the session (sessionParams); the user follows, then the event.
       const rows = await db.query<UserRow>(
@@ -191,18 +281,7 @@ export function createSessionRepository(db: Queryable & { readonly kind?: Databa
       return firstUser(rows);
     },
 
-    async login(phone, session, updateLastLogin, note) {
-      const rows = await db.query<UserRow>(
-        `WITH u AS (
-           UPDATE users SET last_login = CASE WHEN $9::boolean THEN $2::timestamptz ELSE last_login END
-           WHERE phone = $8 AND is_active
-           RETURNING ${USER_COLUMNS}, sessions_revoked_before
-         ), ${SESSION_OF_U}, ${sessionStartedEvent(SESSION_PARAM_COUNT + 3)}
-         SELECT ${USER_COLUMNS} FROM u`,
-        [...sessionParams(session), phone, updateLastLogin, ...auditParams(note, session.createdAt)],
-      );
-      return firstUser(rows);
-    },
+    login: (phone, session, updateLastLogin, note) => logins.submit({ phone, session, updateLastLogin, note }),
 
     async exchangeLegacy(token, session, updateLastLogin, note) {
       // The user row is locked first, so the user's state cannot change between the

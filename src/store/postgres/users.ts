@@ -1,6 +1,7 @@
 import type { AdminUserView, ListedUser, User, UserRepository, UserSearch } from "../../core/ports/users.js";
 import { auditCte, auditParams } from "./audit.js";
-import type { Queryable } from "./db.js";
+import { createGroupCommit } from "../../lib/group-commit.js";
+import type { Database, Queryable } from "./db.js";
 import { END_EVERY_SESSION } from "./end-every-session.js";
 import { revocationCte } from "./revocations.js";
 
@@ -84,11 +85,27 @@ function searchConditions(query: UserSearch, param: (value: unknown) => string):
   return where;
 }
 
-export function createUserRepository(db: Queryable): UserRepository {
-  return {
-    async findByPhone(phone) {
-      return firstUser(await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [phone]));
+/** How many phones one read by phone carries, and how many such reads run at once
+ * (PGlite has one connection: a second would only queue behind the first). */
+const READ_BY_PHONE_BATCHING: Record<Database["kind"], { maxBatch: number; maxInFlight: number }> = {
+  pglite: { maxBatch: 64, maxInFlight: 1 },
+  postgres: { maxBatch: 64, maxInFlight: 2 },
+};
+
+/** Over a Database, reads by phone that arrive together (every login reads its
+ * user before its code is checked) share one statement; over a bare connection, one at a time. */
+export function createUserRepository(db: Queryable & { readonly kind?: Database["kind"] }): UserRepository {
+  const byPhone = createGroupCommit<string, User | undefined>({
+    ...READ_BY_PHONE_BATCHING[db.kind ?? "pglite"],
+    keyOf: (phone) => phone,
+    async run(phones) {
+      const rows = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE phone = ANY($1::text[])`, [phones]);
+      const found = new Map(rows.map((row) => [row.phone, userOfRow(row)]));
+      return phones.map((phone) => found.get(phone));
     },
+  });
+  return {
+    findByPhone: (phone) => byPhone.submit(phone),
     async create(user, at, note) {
       // The event is inserted once per row the INSERT returns: none for a taken phone.
       const rows = await db.query<UserRow>(

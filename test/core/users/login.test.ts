@@ -107,6 +107,24 @@ describe("login", () => {
     expect(lab.stores.admin.counts().sessions).toBe(1);
   });
 
+  it("reads the user once per login, refused code or not: the refused code's trail is about the user read before the check", async () => {
+    const lab = await coreLab();
+    const { user } = await signUp(lab);
+    const phone = phoneOf(user.phone);
+    const { users } = lab.deps;
+    let reads = 0;
+    lab.deps.users = { ...users, findByPhone: (p) => (reads++, users.findByPhone(p)) };
+    const code = await loginCode(lab, phone);
+    reads = 0;
+    const wrong = code === "000000" ? "111111" : "000000";
+    expect(await refusal(login(lab.deps, { phone: phone.local, code: wrong, client: { ip: IP, userAgent: null } }))).toBe("otp_invalid");
+    expect(reads).toBe(1);
+    const events = await lab.deps.audit.list({ userId: user.id, types: ["user.login_failed"], limit: 10 });
+    expect(events.map((e) => [e.type, e.details])).toEqual([["user.login_failed", { reason: "otp_invalid" }]]);
+    await login(lab.deps, { phone: phone.local, code, client: { ip: IP, userAgent: null } });
+    expect(reads).toBe(2);
+  });
+
   it("tells a deactivated user only once the code is verified (ENUMERATION_PROTECTION), as an unknown phone is told", async () => {
     const lab = await coreLab({ env: { ENUMERATION_PROTECTION: "true" } });
     const { user } = await signUp(lab);
