@@ -77,11 +77,10 @@ describe.runIf(realStoresAvailable())("refresh batching on real PostgreSQL", () 
   async function occupySlots(): Promise<{ answers: Promise<Pair>[]; release(): Promise<void> }> {
     const occupants = await Promise.all(Array.from({ length: SLOTS }, newChain));
     const held = await hold(occupants);
-    const answers: Promise<Pair>[] = [];
-    for (const occupant of occupants) {
-      answers.push(service.token.refresh({ refresh: occupant.refresh }).then((r) => r.tokens!));
-      await eventually(waitingBackends, (pids) => pids.length === answers.length);
-    }
+    // Each takes a free slot as it arrives; they wait on held rows, within the
+    // statement time-out (5 s), so the tests release them as soon as they can.
+    const answers = occupants.map((occupant) => service.token.refresh({ refresh: occupant.refresh }).then((r) => r.tokens!));
+    await eventually(waitingBackends, (pids) => pids.length === SLOTS, { stepMs: 10 });
     return { answers, release: () => held.release() };
   }
 
@@ -181,19 +180,23 @@ describe.runIf(realStoresAvailable())("refresh batching on real PostgreSQL", () 
     const two = await Promise.all([newChain(), newChain()]);
     const { rows } = await db.query<{ id: string }>("SELECT id FROM sessions WHERE id = ANY($1) ORDER BY id", [two.map((c) => sid(c.refresh))]);
     const [low, high] = rows.map((r) => two.find((c) => sid(c.refresh) === r.id)!);
-    const slots = await occupySlots();
-    const calls = two.map((c) => service.token.refresh({ refresh: c.refresh }));
-    await eventually(async () => batches.queued(), (n) => n === 2);
-    // Another statement holds the later row, and will want the earlier one.
+    // Another statement holds the later row, and will want the earlier one. Made
+    // first, so that the slots are held (and the batch waits) no longer than needed:
+    // the batch must see the cycle within deadlock_timeout (1 s) of starting to wait,
+    // or the other statement would be the one PostgreSQL aborts.
     const other = new pg.Client({ connectionString: stores.env.DATABASE_URL });
     await other.connect();
+    let calls: ReturnType<typeof service.token.refresh>[] = [];
     try {
       await other.query("BEGIN");
       await other.query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE", [sid(high!.refresh)]);
+      const slots = await occupySlots();
+      calls = two.map((c) => service.token.refresh({ refresh: c.refresh }));
+      await eventually(async () => batches.queued(), (n) => n === 2, { stepMs: 10 });
       await slots.release();
       await Promise.all(slots.answers);
       // The batch holds the earlier row and waits for the later: now the cycle closes.
-      await eventually(waitingBackends, (pids) => pids.length === 1);
+      await eventually(waitingBackends, (pids) => pids.length === 1, { stepMs: 10 });
       await other.query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE", [sid(low!.refresh)]);
       await other.query("COMMIT");
     } finally {
