@@ -11,6 +11,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { AdminService, type AdminUserSchema } from "../../gen/identity/v1/admin_pb.js";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
 import { apiData, rpcRefusal, type SurfaceName } from "./surfaces.js";
+import { CLIENT_IDLE_TIMEOUT_MS } from "../../src/lib/http-limits.js";
 
 /** Who calls: a Bearer access token, a service's key, or nobody. */
 export type Credentials = { access: string } | { apiKey: string } | "anonymous";
@@ -133,7 +134,7 @@ export function rpcAdminSurface(name: "grpc" | "connect", admin: Client<typeof A
 }
 
 export function grpcAdminSurface(grpcUrl: string): AdminSurface {
-  return rpcAdminSurface("grpc", createClient(AdminService, createGrpcTransport({ baseUrl: grpcUrl })));
+  return rpcAdminSurface("grpc", createClient(AdminService, createGrpcTransport({ baseUrl: grpcUrl, idleConnectionTimeoutMs: CLIENT_IDLE_TIMEOUT_MS })));
 }
 
 export function connectAdminSurface(bridgeUrl: string): AdminSurface {

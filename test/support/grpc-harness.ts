@@ -19,6 +19,7 @@ import { freshDatabase, freshKeyPrefix, REDIS_URL } from "./services.js";
 import { freshPhone } from "./phones.js";
 import { startSmsInbox, type SmsInbox } from "./sms-inbox.js";
 import { inject } from "vitest";
+import { CLIENT_IDLE_TIMEOUT_MS } from "../../src/lib/http-limits.js";
 
 export type StoreMode = "real" | "embedded";
 
@@ -83,8 +84,12 @@ export async function startService(stores: Stores, options: StartOptions = {}): 
     limits: options.limits,
     metrics: options.metrics,
   });
+  // Idle connections are closed by the client before the server's idle GOAWAY, as the
+  // package's clients do: a call sent into a GOAWAY is refused (REFUSED_STREAM).
   const transport = createGrpcTransport(
-    config.tls === undefined ? { baseUrl: `http://127.0.0.1:${app.grpc.port}` } : { baseUrl: `https://127.0.0.1:${app.grpc.port}`, nodeOptions: options.clientTls },
+    config.tls === undefined
+      ? { baseUrl: `http://127.0.0.1:${app.grpc.port}`, idleConnectionTimeoutMs: CLIENT_IDLE_TIMEOUT_MS }
+      : { baseUrl: `https://127.0.0.1:${app.grpc.port}`, nodeOptions: options.clientTls, idleConnectionTimeoutMs: CLIENT_IDLE_TIMEOUT_MS },
   );
   return {
     app,

@@ -9,6 +9,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AuthService, OtpPurpose } from "../../gen/identity/v1/auth_pb.js";
 import { TokenService, type IntrospectResponse, type VerifyResponse } from "../../gen/identity/v1/token_pb.js";
+import { CLIENT_IDLE_TIMEOUT_MS } from "../../src/lib/http-limits.js";
 
 export type SurfaceName = "grpc" | "connect" | "api";
 export type Purpose = "register" | "login";
@@ -143,7 +144,7 @@ export function rpcSurface(
 }
 
 export function grpcSurface(grpcUrl: string, options: SurfaceOptions = {}): Surface {
-  const transport = createGrpcTransport({ baseUrl: grpcUrl });
+  const transport = createGrpcTransport({ baseUrl: grpcUrl, idleConnectionTimeoutMs: CLIENT_IDLE_TIMEOUT_MS });
   return rpcSurface("grpc", createClient(AuthService, transport), createClient(TokenService, transport), options);
 }
 
