@@ -6,6 +6,7 @@ import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { AdminUserSchema } from "../../gen/identity/v1/admin_pb.js";
 import type { GetJwksResponseSchema } from "../../gen/identity/v1/token_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
+import { jwkOfMessage } from "../../src/rpc/convert.js";
 
 export function iso(timestamp: Timestamp | undefined): string | null {
   return timestamp === undefined ? null : timestampDate(timestamp).toISOString();
@@ -87,13 +88,5 @@ export function sessionJson(session: MessageShape<typeof SessionSchema>) {
 
 /** A JWKS document: each key with only the members its type has. */
 export function jwksJson(response: MessageShape<typeof GetJwksResponseSchema>) {
-  return {
-    keys: response.keys.map((key) => {
-      const jwk: Record<string, string> = {};
-      for (const name of ["kty", "kid", "use", "alg", "crv", "x", "y", "n", "e"] as const) {
-        if (key[name] !== "") jwk[name] = key[name];
-      }
-      return jwk;
-    }),
-  };
+  return { keys: response.keys.map(jwkOfMessage) };
 }

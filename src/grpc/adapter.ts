@@ -21,7 +21,7 @@ import {
 import type { Locale } from "../config.js";
 import { AppError } from "../core/errors.js";
 import { ipOfGrpcPeer, type CallClient } from "../lib/client-ip.js";
-import type { ServiceMetrics } from "../observability/metrics.js";
+import type { CallRecorder, ServiceMetrics } from "../observability/metrics.js";
 import { clientCertificateKey, clientIpKey, clientUserAgentKey, grpcCodeName, intercept, localeOf, StreamEnd, type CallContext, type Handler, type Interceptor } from "../rpc/index.js";
 import { grpcStatusOf } from "./status.js";
 import type { OpenStreams } from "./open-streams.js";
@@ -101,8 +101,6 @@ function subjectOf(certificate: PeerCertificate | undefined): string | undefined
     .join(", ");
 }
 
-type Record_ = (code: string, seconds: number) => void;
-
 export function addService(server: Server, service: DescService, handlers: Readonly<Record<string, Handler>>, options: AdapterOptions): void {
   const definition: Record<string, ServiceDefinition[string]> = {};
   const implementation: UntypedServiceImplementation = {};
@@ -146,7 +144,7 @@ function parsed(method: DescMethodUnary | DescMethodServerStreaming, request: Bu
 
 const MALFORMED = () => new AppError("validation_error", "malformed request message");
 
-function unaryCall(method: DescMethodUnary, run: Handler, options: AdapterOptions, record: Record_ | undefined) {
+function unaryCall(method: DescMethodUnary, run: Handler, options: AdapterOptions, record: CallRecorder | undefined) {
   const output: DescMessage = method.output;
   return (call: ServerUnaryCall<Buffer, unknown>, callback: sendUnaryData<unknown>) => {
     const started = record === undefined ? 0 : performance.now();
@@ -186,7 +184,7 @@ function unaryCall(method: DescMethodUnary, run: Handler, options: AdapterOption
  * the iteration (`return`). identity_grpc_* count the stream once, at its end, with
  * its status and its whole duration.
  */
-function serverStreamingCall(method: DescMethodServerStreaming, run: Handler, options: AdapterOptions, record: Record_ | undefined) {
+function serverStreamingCall(method: DescMethodServerStreaming, run: Handler, options: AdapterOptions, record: CallRecorder | undefined) {
   const output: DescMessage = method.output;
   return (call: ServerWritableStream<Buffer, unknown>) => {
     const started = performance.now();

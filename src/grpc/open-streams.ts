@@ -28,8 +28,4 @@ export class OpenStreams {
     for (const end of [...this.open]) end(code, message);
     this.open.clear();
   }
-
-  get size(): number {
-    return this.open.size;
-  }
 }

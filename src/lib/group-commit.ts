@@ -23,6 +23,10 @@ export interface GroupCommitOptions<I, O> {
   keyOf(input: I): string;
 }
 
+/** How many calls one batch carries and how many batches run at once, as a store
+ * sets them per kind of database. */
+export type Batching = Pick<GroupCommitOptions<unknown, unknown>, "maxBatch" | "maxInFlight">;
+
 export interface GroupCommit<I, O> {
   submit(input: I): Promise<O>;
   /** Batches started and calls carried since creation (for the bench and tests). */

@@ -110,9 +110,10 @@ export function followRevocations(options: FeedOptions): Feed {
   };
   const running = run();
 
+  const trusted = () => opened && clock.now() - lastHeardMs <= maxStalenessMs;
   return {
-    trusted: () => opened && clock.now() - lastHeardMs <= maxStalenessMs,
-    status: () => ({ trusted: opened && clock.now() - lastHeardMs <= maxStalenessMs, cursor, connections, received }),
+    trusted,
+    status: () => ({ trusted: trusted(), cursor, connections, received }),
     async close() {
       closed = true;
       clearInterval(watchdog);

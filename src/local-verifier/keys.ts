@@ -5,10 +5,10 @@
  * signature under a known kid never fetches.
  */
 import type { Client } from "@connectrpc/connect";
-import type { JWK } from "jose";
 import type { Clock } from "../core/clock.js";
-import { verifyingKeysOfJwks, PUBLISHED_JWK_MEMBERS, type VerifyingKeys } from "../core/tokens/keys.js";
-import type { TokenService, Jwk } from "../../gen/identity/v1/token_pb.js";
+import { verifyingKeysOfJwks, type VerifyingKeys } from "../core/tokens/keys.js";
+import { jwkOfMessage } from "../rpc/convert.js";
+import type { TokenService } from "../../gen/identity/v1/token_pb.js";
 
 /** Whether a kid can be judged: held; not held by the service either; or unknown (no JWKS could be fetched). */
 export type KidStatus = "held" | "not_published" | "unsure";
@@ -44,7 +44,7 @@ export function remoteKeys(options: RemoteKeysOptions): RemoteKeys {
       fetches += 1;
       try {
         const response = await options.tokens.getJwks({}, { timeoutMs: options.timeoutMs });
-        keys = await verifyingKeysOfJwks(response.keys.map(jwkOf));
+        keys = await verifyingKeysOfJwks(response.keys.map(jwkOfMessage));
         fetchedOk = true;
       } catch {
         // The keys held stay; a kid they lack is `unsure` until a fetch succeeds.
@@ -73,13 +73,4 @@ export function remoteKeys(options: RemoteKeysOptions): RemoteKeys {
       return fetches;
     },
   };
-}
-
-/** A JWK message as a JWK: the members its type lacks are "" in the message. */
-function jwkOf(message: Jwk): JWK {
-  const jwk: JWK = {};
-  for (const member of PUBLISHED_JWK_MEMBERS) {
-    if (message[member] !== "") jwk[member] = message[member];
-  }
-  return jwk;
 }

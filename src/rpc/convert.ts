@@ -10,7 +10,8 @@ import type { AdminUserView, User } from "../core/ports/users.js";
 import type { AdminUserSchema } from "../../gen/identity/v1/admin_pb.js";
 import type { SessionSchema } from "../../gen/identity/v1/auth_pb.js";
 import type { ClaimsUserSchema, TokenPairSchema, UserSchema } from "../../gen/identity/v1/user_pb.js";
-import type { VerifyResponseSchema } from "../../gen/identity/v1/token_pb.js";
+import type { Jwk, JwkSchema, VerifyResponseSchema } from "../../gen/identity/v1/token_pb.js";
+import { PUBLISHED_JWK_MEMBERS, type PublishedJwk } from "../core/tokens/keys.js";
 import type { AuditEventSchema } from "../../gen/identity/v1/audit_pb.js";
 
 export function timestamp(date: Date): Timestamp {
@@ -42,6 +43,20 @@ export function claimsUserMessage(user: TokenUser): MessageInitShape<typeof Clai
 export function verifyResponseMessage(verdict: AccessVerdict): MessageInitShape<typeof VerifyResponseSchema> {
   if (!verdict.valid) return { valid: false, reason: verdict.reason };
   return { valid: true, tokenType: "access", expiresAt: timestamp(verdict.expiresAt), user: claimsUserMessage(verdict.user) };
+}
+
+/** A published key as a Jwk message: a member its type lacks is "" in the message. */
+export function jwkMessage(key: PublishedJwk): MessageInitShape<typeof JwkSchema> {
+  return Object.fromEntries(PUBLISHED_JWK_MEMBERS.map((member) => [member, key[member] ?? ""]));
+}
+
+/** A Jwk message as a JWK again: only the members its type has (the "" ones left out). */
+export function jwkOfMessage(message: Jwk): PublishedJwk {
+  const jwk: PublishedJwk = {};
+  for (const member of PUBLISHED_JWK_MEMBERS) {
+    if (message[member] !== "") jwk[member] = message[member];
+  }
+  return jwk;
 }
 
 export function tokenPairMessage(tokens: TokenPair): MessageInitShape<typeof TokenPairSchema> {

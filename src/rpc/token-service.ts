@@ -6,10 +6,10 @@ import { required } from "../core/required.js";
 import { refreshSession } from "../core/sessions/refresh.js";
 import { verifyAccess } from "../core/tokens/authenticate.js";
 import { introspect } from "../core/tokens/introspect.js";
-import { PUBLISHED_JWK_MEMBERS, publishedJwks } from "../core/tokens/keys.js";
+import { publishedJwks } from "../core/tokens/keys.js";
 import { RevocationKind, type RevocationEventSchema, type TokenService } from "../../gen/identity/v1/token_pb.js";
 import { clientOf, type ServiceHandlers } from "./context.js";
-import { timestamp, tokenPairMessage, verifyResponseMessage } from "./convert.js";
+import { jwkMessage, timestamp, tokenPairMessage, verifyResponseMessage } from "./convert.js";
 import { mapStream } from "../lib/map-stream.js";
 import { StreamEnd } from "./stream-end.js";
 
@@ -41,8 +41,7 @@ function streamEndOf(error: unknown): unknown {
 }
 
 export function createTokenService(deps: CoreDeps, feed: RevocationFeed): ServiceHandlers<typeof TokenService> {
-  // A member the key's type lacks is "" in the message (the bridge leaves it out again).
-  const jwks = publishedJwks(deps.keys).keys.map((k) => Object.fromEntries(PUBLISHED_JWK_MEMBERS.map((member) => [member, k[member] ?? ""])));
+  const jwks = publishedJwks(deps.keys).keys.map(jwkMessage);
 
   return {
     async refresh(request, ctx) {

@@ -6,7 +6,7 @@
 import type { AuditNote } from "../../core/ports/audit.js";
 import type { NewSession, SessionRepository } from "../../core/ports/sessions.js";
 import type { User } from "../../core/ports/users.js";
-import { createGroupCommit, type GroupCommit } from "../../lib/group-commit.js";
+import { createGroupCommit, type Batching, type GroupCommit } from "../../lib/group-commit.js";
 import { AUDIT_COLUMNS, auditArrays, auditCte, auditParams, auditRowsCte, auditUnnest } from "./audit.js";
 import { isDeadlock, type Database, type Queryable } from "./db.js";
 import { END_EVERY_SESSION, lockSessionsInOrder } from "./end-every-session.js";
@@ -34,17 +34,23 @@ const SESSION_REVOKED_SQL = `(s.revoked_at IS NOT NULL OR NOT u.is_active OR s.c
 /** The feed's entries of the sessions ended in `s` (id, user_id), at the instant in $3. */
 const SESSION_REVOKED_EVENTS = revocationCte("s", { kind: "session", userId: "s.user_id", sessionId: "s.id", at: "$3::timestamptz" });
 
+/** `started.at`: when a session of the user row `u` starts, asked to start at
+ * `createdAt`: after the user's last logout-all instant, even when this instance's
+ * clock reads the same millisecond or a little earlier (logout-all ends the sessions
+ * before it, never a login that came after it). */
+function startedAfterLogoutAll(createdAt: string): string {
+  return `LATERAL (SELECT GREATEST(${createdAt}, u.sessions_revoked_before + interval '1 millisecond') AS at) started`;
+}
+
 /**
  * Inserts a new session and its first refresh token for the user row `u`, with the
- * session in parameters $1..$7 (see sessionParams). A session starts after the
- * user's last logout-all instant, even when this instance's clock reads the same
- * millisecond or a little earlier: logout-all ends the sessions before it, never a
- * login that came after it. (The users row lock orders the two.)
+ * session in parameters $1..$7 (see sessionParams), started after the user's last
+ * logout-all (startedAfterLogoutAll; the users row lock orders the two).
  */
 const SESSION_OF_U = `s AS (
            INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti, ip, user_agent)
            SELECT $1, u.id, started.at, started.at, $3, $4, $6, $7
-           FROM u, LATERAL (SELECT GREATEST($2::timestamptz, u.sessions_revoked_before + interval '1 millisecond') AS at) started
+           FROM u, ${startedAfterLogoutAll("$2::timestamptz")}
            RETURNING id, user_id
          ), t AS (
            INSERT INTO outstanding_tokens (jti, session_id, user_id, created_at, expires_at)
@@ -78,12 +84,6 @@ interface Login {
   session: NewSession;
   updateLastLogin: boolean;
   note: AuditNote;
-}
-
-/** How many calls one batch statement carries and how many such statements run at once. */
-export interface Batching {
-  maxBatch: number;
-  maxInFlight: number;
 }
 
 /**
@@ -168,10 +168,11 @@ function createRotations(db: Queryable, batching: Batching): GroupCommit<Rotatio
       try {
         rows = await db.query<Row>(ROTATE_BATCH_SQL, params);
       } catch (error) {
-        // Statements that lock several sessions of a user in another order (logout-all,
-        // logout-others) can deadlock with a batch holding two of them. PostgreSQL
-        // rolled the whole batch back, so it runs once more; a lone rotation never
-        // deadlocked, and its callers should not hear of it now.
+        // The service's own statements lock sessions in id order (lockSessionsInOrder),
+        // but anything else holding session rows (an older instance during a rolling
+        // upgrade, an operator's transaction) can still close a cycle with a batch.
+        // PostgreSQL rolled the whole batch back, so it runs once more; a lone
+        // rotation's callers never heard of deadlocks, and should not now.
         if (!isDeadlock(error)) throw error;
         rows = await db.query<Row>(ROTATE_BATCH_SQL, params);
       }
@@ -215,7 +216,7 @@ const LOGIN_BATCH_SQL = `WITH i AS (
          ), s AS (
            INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, current_refresh_jti, ip, user_agent)
            SELECT u.session_id, u.id, started.at, started.at, u.expires_at, u.refresh_jti, u.ip, u.user_agent
-           FROM u, LATERAL (SELECT GREATEST(u.created_at, u.sessions_revoked_before + interval '1 millisecond') AS at) started
+           FROM u, ${startedAfterLogoutAll("u.created_at")}
            RETURNING id, user_id
          ), begun AS (
            SELECT s.id AS sid, u.* FROM s JOIN u ON u.session_id = s.id

@@ -1,6 +1,6 @@
 import type { AdminUserView, ListedUser, User, UserRepository, UserSearch } from "../../core/ports/users.js";
 import { auditCte, auditParams } from "./audit.js";
-import { createGroupCommit } from "../../lib/group-commit.js";
+import { createGroupCommit, type Batching } from "../../lib/group-commit.js";
 import type { Database, Queryable } from "./db.js";
 import { END_EVERY_SESSION } from "./end-every-session.js";
 import { revocationCte } from "./revocations.js";
@@ -87,7 +87,7 @@ function searchConditions(query: UserSearch, param: (value: unknown) => string):
 
 /** How many phones one read by phone carries, and how many such reads run at once
  * (PGlite has one connection: a second would only queue behind the first). */
-const READ_BY_PHONE_BATCHING: Record<Database["kind"], { maxBatch: number; maxInFlight: number }> = {
+const READ_BY_PHONE_BATCHING: Record<Database["kind"], Batching> = {
   pglite: { maxBatch: 64, maxInFlight: 1 },
   postgres: { maxBatch: 64, maxInFlight: 2 },
 };
