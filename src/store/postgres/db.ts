@@ -58,6 +58,29 @@ interface Driver {
   query<R extends object>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
 }
 
+/**
+ * A pg pool or client that runs every statement with parameters as a named
+ * prepared statement: each connection parses and plans a statement text once and
+ * then only binds and executes it. The service's statements are a fixed set of
+ * texts, and its batch statements (CTEs over unnested arrays) cost more to plan
+ * than to run. The name is the text's hash, so one text is one statement on every
+ * connection.
+ */
+function preparing(pool: Pick<import("pg").Pool, "query">, hash: (sql: string) => string): Driver {
+  const names = new Map<string, string>();
+  return {
+    query<R extends object>(sql: string, params?: unknown[]) {
+      if (params === undefined) return pool.query<R>(sql);
+      let name = names.get(sql);
+      if (name === undefined) {
+        name = hash(sql);
+        names.set(sql, name);
+      }
+      return pool.query<R>({ name, text: sql, values: params });
+    },
+  };
+}
+
 /** A Queryable over a driver, with its errors translated; scripts go to `runScript`. */
 function queryable(driver: Driver, runScript: (sql: string) => Promise<unknown>, onUnavailable?: OnUnavailable): Queryable {
   return {
@@ -105,7 +128,9 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
   pool.on("error", () => {});
 
   // A query without parameters uses the simple protocol, which runs whole scripts.
-  const { query, exec } = queryable(pool, (sql) => pool.query(sql), options.onUnavailable);
+  const { createHash } = await import("node:crypto");
+  const named = preparing(pool, (sql) => `identity_${createHash("sha256").update(sql).digest("base64url").slice(0, 20)}`);
+  const { query, exec } = queryable(named, (sql) => pool.query(sql), options.onUnavailable);
   // The health probe's failures are the probe's to report (identity_store_up), not errors of calls.
   const probe = queryable(pool, (sql) => pool.query(sql));
 
