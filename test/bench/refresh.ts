@@ -7,19 +7,17 @@
  * the service's own database before and after, over the refreshes).
  * `BENCH_CPU_PROF=dir` runs the service with `node --cpu-prof` into that directory.
  */
-import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Redis } from "ioredis";
 import pg from "pg";
 import { AuthService, OtpPurpose } from "../../gen/identity/v1/auth_pb.js";
-import { TokenService } from "../../gen/identity/v1/token_pb.js";
+import { RefreshRequestSchema, RefreshResponseSchema } from "../../gen/identity/v1/token_pb.js";
 import { freshPhone } from "../support/phones.js";
-import { freshDatabase, REDIS_URL } from "../support/services.js";
-import { startSmsInbox } from "../support/sms-inbox.js";
 import { startServer } from "./server.js";
+import { benchStores } from "./stores.js";
+import { startCpuBudget } from "./cpu-budget.js";
+import { rawGrpcClient } from "./raw-grpc.js";
 import { closedLoop } from "./workers.js";
 
 const CHAINS = Number(process.env.BENCH_CHAINS ?? 64);
@@ -35,28 +33,21 @@ async function commits(db: pg.Client): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** CPU time (user + system) a process has used, in ms, from /proc. */
-async function cpuMs(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-const database = await freshDatabase();
-const keyPrefix = `bench:${randomBytes(4).toString("hex")}:`;
-const sms = await startSmsInbox();
+const stores = await benchStores();
+const { sms } = stores;
 // startServer runs scripts/start.mjs of the working directory: the tree measured.
 process.chdir(tree);
 const server = await startServer(
-  { DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, SMS_PROVIDER: "webhook", SMS_WEBHOOK_URL: sms.url, OTP_RESEND_INTERVAL: "0s", OTP_MAX_PER_IP_PER_HOUR: "1000000", OTP_MAX_PER_PHONE_PER_HOUR: "1000000" },
+  stores.env,
   0,
   profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
 );
-const stats = new pg.Client({ connectionString: database.url });
+const raw = await rawGrpcClient(`http://127.0.0.1:${server.grpcPort}`);
+const stats = new pg.Client({ connectionString: stores.databaseUrl });
 await stats.connect();
 try {
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}` });
   const auth = createClient(AuthService, transport);
-  const token = createClient(TokenService, transport);
   const chains = await Promise.all(
     Array.from({ length: CHAINS }, async () => {
       const phone = freshPhone().e164;
@@ -66,15 +57,15 @@ try {
     }),
   );
   const step = async (worker: number) => {
-    const { tokens } = await token.refresh({ refresh: chains[worker]! });
+    const { tokens } = await raw.unary("/identity.v1.TokenService/Refresh", RefreshRequestSchema, RefreshResponseSchema, { refresh: chains[worker]! });
     chains[worker] = tokens!.refresh;
     return true;
   };
   await closedLoop(CHAINS, 2000, step); // warm-up: JIT, pool, caches
   const before = await commits(stats);
-  const [serverCpu, clientCpu] = [await cpuMs(server.child.pid!), process.cpuUsage()];
+  const budget = await startCpuBudget(server.child.pid!);
   const result = await closedLoop(CHAINS, DURATION_S * 1000, step);
-  const busy = { server: (await cpuMs(server.child.pid!)) - serverCpu, client: process.cpuUsage(clientCpu) };
+  const cpu = await budget(result.operations);
   const after = await commits(stats);
   console.log(
     JSON.stringify({
@@ -84,20 +75,15 @@ try {
       p50Ms: Number(result.p50Ms.toFixed(1)),
       p99Ms: Number(result.p99Ms.toFixed(1)),
       errors: result.errors,
-      // Shares of one core used during the run: which side was the bound.
-      serverCpu: Number((busy.server / (DURATION_S * 1000)).toFixed(2)),
-      clientCpu: Number(((busy.client.user + busy.client.system) / 1000 / (DURATION_S * 1000)).toFixed(2)),
+      // µs of CPU per refresh by each part, and cores' worth busy: which part is the bound.
+      cpu,
       // The stats reader's own two statements are in the difference; negligible.
       commitsPerRefresh: Number(((after - before) / result.operations).toFixed(3)),
     }),
   );
 } finally {
   await stats.end();
+  await raw.close();
   await server.stop();
-  await sms.close();
-  await database.drop();
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${keyPrefix}*`);
-  if (keys.length > 0) await redis.unlink(...keys);
-  await redis.quit();
+  await stores.remove();
 }

@@ -17,6 +17,8 @@ export interface GcEvent {
   /** The heap's use before and after it, in MB. */
   beforeMb: number;
   afterMb: number;
+  /** The line as V8 wrote it (it ends with the collection's reason). */
+  line: string;
 }
 
 /** What the collector did over a stretch: counts by kind and the longest pause. */
@@ -42,6 +44,8 @@ export interface ServerProcess {
   gcMark(): number;
   /** With `traceGc`: the collections logged since `mark` (stdout is read as it comes). */
   gcSince(mark: number): GcSummary;
+  /** With `traceGc`: the collections themselves since `mark`. */
+  gcEventsSince(mark: number): readonly GcEvent[];
   stop(): Promise<void>;
 }
 
@@ -54,7 +58,7 @@ export function parseGcLine(line: string): GcEvent | undefined {
   if (match === null) return undefined;
   const name = match[1]!;
   const kind = name === "Scavenge" ? "scavenge" : name.startsWith("Mark-Compact") ? "mark-compact" : "other";
-  return { kind, pauseMs: Number(match[4]), beforeMb: Number(match[2]), afterMb: Number(match[3]) };
+  return { kind, pauseMs: Number(match[4]), beforeMb: Number(match[2]), afterMb: Number(match[3]), line };
 }
 
 /** `previous`: the collection before the stretch, where its first allocation starts. */
@@ -161,6 +165,7 @@ export async function startServer(
     },
     gcMark: () => gcEvents.length,
     gcSince: (mark) => summarizeGc(gcEvents.slice(mark), gcEvents[mark - 1]),
+    gcEventsSince: (mark) => gcEvents.slice(mark),
     stop: async () => {
       if (launcher === "npm") {
         // npm exits at once; the service drains after it. Done when the group is empty.
