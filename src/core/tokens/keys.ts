@@ -4,7 +4,7 @@
  * anyone out). A token's `kid` only selects among these keys; nothing in a token
  * can add one.
  */
-import { createHash, createSecretKey, KeyObject } from "node:crypto";
+import { createHash, createPublicKey, createSecretKey, KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
 import { ConfigError, hs256SecretProblem, type JwtAlgorithm } from "../../config.js";
 
@@ -12,16 +12,17 @@ import { ConfigError, hs256SecretProblem, type JwtAlgorithm } from "../../config
 export interface VerificationKey {
   kid: string;
   alg: JwtAlgorithm;
-  key: CryptoKey | Uint8Array;
+  /** A node:crypto key (public, or the HS256 secret): tokens are verified with node:crypto (jws.ts). */
+  key: KeyObject;
 }
 
 export interface KeyRing {
   /** A node:crypto key: signing goes through node:crypto, several times faster than
-   * WebCrypto on Node 20 (verification stays with jose). */
+   * WebCrypto on Node 20 (so does verification; jose only reads and writes keys). */
   signing: { kid: string; alg: JwtAlgorithm; key: KeyObject };
   /** kid → key; includes the signing key's verification half. */
   verification: ReadonlyMap<string, VerificationKey>;
-  /** Algorithms of the verification keys (for jose's `algorithms` allow-list). */
+  /** Algorithms of the verification keys: the allow-list for a token header's `alg`. */
   algorithms: readonly JwtAlgorithm[];
   /** Public JWKs, signing key first (empty when only HS256 keys exist). */
   jwks: readonly PublicJwk[];
@@ -88,13 +89,14 @@ export async function createKeyRing(options: {
   if (algorithm === "HS256") {
     const secret = hsSecret("JWT_SIGNING_KEY", options.signingKey);
     const kid = hsKid(secret);
-    signing = { kid, alg: "HS256", key: createSecretKey(secret) };
-    verification.set(kid, { kid, alg: "HS256", key: secret });
+    const key = createSecretKey(secret);
+    signing = { kid, alg: "HS256", key };
+    verification.set(kid, { kid, alg: "HS256", key });
   } else {
     const privateKey = await importPrivate(options.signingKey, algorithm);
     const publicJwk = await publicJwkOf(privateKey, algorithm);
     signing = { kid: publicJwk.kid, alg: algorithm, key: KeyObject.from(privateKey) };
-    verification.set(publicJwk.kid, await verificationFromJwk(publicJwk));
+    verification.set(publicJwk.kid, { kid: publicJwk.kid, alg: algorithm, key: createPublicKey(signing.key) });
     jwks.push(publicJwk);
   }
 
@@ -155,11 +157,6 @@ async function publicJwkOf(privateKey: CryptoKey, alg: JwtAlgorithm): Promise<Pu
   return { ...jwk, kid, alg, use: "sig" };
 }
 
-async function verificationFromJwk(jwk: PublicJwk): Promise<VerificationKey> {
-  const key = await importJWK(jwk, jwk.alg);
-  return { kid: jwk.kid, alg: jwk.alg, key };
-}
-
 interface ExtraKey {
   kid: string;
   key: VerificationKey;
@@ -178,7 +175,7 @@ async function parseVerifyKeys(text: string | undefined, signingAlg: JwtAlgorith
   return trimmed.split(",").map((s) => {
     const secret = hsSecret("JWT_VERIFY_KEYS", s.trim());
     const kid = hsKid(secret);
-    return { kid, key: { kid, alg: "HS256" as const, key: secret } };
+    return { kid, key: { kid, alg: "HS256" as const, key: createSecretKey(secret) } };
   });
 }
 
@@ -215,11 +212,13 @@ async function importPublicJwks(list: readonly JWK[]): Promise<ExtraKey[]> {
     } catch {
       throw new KeyError("JWT_VERIFY_KEYS", "holds a JWK that cannot be imported");
     }
-    if (!(imported instanceof Uint8Array)) checkStrength("JWT_VERIFY_KEYS", imported);
+    // An asymmetric alg always imports as a CryptoKey; the check keeps the type honest.
+    if (imported instanceof Uint8Array) throw new KeyError("JWT_VERIFY_KEYS", "holds a JWK that is not a public key");
+    checkStrength("JWT_VERIFY_KEYS", imported);
     const { kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...members } = item;
     const kid = item.kid ?? (await calculateJwkThumbprint(members));
     const jwk: PublicJwk = { ...members, kid, alg, use: "sig" };
-    keys.push({ kid, key: { kid, alg, key: imported }, jwk });
+    keys.push({ kid, key: { kid, alg, key: KeyObject.from(imported) }, jwk });
   }
   return keys;
 }
@@ -239,7 +238,7 @@ async function parsePems(text: string, signingAlg: JwtAlgorithm): Promise<ExtraK
   for (const pem of blocks) {
     const key = await importSpkiAnyAlg(pem, signingAlg);
     const jwk = await publicJwkOf(key.cryptoKey, key.alg);
-    keys.push({ kid: jwk.kid, key: { kid: jwk.kid, alg: key.alg, key: key.cryptoKey }, jwk });
+    keys.push({ kid: jwk.kid, key: { kid: jwk.kid, alg: key.alg, key: KeyObject.from(key.cryptoKey) }, jwk });
   }
   return keys;
 }

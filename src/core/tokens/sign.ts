@@ -1,8 +1,9 @@
 /**
  * Signs tokens with node:crypto. Signing handles only our own output (no parsing
  * of untrusted input), and on Node 20 it is about four times faster than the
- * WebCrypto path jose takes; every token is still verified by jose (verify.ts), and
- * the tests verify issued tokens with jose against the published JWKS.
+ * WebCrypto path jose takes. Verification goes through node:crypto too (jws.ts, for
+ * the same reason: it is on every Refresh and authenticated call), so the tests also
+ * verify issued tokens with jose against the published JWKS: an independent reader.
  */
 import { createHmac, sign } from "node:crypto";
 import type { KeyRing } from "./keys.js";

@@ -2,8 +2,8 @@
  * Strict validation of a token's form, signature and claims. Whether its session is
  * still live is a separate question (sessions/liveness.ts).
  */
-import { errors, jwtVerify, type JWTHeaderParameters } from "jose";
 import { AppError } from "../errors.js";
+import { jsonObjectOf, jwsRefusal } from "./jws.js";
 import type { VerifyingKeys } from "./keys.js";
 import type { TokenClaims, TokenType } from "./claims.js";
 
@@ -20,7 +20,8 @@ export interface VerifyOptions {
 
 /** Far more than any token this service issues; longer input is refused unread. */
 export const MAX_TOKEN_LENGTH = 8192;
-const ALLOWED_HEADER = new Set(["alg", "kid", "typ"]);
+/** Present in every token (jose's `requiredClaims`, as verification asked of it). */
+const REQUIRED_CLAIMS = ["exp", "iat", "jti", "token_type"] as const;
 const STRING_CLAIMS = ["jti", "sub", "user_id", "sid", "phone", "first_name", "last_name"] as const;
 /** Identifiers: present is not enough, they must name something. */
 const ID_CLAIMS = ["jti", "sub", "sid"] as const;
@@ -40,23 +41,15 @@ export async function verifyToken(keys: VerifyingKeys, token: string, expected: 
     throw new AppError(reason, why);
   };
   if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) refuse("token_not_valid", "empty or oversized token");
-  if (!canonicalForm(token)) refuse("token_not_valid", "not three canonical base64url segments");
-
-  let payload: Record<string, unknown>;
-  try {
-    const verified = await jwtVerify(token, (header: JWTHeaderParameters) => keyFor(keys, header), {
-      algorithms: [...keys.algorithms],
-      issuer: options.issuer,
-      audience: options.audience,
-      clockTolerance: Math.floor(options.leewayMs / 1000),
-      requiredClaims: ["exp", "iat", "jti", "token_type"],
-      currentDate: new Date(options.nowMs),
-    });
-    payload = verified.payload as Record<string, unknown>;
-  } catch (error) {
-    if (error instanceof errors.JWTExpired && error.claim === "exp") return refuse("token_expired", "exp is in the past");
-    return refuse("token_not_valid", error instanceof errors.JOSEError ? error.code : "unreadable token");
-  }
+  const segments = canonicalSegments(token);
+  if (segments === undefined) return refuse("token_not_valid", "not three canonical base64url segments");
+  const jws = jwsRefusal(keys, segments);
+  if (jws !== undefined) refuse("token_not_valid", jws);
+  const payload = jsonObjectOf(segments[1]);
+  if (payload === undefined) return refuse("token_not_valid", "ERR_JWT_INVALID");
+  const registered = registeredClaimsRefusal(payload, options);
+  if (registered === "ERR_JWT_EXPIRED") refuse("token_expired", "exp is in the past");
+  if (registered !== undefined) refuse("token_not_valid", registered);
 
   if (payload.token_type !== expected) {
     return refuse(payload.token_type === "access" || payload.token_type === "refresh" ? "token_wrong_type" : "token_not_valid", `token_type is not ${expected}`);
@@ -97,27 +90,43 @@ export async function verifyToken(keys: VerifyingKeys, token: string, expected: 
  * character, and TextDecoder drops a leading BOM: the same token could be written
  * many ways, and one that differs from what was issued must not pass.
  */
-function canonicalForm(token: string): boolean {
+function canonicalSegments(token: string): [string, string, string] | undefined {
   const segments = token.split(".");
-  if (segments.length !== 3) return false;
+  if (segments.length !== 3) return undefined;
   for (const segment of segments) {
-    if (!SEGMENT.test(segment)) return false;
+    if (!SEGMENT.test(segment)) return undefined;
     // Two or three characters left over carry 4 or 2 bits past the last byte: zero.
     const rest = segment.length % 4;
-    if (rest === 1) return false;
-    if (rest > 1 && (BASE64URL.indexOf(segment.at(-1)!) & (rest === 2 ? 0x0f : 0x03)) !== 0) return false;
+    if (rest === 1) return undefined;
+    if (rest > 1 && (BASE64URL.indexOf(segment.at(-1)!) & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined;
   }
-  return segments[0]!.startsWith(OPENING_BRACE) && segments[1]!.startsWith(OPENING_BRACE);
+  if (!segments[0]!.startsWith(OPENING_BRACE) || !segments[1]!.startsWith(OPENING_BRACE)) return undefined;
+  return segments as [string, string, string];
 }
 
-/** `kid` only selects among configured keys, and the key's own algorithm must match. */
-function keyFor(keys: VerifyingKeys, header: JWTHeaderParameters): CryptoKey | Uint8Array {
-  for (const name of Object.keys(header)) {
-    if (!ALLOWED_HEADER.has(name)) throw new errors.JWSInvalid(`header parameter ${name} is not accepted`);
-  }
-  // Explicit typing (RFC 8725 §3.11): this service writes "JWT" and nothing else.
-  if (header.typ !== undefined && header.typ !== "JWT") throw new errors.JWSInvalid("typ is not JWT");
-  const entry = typeof header.kid === "string" ? keys.verification.get(header.kid) : undefined;
-  if (entry === undefined || entry.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
-  return entry.key;
+/**
+ * The registered claims, checked as jose's validateClaimsSet did for jwtVerify with
+ * the options this module gave it (required claims, issuer, audience, clock tolerance),
+ * in its order, with its codes (ERR_JWT_EXPIRED: `exp` is in the past). One thing
+ * more: `iat`, `nbf` and `exp` must be finite (JSON's 1e400 parses to Infinity).
+ */
+function registeredClaimsRefusal(payload: Record<string, unknown>, options: VerifyOptions): string | undefined {
+  const required: string[] = [...REQUIRED_CLAIMS];
+  if (options.audience !== undefined) required.push("aud");
+  if (options.issuer !== undefined) required.push("iss");
+  if (required.some((claim) => !Object.hasOwn(payload, claim))) return "ERR_JWT_CLAIM_VALIDATION_FAILED";
+  if (options.issuer !== undefined && payload.iss !== options.issuer) return "ERR_JWT_CLAIM_VALIDATION_FAILED";
+  if (options.audience !== undefined && !audienceIncludes(payload.aud, options.audience)) return "ERR_JWT_CLAIM_VALIDATION_FAILED";
+  const now = Math.floor(options.nowMs / 1000);
+  const tolerance = Math.floor(options.leewayMs / 1000);
+  const { iat, nbf, exp } = payload;
+  if (!Number.isFinite(iat)) return "ERR_JWT_CLAIM_VALIDATION_FAILED";
+  if (nbf !== undefined && (!Number.isFinite(nbf) || (nbf as number) > now + tolerance)) return "ERR_JWT_CLAIM_VALIDATION_FAILED";
+  if (!Number.isFinite(exp)) return "ERR_JWT_CLAIM_VALIDATION_FAILED";
+  if ((exp as number) <= now - tolerance) return "ERR_JWT_EXPIRED";
+  return undefined;
+}
+
+function audienceIncludes(aud: unknown, audience: string): boolean {
+  return typeof aud === "string" ? aud === audience : Array.isArray(aud) && aud.includes(audience);
 }

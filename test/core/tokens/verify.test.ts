@@ -375,3 +375,118 @@ describe("each algorithm, and keys that must not be confused", () => {
   });
 });
 
+
+describe("what verification checks by hand (node:crypto, no longer jose)", () => {
+  const es = {} as KeyPair;
+  const ed = {} as KeyPair;
+  const rs = {} as KeyPair;
+  let esRing: KeyRing, edRing: KeyRing;
+  const SIGNATURE_FAILED = notValid("ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+  const CLAIM_FAILED = notValid("ERR_JWT_CLAIM_VALIDATION_FAILED");
+  beforeAll(async () => {
+    Object.assign(es, keyPair("ES256"));
+    Object.assign(ed, keyPair("EdDSA"));
+    Object.assign(rs, keyPair("RS256"));
+    esRing = await createKeyRing({ algorithm: "ES256", signingKey: es.privatePem });
+    edRing = await createKeyRing({ algorithm: "EdDSA", signingKey: ed.privatePem });
+  });
+  const verifyIn = (ring: KeyRing, token: string) => refusal(verifyToken(ring, token, "access", options()));
+  /** A genuine signature of `alg` over the token's input, then changed by `change`. */
+  const resigned = (ring: KeyRing, signer: (input: string) => Buffer, change: (signature: Buffer) => Buffer) => {
+    const head = { alg: ring.signing.alg, kid: ring.signing.kid, typ: "JWT" };
+    return forge(head, claims(), (input) => change(signer(input)));
+  };
+
+  it.each([
+    ["63 bytes", (s: Buffer) => s.subarray(0, 63)],
+    ["65 bytes", (s: Buffer) => Buffer.concat([s, Buffer.from([0])])],
+    ["128 bytes (twice over)", (s: Buffer) => Buffer.concat([s, s])],
+  ])("ES256: refuses a signature of %s", async (_name, change) => {
+    expect(await verifyIn(esRing, resigned(esRing, signerFor("ES256", es.privateKey), change))).toEqual(SIGNATURE_FAILED);
+  });
+
+  it.each([
+    ["63 bytes", (s: Buffer) => s.subarray(0, 63)],
+    ["65 bytes", (s: Buffer) => Buffer.concat([s, Buffer.from([0])])],
+  ])("EdDSA: refuses a signature of %s", async (_name, change) => {
+    expect(await verifyIn(edRing, resigned(edRing, signerFor("EdDSA", ed.privateKey), change))).toEqual(SIGNATURE_FAILED);
+  });
+
+  it.each([
+    ["31 bytes", (s: Buffer) => s.subarray(0, 31)],
+    ["33 bytes", (s: Buffer) => Buffer.concat([s, Buffer.from([0])])],
+    ["64 bytes (an HS512-sized tag)", (s: Buffer) => Buffer.concat([s, s])],
+    ["1 byte", (s: Buffer) => s.subarray(0, 1)],
+  ])("HS256: refuses a tag of %s", async (_name, change) => {
+    expect(await refused(forge(header, claims(), (input) => change(hmac(input))))).toEqual(SIGNATURE_FAILED);
+  });
+
+  it("RS256: refuses a signature of the wrong length, without throwing", async () => {
+    const rsRing = await createKeyRing({ algorithm: "RS256", signingKey: rs.privatePem });
+    const head = { alg: "RS256", kid: rsRing.signing.kid, typ: "JWT" };
+    for (const bytes of [1, 255, 257, 512]) {
+      expect(await verifyIn(rsRing, forge(head, claims(), Buffer.alloc(bytes, 7)))).toEqual(SIGNATURE_FAILED);
+    }
+  });
+
+  it("refuses an RS256 token presented under an ES256 key's kid", async () => {
+    const rsToken = forge({ alg: "RS256", kid: esRing.signing.kid, typ: "JWT" }, claims(), signerFor("RS256", rs.privateKey));
+    // RS256 is not on an ES256-only ring's allow-list at all...
+    expect(await verifyIn(esRing, rsToken)).toEqual(notValid("ERR_JOSE_ALG_NOT_ALLOWED"));
+    // ... and where it is (an RSA key kept for rotation), the ES256 kid still names no RS256 key.
+    const mixed = await createKeyRing({ algorithm: "ES256", signingKey: es.privatePem, verifyKeys: rs.publicPem });
+    expect(mixed.algorithms).toEqual(["ES256", "RS256"]);
+    expect(await verifyIn(mixed, rsToken)).toEqual(notValid("ERR_JWKS_NO_MATCHING_KEY"));
+  });
+
+  it("refuses a key whose type is not its algorithm's, should a ring ever be built wrong", async () => {
+    const kid = "mislabelled";
+    const wrong = { verification: new Map([[kid, { kid, alg: "ES256" as const, key: rs.publicKey }]]), algorithms: ["ES256" as const] };
+    const token = forge({ alg: "ES256", kid, typ: "JWT" }, claims(), signerFor("RS256", rs.privateKey));
+    expect(await refusal(verifyToken(wrong, token, "access", options()))).toEqual(SIGNATURE_FAILED);
+  });
+
+  it("refuses a header or payload that is a JSON array or null (not even canonical: it does not open with a brace)", async () => {
+    expect(await refused(signed(claims(), new RawJson("[]")))).toEqual(NOT_CANONICAL);
+    expect(await refused(signed(claims(), new RawJson("null")))).toEqual(NOT_CANONICAL);
+    expect(await refused(signed(new RawJson(JSON.stringify([claims()]))))).toEqual(NOT_CANONICAL);
+    expect(await refused(signed(new RawJson("null")))).toEqual(NOT_CANONICAL);
+  });
+
+  it("refuses a header or payload that is not UTF-8, as jose's strict decoder did", async () => {
+    const invalid = (json: string) => new RawJson(Buffer.concat([Buffer.from(json.slice(0, -2)), Buffer.from([0xff]), Buffer.from(json.slice(-2))]));
+    expect(await refused(signed(claims(), invalid(JSON.stringify(header))))).toEqual(notValid("ERR_JWS_INVALID"));
+    expect(await refused(signed(invalid(JSON.stringify(claims()))))).toEqual(notValid("ERR_JWT_INVALID"));
+  });
+
+  it.each([
+    ["an empty list", []],
+    ["a string", "exp"],
+    ["b64 without b64 in the header", ["b64"]],
+    ["an empty name", [""]],
+  ])("refuses crit as %s (invalid, not unsupported)", async (_name, crit) => {
+    expect(await refused(signed(claims(), { ...header, crit }))).toEqual(notValid("ERR_JWS_INVALID"));
+  });
+
+  it.each(["exp", "iat", "nbf"])("refuses %s as a string", async (name) => {
+    expect(await refused(signed(claims({ [name]: String(NOW_S) })))).toEqual(CLAIM_FAILED);
+  });
+
+  it.each([
+    ["exp", "1e400"],
+    ["iat", "1e400"],
+    ["iat", "-1e400"],
+    ["nbf", "1e400"],
+    ["nbf", "-1e400"],
+  ])("refuses %s of %s (JSON.parse makes it infinite)", async (name, text) => {
+    const payload = JSON.stringify(claims({ [name]: 0 })).replace(`"${name}":0`, `"${name}":${text}`);
+    expect(payload).toContain(text);
+    expect(await refused(signed(new RawJson(payload)))).toEqual(CLAIM_FAILED);
+  });
+
+  it("takes an nbf that has come, and one within the leeway", async () => {
+    expect(await verifyToken(keys, signed(claims({ nbf: NOW_S })), "access", options())).toMatchObject({ nbf: NOW_S });
+    expect(await verifyToken(keys, signed(claims({ nbf: NOW_S + 5 })), "access", options({ leewayMs: 5_999 }))).toMatchObject({ nbf: NOW_S + 5 });
+    expect(await refused(signed(claims({ nbf: NOW_S + 6 })), { leewayMs: 5_999 })).toEqual(CLAIM_FAILED);
+  });
+});
